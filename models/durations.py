@@ -1,0 +1,68 @@
+"""Lengths of stay.
+
+Programmes state tenure in days (Invitational Short-term: 14–60 days) or months (Standard: 12–24 months), and
+people say either. hostmatch keeps every length as a whole number of days; a month is 365.25 / 12 days, so
+"12 months" is 365 days and "24 months" 730.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Annotated, Any
+
+from pydantic import BeforeValidator, Field, PlainSerializer
+
+DAYS_PER_MONTH = 365.25 / 12
+_UNITS = {"day": 1.0, "week": 7.0, "month": DAYS_PER_MONTH, "year": 12 * DAYS_PER_MONTH}
+_PATTERN = re.compile(r"^\s*(-?\d+(?:\.\d+)?)\s*(day|week|month|year)s?\s*$", re.IGNORECASE)
+
+
+def months(n: float) -> int:
+    """`n` months in days."""
+    return round(n * DAYS_PER_MONTH)
+
+
+def parse_duration(value: Any) -> int:
+    """Turn "18 months", "30 days", {"months": 18} or a bare number of days into days.
+
+    Raises:
+        ValueError: the value is not a length of stay (the message says what is accepted).
+    """
+    if isinstance(value, bool):
+        raise ValueError("expected a length such as '30 days' or '12 months', not a boolean")
+    if isinstance(value, int | float):
+        return _whole_days(float(value), "days")
+    if isinstance(value, str):
+        match = _PATTERN.match(value)
+        if match is None:
+            raise ValueError(f"{value!r} is not a length such as '30 days', '3 weeks' or '12 months'")
+        return _whole_days(float(match.group(1)) * _UNITS[match.group(2).lower()], value)
+    if isinstance(value, Mapping) and len(value) == 1:
+        ((unit, amount),) = value.items()
+        unit = str(unit).rstrip("s")
+        if unit in _UNITS and isinstance(amount, int | float) and not isinstance(amount, bool):
+            return _whole_days(float(amount) * _UNITS[unit], str(dict(value)))
+    raise ValueError("expected a length such as '30 days', '12 months' or {\"months\": 12}")
+
+
+def _whole_days(days: float, shown: object) -> int:
+    if days <= 0:
+        raise ValueError(f"a length of stay must be positive, got {shown}")
+    return max(1, round(days))
+
+
+def format_days(days: int) -> str:
+    """Say a length the way programmes do: whole months from 2 months up when it is one, else days."""
+    n_months = days / DAYS_PER_MONTH
+    if n_months >= 2 and abs(n_months - round(n_months)) * DAYS_PER_MONTH < 1:
+        return f"{round(n_months)} months"
+    return f"{days} days"
+
+
+Days = Annotated[
+    int,
+    BeforeValidator(parse_duration),
+    Field(gt=0, description="Length in days; input may also be '30 days', '12 months' or {\"months\": 12}."),
+    PlainSerializer(format_days, return_type=str, when_used="json"),
+]
