@@ -1,0 +1,1 @@
+"""Vectors in, ranked and explained matches out."""

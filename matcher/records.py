@@ -1,0 +1,165 @@
+"""Read host and researcher records from JSON, JSON Lines or CSV files.
+
+- JSON: a list of records, one record, or an object with a "hosts" / "researchers" list (the bundled sample
+  files also carry a "notice" saying the data is fictional).
+- JSON Lines (.jsonl): one record a line.
+- CSV: one record a row. List columns (sections, keywords, languages, programmes, accepted_stages) are
+  separated by ";"; `publications` is a JSON list; `hosting_window` may be given as `hosting_window_min` and
+  `hosting_window_max`, fields as `sections` and `keywords`.
+
+Every record is validated; the first file with errors raises InvalidInput naming the record (file and
+position, and id when it has one) and each field.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterator
+from importlib.resources import files
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import ValidationError
+
+from matcher.errors import FieldError, InvalidInput
+from models.profiles import HostLab, ResearcherProfile
+
+M = TypeVar("M", HostLab, ResearcherProfile)
+
+_LIST_COLUMNS = {"sections", "keywords", "languages", "programmes", "accepted_stages"}
+
+
+def read_hosts(path: str | Path) -> list[HostLab]:
+    return read_records(path, HostLab, key="hosts")
+
+
+def read_researchers(path: str | Path) -> list[ResearcherProfile]:
+    return read_records(path, ResearcherProfile, key="researchers")
+
+
+def sample_path(kind: str) -> Path:
+    """Path of a bundled sample file: kind is "hosts" or "researchers"."""
+    return Path(str(files("models").joinpath("sample", f"{kind}.json")))
+
+
+def read_records(path: str | Path, model: type[M], *, key: str) -> list[M]:
+    """Validate every record of a file as `model`; errors name the record and field.
+
+    Raises:
+        InvalidInput: the file is missing, unreadable, of an unknown format, or a record is invalid, or two
+            records share an id.
+    """
+    path = Path(path)
+    raw = list(_raw_records(path, key))
+    records: list[M] = []
+    problems: list[str] = []
+    seen: dict[str, int] = {}
+    for position, item in enumerate(raw, start=1):
+        label = _label(path, position, item)
+        if not isinstance(item, dict):
+            problems.append(f"{label}: expected an object, got {type(item).__name__}")
+            continue
+        try:
+            record = model.model_validate(item)
+        except ValidationError as exc:
+            problems.append(str(InvalidInput.from_pydantic(exc, record=label)))
+            continue
+        record_id = record.id
+        if record_id in seen:
+            problems.append(f"{label}: id: {record_id!r} is used again (first at record {seen[record_id]})")
+        seen[record_id] = position
+        records.append(record)
+    if problems:
+        shown = problems[:20] + ([f"... and {len(problems) - 20} more"] if len(problems) > 20 else [])
+        raise InvalidInput([FieldError("", p) for p in shown], record=str(path))
+    return records
+
+
+def _label(path: Path, position: int, item: object) -> str:
+    record_id = item.get("id") if isinstance(item, dict) else None
+    return f"{path.name} record {position}" + (f" (id {record_id!r})" if isinstance(record_id, str) else "")
+
+
+def _raw_records(path: Path, key: str) -> Iterator[Any]:
+    if not path.is_file():
+        raise InvalidInput([FieldError("", f"{path}: no such file")])
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".json":
+            yield from _json_records(path, key)
+        elif suffix in {".jsonl", ".ndjson"}:
+            yield from _jsonl_records(path)
+        elif suffix == ".csv":
+            yield from _csv_records(path)
+        else:
+            raise InvalidInput([FieldError("", f"{path}: unknown format {suffix!r}; use .json, .jsonl or .csv")])
+    except UnicodeDecodeError as exc:
+        raise InvalidInput([FieldError("", f"{path}: not UTF-8 text ({exc.reason})")]) from exc
+
+
+def _json_records(path: Path, key: str) -> list[Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise InvalidInput([FieldError("", f"{path}: not valid JSON: {exc.msg} at line {exc.lineno}")]) from exc
+    if isinstance(data, dict) and key in data:
+        data = data[key]
+    if isinstance(data, dict):
+        return [data]
+    if isinstance(data, list):
+        return data
+    raise InvalidInput([FieldError("", f"{path}: expected a list of records or an object with {key!r}")])
+
+
+def _jsonl_records(path: Path) -> Iterator[Any]:
+    with path.open(encoding="utf-8") as lines:
+        for number, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            try:
+                yield json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise InvalidInput([FieldError("", f"{path} line {number}: not valid JSON: {exc.msg}")]) from exc
+
+
+def _csv_records(path: Path) -> Iterator[dict[str, Any]]:
+    with path.open(encoding="utf-8", newline="") as handle:
+        for number, row in enumerate(csv.DictReader(handle), start=2):
+            yield _from_csv_row(row, f"{path} line {number}")
+
+
+def _from_csv_row(row: dict[str, str], where: str) -> dict[str, Any]:
+    record: dict[str, Any] = {}
+    fields: dict[str, list[str]] = {}
+    window: dict[str, str] = {}
+    for column, value in row.items():
+        if column is None or value is None or value.strip() == "":
+            continue
+        column = column.strip()
+        if column in {"sections", "keywords"}:
+            fields[column] = _split(value)
+        elif column in _LIST_COLUMNS:
+            record[column] = _split(value)
+        elif column in {"hosting_window_min", "hosting_window_max"}:
+            window[column.rsplit("_", 1)[1]] = value
+        elif column == "publications":
+            try:
+                record[column] = json.loads(value)
+            except json.JSONDecodeError as exc:
+                raise InvalidInput([FieldError("publications", f"{where}: not a JSON list ({exc.msg})")]) from exc
+        elif column in {"capacity", "phd", "phd_expected"} and value.strip().lstrip("-").isdigit():
+            record[column] = int(value)
+        elif column == "jsps_alumni":
+            record[column] = value.strip().lower() in {"1", "true", "yes"}
+        else:
+            record[column] = value
+    if fields:
+        record["fields"] = fields
+    if window:
+        record["hosting_window"] = window
+    return record
+
+
+def _split(value: str) -> list[str]:
+    return [part.strip() for part in value.split(";") if part.strip()]
