@@ -1,0 +1,112 @@
+"""The `hostmatch` command end to end on the bundled sample, with the real model."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from scripts.cli import cli
+from tests.conftest import researcher_record
+
+
+def run(home: Path, *args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(cli, ["--home", str(home), *args], catch_exceptions=False)
+    return result.exit_code, result.stdout, result.stderr
+
+
+@pytest.fixture(scope="module")
+def sample_home(tmp_path_factory: pytest.TempPathFactory, shared_cache_dir: Path) -> Path:
+    """A data folder with the sample index built once; its cache is shared with later tests."""
+    home = shared_cache_dir / "sample-home"
+    if not (home / "index" / "manifest.json").exists():
+        code, out, _ = run(home, "index", "build", "--sample")
+        assert code == 0, out
+    return home
+
+
+def test_every_command_has_help() -> None:
+    for args in ([], ["index"], ["index", "build"], ["index", "status"], ["index", "remove"], ["match"]):
+        result = CliRunner().invoke(cli, [*args, "--help"])
+        assert result.exit_code == 0 and "Usage:" in result.stdout, args
+
+
+@pytest.mark.slow
+def test_build_then_match_a_sample_researcher(sample_home: Path) -> None:
+    code, out, _ = run(sample_home, "index", "status")
+    status = json.loads(out)
+    assert code == 0 and status["hosts"] >= 120 and status["dim"] == 384
+
+    code, out, _ = run(sample_home, "match", "--sample", "r-j-01", "--top", "5")
+    assert code == 0, out
+    assert out.count("\n  1. ") + out.count("\n  5. ") == 2  # a ranked table of five
+    assert "·" in out  # evidence lines
+
+
+@pytest.mark.slow
+def test_json_output_has_matches_with_evidence(sample_home: Path) -> None:
+    code, out, _ = run(sample_home, "match", "--sample", "r-j-01", "--top", "3", "--json")
+    assert code == 0
+    matches = json.loads(out)["matches"]
+    assert len(matches) == 3
+    for m in matches:
+        assert {"host_id", "score", "evidence"} <= m.keys()
+        assert m["evidence"] and {"document_title", "similarity"} <= m["evidence"][0].keys()
+    assert [m["score"] for m in matches] == sorted((m["score"] for m in matches), reverse=True)
+
+
+@pytest.mark.slow
+def test_rebuilding_an_unchanged_sample_embeds_nothing(sample_home: Path, tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    shutil.copytree(sample_home, home)
+    code, out, _ = run(home, "index", "build", "--sample")
+    assert code == 0 and "0 texts embedded" in out
+
+
+@pytest.mark.slow
+def test_add_and_remove_hosts_without_a_rebuild(sample_home: Path, tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    shutil.copytree(sample_home, home)
+    extra = tmp_path / "extra.jsonl"
+    host = json.loads((Path(__file__).parent / "data" / "extra_host.json").read_text())
+    extra.write_text(json.dumps(host) + "\n")
+    code, out, _ = run(home, "index", "build", "--hosts", str(extra), "--add")
+    assert code == 0 and "1 added" in out
+    researcher = tmp_path / "me.json"
+    statement = "Sake brewing yeast: koji mould fermentation, rice polishing and the aroma esters of ginjo sake."
+    researcher.write_text(json.dumps(researcher_record(statement=statement)))
+    code, out, _ = run(home, "match", "--researcher", str(researcher), "--top", "1", "--json")
+    assert json.loads(out)["matches"][0]["host_id"] == host["id"]
+    code, out, _ = run(home, "index", "remove", host["id"])
+    assert code == 0
+    code, out, _ = run(home, "match", "--researcher", str(researcher), "--json")
+    assert host["id"] not in [m["host_id"] for m in json.loads(out)["matches"]]
+
+
+def test_a_bad_profile_exits_non_zero_naming_record_and_field(tmp_path: Path) -> None:
+    path = tmp_path / "bad.json"
+    record = researcher_record("r-broken", programmes=["made-up"], statement="")
+    path.write_text(json.dumps(record))
+    code, _, err = run(tmp_path / "home", "match", "--researcher", str(path))
+    assert code == 2
+    assert "bad.json record 1 (id 'r-broken')" in err
+    assert "statement:" in err and "programmes.0: unknown programme 'made-up'" in err
+    assert not (tmp_path / "home" / "index").exists()  # nothing was built or written
+
+
+def test_a_bad_hosts_file_writes_no_index(tmp_path: Path) -> None:
+    path = tmp_path / "hosts.jsonl"
+    path.write_text('{"id": "h-1", "capacity": "many"}\n')
+    code, _, err = run(tmp_path / "home", "index", "build", "--hosts", str(path))
+    assert code == 2 and "hosts.jsonl record 1 (id 'h-1')" in err and "capacity:" in err
+    assert not (tmp_path / "home" / "index" / "manifest.json").exists()
+
+
+def test_wrong_option_combinations_are_usage_errors(tmp_path: Path) -> None:
+    code, _, err = run(tmp_path, "index", "build")
+    assert code == 2 and "exactly one of --hosts FILE or --sample" in err
+    code, _, err = run(tmp_path, "match", "--sample", "r-nobody")
+    assert code == 2 and "no researcher with id 'r-nobody'" in err

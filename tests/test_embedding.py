@@ -1,0 +1,81 @@
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from matcher.embedding import CachingEmbedder, EmbeddingCache, SentenceTransformerEmbedder, default_model_path
+from tests.conftest import FakeEmbedder
+
+
+def test_cache_hits_skip_the_model(tmp_path: Path) -> None:
+    fake = FakeEmbedder()
+    embedder = CachingEmbedder(fake, EmbeddingCache(tmp_path / "cache.sqlite3"))
+    first = embedder.encode(["alpha beta", "gamma", "alpha beta"])
+    assert fake.texts_embedded == 2  # the repeated text is embedded once
+    again = embedder.encode(["gamma", "alpha beta"])
+    assert fake.texts_embedded == 2 and embedder.last_misses == 0
+    np.testing.assert_array_equal(again, first[[1, 0]])
+    embedder.encode(["gamma", "delta"])
+    assert fake.texts_embedded == 3 and embedder.last_misses == 1
+
+
+def test_the_cache_survives_a_restart_and_keeps_models_apart(tmp_path: Path) -> None:
+    path = tmp_path / "cache.sqlite3"
+    CachingEmbedder(FakeEmbedder(), EmbeddingCache(path)).encode(["one", "two"])
+    reopened = FakeEmbedder()
+    CachingEmbedder(reopened, EmbeddingCache(path)).encode(["one", "two"])
+    assert reopened.texts_embedded == 0
+    other_model = FakeEmbedder(fingerprint="another-model")
+    CachingEmbedder(other_model, EmbeddingCache(path)).encode(["one", "two"])
+    assert other_model.texts_embedded == 2
+
+
+def test_long_inputs_are_stored_chunk_by_chunk(tmp_path: Path) -> None:
+    """An interrupted embed keeps what it finished: every chunk is in the cache before the next starts."""
+
+    class Failing(FakeEmbedder):
+        def encode(self, texts: Any, *, progress: bool = False) -> np.ndarray:
+            if self.calls == 2:
+                raise KeyboardInterrupt
+            return super().encode(texts)
+
+    cache = EmbeddingCache(tmp_path / "c.sqlite3")
+    texts = [f"text number {i}" for i in range(CachingEmbedder.CHUNK * 3)]
+    with pytest.raises(KeyboardInterrupt):
+        CachingEmbedder(Failing(), cache).encode(texts)
+    assert cache.count() == CachingEmbedder.CHUNK * 2
+    resumed = FakeEmbedder()
+    CachingEmbedder(resumed, cache).encode(texts)
+    assert resumed.texts_embedded == CachingEmbedder.CHUNK
+
+
+def test_the_dimension_is_read_without_loading_the_model() -> None:
+    embedder = SentenceTransformerEmbedder()
+    assert embedder.dim == 384
+    assert embedder._model is None
+
+
+def test_a_folder_that_is_not_a_model_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="not a local sentence-transformers model"):
+        SentenceTransformerEmbedder(tmp_path)
+
+
+def test_the_fingerprint_depends_on_the_model_files(tmp_path: Path) -> None:
+    import shutil
+
+    copy = tmp_path / "model"
+    shutil.copytree(default_model_path(), copy)
+    same = SentenceTransformerEmbedder(copy).fingerprint
+    assert same.split("-", 1)[1] == SentenceTransformerEmbedder().fingerprint.split("-", 1)[1]
+    (copy / "tokenizer_config.json").write_text("{}")
+    assert SentenceTransformerEmbedder(copy).fingerprint != same
+
+
+@pytest.mark.slow
+def test_the_real_model_gives_unit_float32_vectors(real_embedder: SentenceTransformerEmbedder) -> None:
+    vectors = real_embedder.encode(["Tsunami inundation modelling", "Protein folding kinetics"])
+    assert vectors.dtype == np.float32 and vectors.shape == (2, 384)
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)

@@ -1,0 +1,120 @@
+"""The engine with a fake embedder, and once with the real model on a tiny corpus."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from matcher.embedding import CachingEmbedder, EmbeddingCache
+from matcher.engine import Engine
+from matcher.errors import UnknownHost
+from matcher.index import HostIndex
+from models.profiles import HostLab, ResearcherProfile
+from tests.conftest import FakeEmbedder
+
+TOPICS = {
+    "h-quake": ("Earthquake engineering", "seismic isolation of buildings and earthquake ground motion"),
+    "h-ocean": ("Ocean acidification", "coral reefs under ocean acidification and marine carbonate chemistry"),
+    "h-nlp": ("Japanese NLP", "machine translation and language models for Japanese text"),
+    "h-grape": ("Viticulture", "grapevine physiology and wine grape cultivation under drought"),
+}
+
+
+def corpus(make_host: Callable[..., HostLab]) -> list[HostLab]:
+    return [
+        make_host(
+            host_id,
+            lab_name=name,
+            description=f"The lab studies {text}.",
+            publications=[
+                {"title": f"{name} study {i}", "abstract": f"We report new results on {text}."} for i in range(3)
+            ],
+        )
+        for host_id, (name, text) in TOPICS.items()
+    ]
+
+
+def new_engine(embedder: Any) -> Engine:
+    return Engine(embedder, HostIndex(embedder.dim, embedder.fingerprint))
+
+
+def test_the_obvious_host_ranks_first_with_evidence(
+    make_host: Callable[..., HostLab], make_researcher: Callable[..., ResearcherProfile]
+) -> None:
+    engine = new_engine(FakeEmbedder())
+    engine.upsert_hosts(corpus(make_host))
+    researcher = make_researcher(statement="Seismic isolation and earthquake ground motion for tall buildings.")
+    result = engine.match(researcher, top=3)
+    assert result.matches[0].host_id == "h-quake"
+    assert len(result.matches) == 3
+    assert result.matches[0].evidence, "a match carries evidence"
+    assert result.matches[0].evidence[0].researcher_text == "statement"
+    scores = [m.score for m in result.matches]
+    assert scores == sorted(scores, reverse=True)
+
+
+def test_equal_scores_are_ordered_by_host_id(
+    make_host: Callable[..., HostLab], make_researcher: Callable[..., ResearcherProfile]
+) -> None:
+    engine = new_engine(FakeEmbedder())
+    engine.upsert_hosts([make_host(h, description="identical text") for h in ("h-c", "h-a", "h-b")])
+    result = engine.match(make_researcher(statement="identical text"), top=3)
+    assert [m.host_id for m in result.matches] == ["h-a", "h-b", "h-c"]
+
+
+def test_unchanged_hosts_are_not_embedded_again_and_changed_ones_only_in_part(
+    make_host: Callable[..., HostLab], tmp_path: Path
+) -> None:
+    fake = FakeEmbedder()
+    engine = new_engine(CachingEmbedder(fake, EmbeddingCache(tmp_path / "c.sqlite3")))
+    hosts = corpus(make_host)
+    report = engine.upsert_hosts(hosts)
+    assert (report.added, report.texts_embedded) == (4, 16)
+    report = engine.upsert_hosts(hosts)
+    assert (report.unchanged, report.texts_embedded) == (4, 0)
+    changed = hosts[0].model_copy(update={"description": "A new description of the lab."})
+    report = engine.upsert_hosts([changed])
+    assert (report.updated, report.texts_embedded) == (1, 1)  # only the new description
+    assert fake.texts_embedded == 17
+
+
+def test_hosts_can_be_removed_and_saved_state_reloads(
+    make_host: Callable[..., HostLab], make_researcher: Callable[..., ResearcherProfile], tmp_path: Path
+) -> None:
+    fake = FakeEmbedder()
+    engine = new_engine(fake)
+    engine.upsert_hosts(corpus(make_host))
+    engine.remove_hosts(["h-quake"])
+    with pytest.raises(UnknownHost):
+        engine.remove_hosts(["h-quake"])
+    engine.save(tmp_path)
+    reloaded = Engine.open(tmp_path, fake)
+    assert sorted(reloaded.hosts) == ["h-grape", "h-nlp", "h-ocean"]
+    researcher = make_researcher(statement="earthquake ground motion")
+    assert "h-quake" not in [m.host_id for m in reloaded.match(researcher, top=10).matches]
+
+
+def test_replace_all_drops_hosts_that_are_gone(make_host: Callable[..., HostLab]) -> None:
+    engine = new_engine(FakeEmbedder())
+    engine.upsert_hosts(corpus(make_host))
+    engine.replace_all(corpus(make_host)[:2])
+    assert sorted(engine.hosts) == ["h-ocean", "h-quake"]
+    assert engine.index.host_ids == ["h-ocean", "h-quake"]
+
+
+@pytest.mark.slow
+def test_the_real_model_ranks_the_obviously_matching_host_first(
+    real_embedder: Any, make_host: Callable[..., HostLab], make_researcher: Callable[..., ResearcherProfile]
+) -> None:
+    engine = new_engine(real_embedder)
+    engine.upsert_hosts(corpus(make_host))
+    researcher = make_researcher(
+        statement="I model how rising CO2 lowers seawater pH and what that does to reef-building corals.",
+        publications=[{"title": "Calcification of corals in acidified seawater", "abstract": ""}],
+    )
+    result = engine.match(researcher, top=4)
+    assert result.matches[0].host_id == "h-ocean"
+    assert result.matches[0].score > result.matches[1].score + 0.1

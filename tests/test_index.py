@@ -1,0 +1,163 @@
+"""The FAISS index against a brute-force numpy oracle on seeded random vectors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import matcher.index as index_module
+from matcher.documents import Document
+from matcher.errors import IndexMismatch, UnknownHost
+from matcher.index import HostIndex
+
+DIM = 16
+
+
+def random_host(rng: np.random.Generator, host_id: str, n_docs: int) -> tuple[list[Document], np.ndarray]:
+    docs = [Document(host_id, f"pub:{i}", f"{host_id} doc {i}", f"{host_id} text {i}") for i in range(n_docs)]
+    vectors = rng.normal(size=(n_docs, DIM)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    return docs, vectors
+
+
+class Oracle:
+    """What the index should hold: host -> (documents, vectors), searched by brute force."""
+
+    def __init__(self) -> None:
+        self.hosts: dict[str, tuple[list[Document], np.ndarray]] = {}
+
+    def search(self, queries: np.ndarray, k: int) -> list[list[tuple[str, str, float]]]:
+        docs = [d for ds, _ in self.hosts.values() for d in ds]
+        vectors = np.concatenate([v for _, v in self.hosts.values()])
+        scores = queries @ vectors.T
+        results = []
+        for row in scores:
+            best = np.argsort(-row, kind="stable")[:k]
+            results.append([(docs[i].host_id, docs[i].key, float(row[i])) for i in best])
+        return results
+
+
+def assert_same_as_oracle(index: HostIndex, oracle: Oracle, rng: np.random.Generator, k: int = 7) -> None:
+    queries = rng.normal(size=(5, DIM)).astype(np.float32)
+    queries /= np.linalg.norm(queries, axis=1, keepdims=True)
+    scores, rows = index.search(queries, k)
+    expected = oracle.search(queries, k)
+    for q in range(len(queries)):
+        got = [
+            (index.meta(int(r)).host_id, index.meta(int(r)).key, float(s))
+            for s, r in zip(scores[q], rows[q], strict=True)
+        ]
+        assert [(h, d) for h, d, _ in got] == [(h, d) for h, d, _ in expected[q]]
+        assert [s for _, _, s in got] == pytest.approx([s for _, _, s in expected[q]], abs=1e-5)
+    assert sorted(index.host_ids) == sorted(oracle.hosts)
+    assert len(index) == sum(len(ds) for ds, _ in oracle.hosts.values())
+
+
+def test_search_add_update_remove_and_reload_match_the_oracle(tmp_path: Path) -> None:
+    rng = np.random.default_rng(42)
+    index, oracle = HostIndex(DIM, "fp"), Oracle()
+    first = {f"h{i:02d}": random_host(rng, f"h{i:02d}", int(rng.integers(1, 6))) for i in range(30)}
+    index.upsert(first.values())
+    oracle.hosts.update(first)
+    assert_same_as_oracle(index, oracle, rng)
+
+    # Add more hosts and replace some existing ones (new documents, new vectors).
+    changes = {f"h{i:02d}": random_host(rng, f"h{i:02d}", int(rng.integers(1, 6))) for i in (3, 17, 40, 41)}
+    index.upsert(changes.values())
+    oracle.hosts.update(changes)
+    assert_same_as_oracle(index, oracle, rng)
+
+    index.remove(["h05", "h40", "h00"])
+    for host_id in ("h05", "h40", "h00"):
+        del oracle.hosts[host_id]
+    assert_same_as_oracle(index, oracle, rng)
+
+    index.save(tmp_path / "idx")
+    loaded, _ = HostIndex.load(tmp_path / "idx", fingerprint="fp")
+    assert_same_as_oracle(loaded, oracle, rng)
+    np.testing.assert_array_equal(loaded.vectors(), index.vectors())
+
+
+def test_k_larger_than_the_index_returns_every_document_without_padding() -> None:
+    rng = np.random.default_rng(1)
+    index = HostIndex(DIM, "fp")
+    index.upsert([random_host(rng, "a", 2), random_host(rng, "b", 1)])
+    _, rows = index.search(np.ones((1, DIM), np.float32) / 4, k=50)
+    assert rows.shape == (1, 3)
+    assert (rows >= 0).all()
+
+
+def test_empty_index_searches_to_nothing() -> None:
+    scores, rows = HostIndex(DIM, "fp").search(np.ones((2, DIM), np.float32), k=5)
+    assert scores.shape == rows.shape == (2, 0)
+
+
+def test_removing_an_unknown_host_changes_nothing() -> None:
+    rng = np.random.default_rng(2)
+    index = HostIndex(DIM, "fp")
+    index.upsert([random_host(rng, "a", 2)])
+    with pytest.raises(UnknownHost, match="'zz'"):
+        index.remove(["a", "zz"])
+    assert index.host_ids == ["a"] and len(index) == 2
+
+
+def test_vectors_of_the_wrong_shape_are_refused() -> None:
+    rng = np.random.default_rng(3)
+    docs, vectors = random_host(rng, "a", 3)
+    with pytest.raises(ValueError, match=r"shape \(3, 16\)"):
+        HostIndex(DIM, "fp").upsert([(docs, vectors[:2])])
+
+
+def test_loading_under_another_model_is_refused(tmp_path: Path) -> None:
+    rng = np.random.default_rng(4)
+    index = HostIndex(DIM, "model-a")
+    index.upsert([random_host(rng, "a", 2)])
+    index.save(tmp_path)
+    with pytest.raises(IndexMismatch, match=r"built with model model-a.*configured model is model-b"):
+        HostIndex.load(tmp_path, fingerprint="model-b")
+
+
+def test_a_damaged_file_is_detected_by_its_checksum(tmp_path: Path) -> None:
+    rng = np.random.default_rng(5)
+    index = HostIndex(DIM, "fp")
+    index.upsert([random_host(rng, "a", 2)])
+    index.save(tmp_path)
+    vectors_file = next(tmp_path.glob("vectors-*.faiss"))
+    data = bytearray(vectors_file.read_bytes())
+    data[-1] ^= 0xFF
+    vectors_file.write_bytes(bytes(data))
+    with pytest.raises(IndexMismatch, match="checksum"):
+        HostIndex.load(tmp_path, fingerprint="fp")
+
+
+def test_a_save_that_fails_midway_leaves_the_previous_index_intact(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rng = np.random.default_rng(6)
+    index = HostIndex(DIM, "fp")
+    index.upsert([random_host(rng, "a", 2)])
+    index.save(tmp_path, payloads={"hosts": b'["a"]'})
+    before = sorted(p.name for p in tmp_path.iterdir())
+
+    index.upsert([random_host(rng, "b", 3)])
+
+    def crash(*args: object) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(index_module, "_atomic_write", crash)  # dies before the manifest is replaced
+    with pytest.raises(OSError, match="disk full"):
+        index.save(tmp_path, payloads={"hosts": b'["a", "b"]'})
+    monkeypatch.undo()
+
+    loaded, payloads = HostIndex.load(tmp_path, fingerprint="fp")
+    assert loaded.host_ids == ["a"]
+    assert payloads["hosts"] == b'["a"]'
+    # The next good save cleans up what the failed one left behind.
+    index.save(tmp_path, payloads={"hosts": b'["a", "b"]'})
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert len(names) == len(before)
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    assert manifest["count"] == 5 and manifest["hosts"] == 2 and manifest["fingerprint"] == "fp"
