@@ -14,6 +14,7 @@ from typing import Annotated, Literal
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StringConstraints,
@@ -45,7 +46,9 @@ LanguageCode = Annotated[
     Field(description="ISO 639-1 language code, e.g. en."),
 ]
 ProgrammeId = Annotated[str, AfterValidator(check_programme_id)]
-SectionCode = Annotated[str | int, AfterValidator(normalise_section)]
+SectionCode = Annotated[
+    str, BeforeValidator(normalise_section), Field(description='KAKENHI medium section, e.g. "61".')
+]
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 

@@ -1,12 +1,23 @@
-"""What matching returns: ranked matches with their evidence. Plain data, serialised by the CLI and the API."""
+"""What matching returns: ranked, explained matches. Plain data, serialised by the CLI and the API."""
 
 from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from models.eligibility import Verdict
+
 
 class _Result(BaseModel):
     model_config = ConfigDict(frozen=True)
+
+
+class Component(_Result):
+    """One part of a match score, in [0, 1], with its weight and a reason."""
+
+    name: str
+    value: float = Field(ge=0, le=1)
+    weight: float
+    reason: str
 
 
 class Evidence(_Result):
@@ -19,16 +30,57 @@ class Evidence(_Result):
     similarity: float
 
 
+class Exclusion(_Result):
+    id: str = Field(description="The host (or researcher) left out.")
+    reason: str = Field(description="same institution, co-authorship, excluded by request, or no places left")
+    detail: str
+
+
 class Match(_Result):
+    """A host ranked for a researcher."""
+
     host_id: str
     lab_name: str
     pi_name: str
     institution: str
-    score: float = Field(description="Ranking score, higher is better.")
+    prefecture: str
+    score: float = Field(description="Weighted total of the components, in [0, 1]; higher is better.")
     similarity: float = Field(description="Aggregated cosine similarity of the researcher's texts to the host's.")
+    components: tuple[Component, ...] = ()
+    eligible_programmes: tuple[str, ...] = Field(default=(), description="Programmes this pair could apply under.")
     evidence: tuple[Evidence, ...] = ()
+    shared_terms: tuple[str, ...] = ()
+
+
+class Candidate(_Result):
+    """A researcher ranked for a host (the staff view)."""
+
+    researcher_id: str
+    name: str
+    institution: str
+    country: str
+    stage: str
+    score: float
+    similarity: float
+    components: tuple[Component, ...] = ()
+    eligible_programmes: tuple[str, ...] = ()
+    evidence: tuple[Evidence, ...] = ()
+    shared_terms: tuple[str, ...] = ()
 
 
 class MatchResult(_Result):
     matches: tuple[Match, ...]
     candidates: int = Field(description="Hosts scored before the top was taken.")
+    excluded: dict[str, int] = Field(default_factory=dict, description="Hosts left out, counted by reason.")
+    exclusions: tuple[Exclusion, ...] = ()
+    below_min_score: int = 0
+    programmes: tuple[Verdict, ...] = Field(default=(), description="The researcher's eligibility per programme.")
+    note: str | None = None
+
+
+class CandidateResult(_Result):
+    host_id: str
+    candidates: tuple[Candidate, ...]
+    considered: int
+    excluded: dict[str, int] = Field(default_factory=dict)
+    exclusions: tuple[Exclusion, ...] = ()
