@@ -10,21 +10,26 @@ the pure functions of `matcher.similarity` and `matcher.ranking`.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
-from collections.abc import Iterable, Sequence
+from collections import Counter
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from matcher.documents import Document, host_documents, researcher_texts
+from matcher.conflicts import conflict
+from matcher.documents import Document, QueryText, host_documents, researcher_texts
 from matcher.embedding import Embedder
 from matcher.errors import UnknownHost
 from matcher.index import HostIndex
-from matcher.ranking import best_pairs, order
+from matcher.ranking import NO_PLACES, HostFilter, PairScore, Weights, best_pairs, ordered, score_pair
 from matcher.similarity import DEFAULT_AGGREGATION, DEFAULT_TOP_K, Aggregation, aggregate, pad_segments
+from matcher.terms import TermStats, researcher_text, terms
+from models.eligibility import eligible_programmes
 from models.profiles import HostLab, ResearcherProfile
-from models.results import Evidence, Match, MatchResult
+from models.results import Candidate, CandidateResult, Evidence, Exclusion, Match, MatchResult
 
 
 @dataclass(frozen=True)
@@ -33,6 +38,7 @@ class MatchSettings:
     top_k_docs: int = DEFAULT_TOP_K
     pool: int = 256  # documents FAISS returns per query text; their hosts are scored exactly
     evidence: int = 3  # evidence pairs per match
+    exact_limit: int = 50_000  # with filters, score every allowed host exactly up to this many documents
 
 
 @dataclass(frozen=True)
@@ -58,6 +64,7 @@ class Engine:
         self.index = index
         self.hosts: dict[str, HostLab] = dict(hosts or {})
         self.settings = settings or MatchSettings()
+        self._terms: TermStats | None = None
 
     # -- persistence -----------------------------------------------------------------------------------
 
@@ -103,6 +110,9 @@ class Engine:
             start += len(docs)
         self.index.upsert(items)
         self.hosts.update((host.id, host) for host, _ in changed)
+        if self._terms is not None:
+            for host, _ in changed:
+                self._terms.add(host)
         return UpsertReport(added, updated, unchanged, misses if changed else 0)
 
     def remove_hosts(self, host_ids: Sequence[str]) -> None:
@@ -112,6 +122,8 @@ class Engine:
         self.index.remove(host_ids)
         for host_id in host_ids:
             del self.hosts[host_id]
+            if self._terms is not None:
+                self._terms.remove(host_id)
 
     def replace_all(self, hosts: Sequence[HostLab], *, progress: bool = False) -> UpsertReport:
         """Make the host set exactly `hosts`: upsert them and remove every other host."""
@@ -122,48 +134,220 @@ class Engine:
 
     # -- matching --------------------------------------------------------------------------------------
 
-    def match(self, researcher: ResearcherProfile, *, top: int = 10) -> MatchResult:
-        """Rank hosts for a researcher, best first, with evidence."""
+    def match(
+        self,
+        researcher: ResearcherProfile,
+        *,
+        top: int = 10,
+        host_filter: HostFilter | None = None,
+        weights: Weights | None = None,
+        min_score: float = 0.0,
+        exclude: Collection[str] = (),
+        enforce_capacity: bool = True,
+        on: dt.date | None = None,
+    ) -> MatchResult:
+        """Rank hosts for a researcher, best first, each with components, evidence and programmes.
+
+        Args:
+            researcher: the profile.
+            top: matches to return.
+            host_filter: which hosts may be returned; its programme is also a hard eligibility constraint.
+            weights: component weights (default `Weights()`).
+            min_score: drop matches whose total is below this.
+            exclude: host ids never to return (explicit conflicts of interest).
+            enforce_capacity: leave out hosts with no places left.
+            on: the date eligibility is judged at (default: the desired start, else today).
+        """
         if top < 1:
             raise ValueError(f"top must be at least 1, got {top}")
+        host_filter = host_filter or HostFilter()
+        weights = weights or Weights()
+        when = on or researcher.desired_start or dt.date.today()
+        verdicts = eligible_programmes(researcher, on=when)
+        if host_filter.programme:
+            verdict = next(v for v in verdicts if v.programme == host_filter.programme)
+            if not verdict.eligible:
+                note = f"not eligible for {verdict.programme_name}: {verdict.summary.removeprefix('not eligible: ')}"
+                return MatchResult(matches=(), candidates=0, programmes=tuple(verdicts), note=note)
         texts = researcher_texts(researcher)
         queries = self.embedder.encode([t.text for t in texts])
-        weights = np.array([t.weight for t in texts], dtype=np.float32)
-        host_ids = self._candidates(queries)
+        host_ids = self._candidates(queries, host_filter)
         if not host_ids:
-            return MatchResult(matches=(), candidates=0)
-        segments = [self.index.host_rows(h) for h in host_ids]
-        rows = np.concatenate(segments)
-        sims = queries @ self.index.vectors()[rows].T  # (m, R): exact cosine, candidates only
-        offsets = np.cumsum([0] + [len(s) for s in segments[:-1]])
-        block, lengths = pad_segments(sims, [np.arange(o, o + len(s)) for o, s in zip(offsets, segments, strict=True)])
+            return MatchResult(matches=(), candidates=0, programmes=tuple(verdicts))
+        block, lengths, segments = self._similarity_block(queries, host_ids)
         per_text = aggregate(block, lengths, method=self.settings.aggregation, k=self.settings.top_k_docs)
-        similarity = weights @ per_text  # (H,)
-        matches = []
-        for i in order(host_ids, similarity)[:top]:
-            host = self.hosts[host_ids[i]]
+        weight_vector = np.array([t.weight for t in texts], dtype=np.float32)
+        similarity = weight_vector @ per_text  # (H,)
+
+        stage = researcher.stage(on=when)
+        scored: list[tuple[int, PairScore]] = []
+        exclusions: list[Exclusion] = []
+        below = 0
+        for i, host_id in enumerate(host_ids):
+            host = self.hosts[host_id]
+            found = conflict(researcher, host, excluded_hosts=exclude)
+            if found is None and enforce_capacity and host.capacity <= 0:
+                found = (NO_PLACES, f"{host.lab_name} has no places left")
+            if found is not None:
+                exclusions.append(Exclusion(id=host_id, reason=found[0], detail=found[1]))
+                continue
+            pair = score_pair(researcher, host, float(similarity[i]), stage=stage, verdicts=verdicts, weights=weights)
+            if host_filter.programme and host_filter.programme not in pair.programmes:
+                continue  # the host takes part, but not for this researcher's stay (e.g. window)
+            if pair.total < min_score:
+                below += 1
+                continue
+            scored.append((i, pair))
+        best = ordered([(host_ids[i], pair.total) for i, pair in scored])[:top]
+        researcher_terms = terms(researcher_text(researcher))
+        matches = [
+            self._match(host_ids[i], pair, texts, block[:, i, :], int(lengths[i]), segments[i], researcher_terms)
+            for i, pair in (scored[j] for j in best)
+        ]
+        return MatchResult(
+            matches=tuple(matches),
+            candidates=len(host_ids),
+            excluded=dict(Counter(e.reason for e in exclusions)),
+            exclusions=tuple(sorted(exclusions, key=lambda e: e.id)),
+            below_min_score=below,
+            programmes=tuple(verdicts),
+        )
+
+    def rank_researchers(
+        self,
+        host_id: str,
+        researchers: Sequence[ResearcherProfile],
+        *,
+        top: int = 10,
+        weights: Weights | None = None,
+        on: dt.date | None = None,
+    ) -> CandidateResult:
+        """Rank researchers for one host with the same components (the staff view).
+
+        Researchers are not in the FAISS index: all of them are scored exactly against the host's documents.
+        """
+        host = self.hosts.get(host_id)
+        if host is None:
+            raise UnknownHost(host_id)
+        weights = weights or Weights()
+        rows = self.index.host_rows(host_id)
+        docs = self.index.vectors()[rows]
+        all_texts = [researcher_texts(r) for r in researchers]
+        flat = [t.text for texts in all_texts for t in texts]
+        vectors = self.embedder.encode(flat) if flat else np.zeros((0, self.embedder.dim), np.float32)
+        scored: list[tuple[str, PairScore, ResearcherProfile, np.ndarray, list[QueryText]]] = []
+        exclusions: list[Exclusion] = []
+        start = 0
+        for researcher, texts in zip(researchers, all_texts, strict=True):
+            sims = vectors[start : start + len(texts)] @ docs.T  # (m, L)
+            start += len(texts)
+            found = conflict(researcher, host)
+            if found is not None:
+                exclusions.append(Exclusion(id=researcher.id, reason=found[0], detail=found[1]))
+                continue
+            when = on or researcher.desired_start or dt.date.today()
+            per_text = aggregate(sims, method=self.settings.aggregation, k=self.settings.top_k_docs)
+            similarity = float(np.array([t.weight for t in texts], dtype=np.float32) @ per_text)
+            verdicts = eligible_programmes(researcher, on=when)
+            pair = score_pair(
+                researcher, host, similarity, stage=researcher.stage(on=when), verdicts=verdicts, weights=weights
+            )
+            scored.append((researcher.id, pair, researcher, sims, texts))
+        best = ordered([(rid, pair.total) for rid, pair, *_ in scored])[:top]
+        candidates = []
+        for j in best:
+            _, pair, researcher, sims, texts = scored[j]
             evidence = [
-                self._evidence(texts[q].key, texts[q].title, segments[i][d], sim)
-                for q, d, sim in best_pairs(block[:, i, :], int(lengths[i]), n=self.settings.evidence)
+                self._evidence(texts[q].key, texts[q].title, rows[d], sim)
+                for q, d, sim in best_pairs(sims, sims.shape[1], n=self.settings.evidence)
             ]
-            score = float(similarity[i])
-            matches.append(
-                Match(
-                    host_id=host.id,
-                    lab_name=host.lab_name,
-                    pi_name=host.pi_name,
-                    institution=host.institution,
-                    score=round(score, 6),
-                    similarity=round(score, 6),
+            candidates.append(
+                Candidate(
+                    researcher_id=researcher.id,
+                    name=researcher.name,
+                    institution=researcher.institution,
+                    country=researcher.country,
+                    stage=researcher.stage(on=on or researcher.desired_start or dt.date.today()),
+                    score=round(pair.total, 6),
+                    similarity=round(pair.similarity, 6),
+                    components=pair.components,
+                    eligible_programmes=pair.programmes,
                     evidence=tuple(evidence),
+                    shared_terms=tuple(self.terms.shared(terms(researcher_text(researcher)), host_id)),
                 )
             )
-        return MatchResult(matches=tuple(matches), candidates=len(host_ids))
+        return CandidateResult(
+            host_id=host_id,
+            candidates=tuple(candidates),
+            considered=len(researchers),
+            excluded=dict(Counter(e.reason for e in exclusions)),
+            exclusions=tuple(exclusions),
+        )
 
-    def _candidates(self, queries: np.ndarray) -> list[str]:
-        """Hosts owning any of the top `pool` documents of any query text, sorted by id."""
+    @property
+    def terms(self) -> TermStats:
+        """Term statistics over the hosts, built on first use and kept up to date by host changes."""
+        if self._terms is None:
+            self._terms = TermStats(self.hosts.values())
+        return self._terms
+
+    def _candidates(self, queries: np.ndarray, host_filter: HostFilter) -> list[str]:
+        """Hosts to score exactly, sorted by id.
+
+        Without filters: the hosts owning any of the top `pool` documents of any query text. With filters:
+        every host that passes them when their documents are few enough to score exactly, else the FAISS
+        candidates that pass (so a narrow filter never comes back empty because FAISS looked elsewhere).
+        """
+        if host_filter.active:
+            allowed = [h for h in sorted(self.hosts) if host_filter.allows(self.hosts[h])]
+            if sum(len(self.index.host_rows(h)) for h in allowed) <= self.settings.exact_limit:
+                return allowed
+            allowed_set = set(allowed)
+            _, rows = self.index.search(queries, self.settings.pool * 4)
+            return sorted(set(self.index.host_of_rows(rows.ravel())) & allowed_set)
         _, rows = self.index.search(queries, self.settings.pool)
         return sorted(set(self.index.host_of_rows(rows.ravel())))
+
+    def _similarity_block(
+        self, queries: np.ndarray, host_ids: list[str]
+    ) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
+        """Exact similarities of every query text to every document of each host: (m, H, L) padded."""
+        segments = [self.index.host_rows(h) for h in host_ids]
+        rows = np.concatenate(segments)
+        sims = queries @ self.index.vectors()[rows].T  # (m, R)
+        offsets = np.cumsum([0] + [len(s) for s in segments[:-1]])
+        columns = [np.arange(o, o + len(s)) for o, s in zip(offsets, segments, strict=True)]
+        block, lengths = pad_segments(sims, columns)
+        return block, lengths, segments
+
+    def _match(
+        self,
+        host_id: str,
+        pair: PairScore,
+        texts: list[QueryText],
+        sims: np.ndarray,
+        length: int,
+        rows: np.ndarray,
+        researcher_terms: set[str],
+    ) -> Match:
+        host = self.hosts[host_id]
+        evidence = [
+            self._evidence(texts[q].key, texts[q].title, rows[d], sim)
+            for q, d, sim in best_pairs(sims, length, n=self.settings.evidence)
+        ]
+        return Match(
+            host_id=host.id,
+            lab_name=host.lab_name,
+            pi_name=host.pi_name,
+            institution=host.institution,
+            prefecture=host.prefecture,
+            score=round(pair.total, 6),
+            similarity=round(pair.similarity, 6),
+            components=pair.components,
+            eligible_programmes=pair.programmes,
+            evidence=tuple(evidence),
+            shared_terms=tuple(self.terms.shared(researcher_terms, host_id)),
+        )
 
     def _evidence(self, text_key: str, text_title: str, row: int, sim: float) -> Evidence:
         meta = self.index.meta(int(row))

@@ -1,0 +1,67 @@
+"""Conflicts of interest between a researcher and a host. Pure functions over profiles.
+
+A host is in conflict with a researcher when any of these holds:
+
+- same institution: the researcher works where the lab is (a fellowship is for going abroad);
+- co-authorship: the researcher is a co-author on the lab's listed publications, or the lab's PI is a
+  co-author on the researcher's;
+- explicit exclusion: staff or the researcher listed the host.
+
+Names are compared after folding case, accents and punctuation, and also as "initial + surname", so
+"K. Tanaka" and "Kenji Tanaka" are one person for this purpose. That errs towards excluding, which is the
+safe side for conflicts.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Collection, Iterable
+
+from models.profiles import HostLab, ResearcherProfile
+
+SAME_INSTITUTION = "same institution"
+CO_AUTHORSHIP = "co-authorship"
+EXCLUDED = "excluded by request"
+
+
+def _fold(text: str) -> str:
+    text = unicodedata.normalize("NFKD", text)
+    text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    return re.sub(r"[^a-z0-9]+", " ", text.casefold()).strip()
+
+
+def institution_key(name: str) -> str:
+    return _fold(name).removeprefix("the ")
+
+
+def name_keys(name: str) -> set[str]:
+    """Full folded name, and first initial + last word."""
+    parts = _fold(name).split()
+    if not parts:
+        return set()
+    keys = {" ".join(parts)}
+    if len(parts) >= 2:
+        keys.add(f"{parts[0][0]} {parts[-1]}")
+    return keys
+
+
+def _names(names: Iterable[str]) -> set[str]:
+    return {key for name in names for key in name_keys(name)}
+
+
+def conflict(
+    researcher: ResearcherProfile, host: HostLab, *, excluded_hosts: Collection[str] = ()
+) -> tuple[str, str] | None:
+    """(kind, detail) of the first conflict found, or None."""
+    if host.id in excluded_hosts:
+        return EXCLUDED, f"{host.id} is on the exclusion list"
+    if institution_key(researcher.institution) == institution_key(host.institution):
+        return SAME_INSTITUTION, f"both at {host.institution}"
+    lab_coauthors = _names(a for pub in host.publications for a in pub.coauthors)
+    if name_keys(researcher.name) & lab_coauthors:
+        return CO_AUTHORSHIP, f"{researcher.name} co-authored a publication of the lab"
+    own_coauthors = _names(a for pub in researcher.publications for a in pub.coauthors)
+    if name_keys(host.pi_name) & own_coauthors:
+        return CO_AUTHORSHIP, f"{host.pi_name} co-authored a publication of {researcher.name}"
+    return None

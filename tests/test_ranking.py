@@ -1,0 +1,390 @@
+"""Ranking components, their combination, filters and conflicts: scenarios and properties."""
+
+from __future__ import annotations
+
+import itertools
+import math
+import random
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from matcher.conflicts import CO_AUTHORSHIP, EXCLUDED, SAME_INSTITUTION, conflict
+from matcher.engine import Engine
+from matcher.index import HostIndex
+from matcher.ranking import (
+    HostFilter,
+    Weights,
+    best_pairs,
+    calibrate_topic,
+    combine,
+    field_component,
+    ordered,
+    practical_component,
+    stage_component,
+    tenure_component,
+    tenure_fit,
+    topic_component,
+)
+from models.durations import months
+from models.profiles import HostLab, ResearcherProfile
+from models.stages import CareerStage
+from tests.conftest import FakeEmbedder
+
+MakeHost = Callable[..., HostLab]
+MakeResearcher = Callable[..., ResearcherProfile]
+COMPONENTS = ("topic", "stage", "tenure", "field", "practical")
+unit = st.floats(min_value=0.0, max_value=1.0, allow_nan=False)
+stages = st.sampled_from(list(CareerStage))
+days = st.integers(min_value=1, max_value=1500)
+
+
+def engine_with(hosts: list[HostLab]) -> Engine:
+    embedder = FakeEmbedder()
+    engine = Engine(embedder, HostIndex(embedder.dim, embedder.fingerprint))
+    engine.upsert_hosts(hosts)
+    return engine
+
+
+# -- scenarios ------------------------------------------------------------------------------------------
+
+
+def test_the_lab_whose_window_fits_an_eighteen_month_stay_ranks_first(
+    make_host: MakeHost, make_researcher: MakeResearcher
+) -> None:
+    """Two labs describe the same work in the same words. One hosts visits of 1-3 months, the other 12-24
+    months. An applicant wanting 18 months should see the second first, and be told why."""
+    same = "Coastal sediment transport and tsunami deposits."
+    short = make_host("h-a-short", description=same, hosting_window={"min": "1 month", "max": "3 months"})
+    long = make_host("h-b-long", description=same, hosting_window={"min": "12 months", "max": "24 months"})
+    result = engine_with([short, long]).match(make_researcher(statement=same, desired_tenure="18 months"))
+    assert [m.host_id for m in result.matches] == ["h-b-long", "h-a-short"]
+    first, second = result.matches
+    assert first.similarity == pytest.approx(second.similarity)
+    tenure = {m.host_id: next(c for c in m.components if c.name == "tenure") for m in result.matches}
+    assert tenure["h-b-long"].value == 1.0
+    assert "longer than the lab's hosting window" in tenure["h-a-short"].reason
+
+
+def test_a_co_author_is_never_returned_and_the_exclusion_is_counted(
+    make_host: MakeHost, make_researcher: MakeResearcher
+) -> None:
+    """The researcher co-wrote one of the lab's papers: that lab must not be suggested, however well it
+    fits, and the response says one host was left out for co-authorship."""
+    text = "Ice core records of volcanic sulphate."
+    coauthored = make_host(
+        "h-coauthor",
+        description=text,
+        publications=[{"title": "Sulphate spikes in Dome Fuji ice", "coauthors": ["Test Researcher"]}],
+    )
+    other = make_host("h-other", description=text)
+    result = engine_with([coauthored, other]).match(make_researcher(statement=text))
+    assert [m.host_id for m in result.matches] == ["h-other"]
+    assert result.excluded == {CO_AUTHORSHIP: 1}
+    assert result.exclusions[0].id == "h-coauthor"
+
+
+def test_a_full_host_is_never_returned_when_capacity_is_enforced(
+    make_host: MakeHost, make_researcher: MakeResearcher
+) -> None:
+    """A lab with no places left is not offered; staff can still see it by switching enforcement off."""
+    text = "Marine microbial ecology of hydrothermal vents."
+    engine = engine_with([make_host("h-full", description=text, capacity=0), make_host("h-open", description=text)])
+    researcher = make_researcher(statement=text)
+    assert [m.host_id for m in engine.match(researcher).matches] == ["h-open"]
+    assert engine.match(researcher).excluded == {"no places left": 1}
+    relaxed = engine.match(researcher, enforce_capacity=False)
+    assert sorted(m.host_id for m in relaxed.matches) == ["h-full", "h-open"]
+
+
+def test_same_institution_and_explicit_exclusions_are_left_out(
+    make_host: MakeHost, make_researcher: MakeResearcher
+) -> None:
+    text = "Stellar spectroscopy."
+    hosts = [
+        make_host("h-home", description=text, institution="The University of Leeds"),
+        make_host("h-listed", description=text),
+        make_host("h-fine", description=text),
+    ]
+    result = engine_with(hosts).match(make_researcher(statement=text), exclude={"h-listed"})
+    assert [m.host_id for m in result.matches] == ["h-fine"]
+    assert result.excluded == {SAME_INSTITUTION: 1, EXCLUDED: 1}
+
+
+def test_a_requested_programme_the_researcher_cannot_use_returns_nothing_and_says_why(
+    make_host: MakeHost, make_researcher: MakeResearcher
+) -> None:
+    engine = engine_with([make_host("h-1", description="Graph theory.")])
+    researcher = make_researcher(statement="Graph theory.", phd=2015)  # 11 years: too late for Standard
+    result = engine.match(researcher, host_filter=HostFilter(programme="postdoc-standard"))
+    assert result.matches == ()
+    assert result.note is not None and "not eligible for JSPS Postdoctoral Fellowship (Standard)" in result.note
+
+
+def test_a_requested_programme_keeps_only_hosts_in_it(make_host: MakeHost, make_researcher: MakeResearcher) -> None:
+    text = "Soil carbon."
+    hosts = [
+        make_host("h-std", description=text),
+        make_host("h-inv", description=text, programmes=["invitational-long"]),
+    ]
+    result = engine_with(hosts).match(
+        make_researcher(statement=text), host_filter=HostFilter(programme="postdoc-standard")
+    )
+    assert [m.host_id for m in result.matches] == ["h-std"]
+    assert "postdoc-standard" in result.matches[0].eligible_programmes
+
+
+def test_filters_by_section_region_institution_and_language(
+    make_host: MakeHost, make_researcher: MakeResearcher
+) -> None:
+    text = "Robot locomotion."
+    hosts = [
+        make_host("h-kyoto", description=text, fields={"sections": ["20"]}),
+        make_host(
+            "h-sendai",
+            description=text,
+            institution="Tohoku University",
+            prefecture="Miyagi",
+            city="Sendai",
+            fields={"sections": ["61"]},
+        ),
+        make_host("h-ja", description=text, languages=["ja"], institution="Osaka University", prefecture="Osaka"),
+    ]
+    engine = engine_with(hosts)
+    researcher = make_researcher(statement=text)
+
+    def ids(**kwargs: Any) -> list[str]:
+        return sorted(m.host_id for m in engine.match(researcher, host_filter=HostFilter(**kwargs)).matches)
+
+    assert ids(section="C") == ["h-kyoto"]
+    assert ids(section="61") == ["h-ja", "h-sendai"]
+    assert ids(region="Tohoku") == ["h-sendai"]
+    assert ids(region="kansai") == ["h-ja", "h-kyoto"]
+    assert ids(institution="tohoku") == ["h-sendai"]
+    assert ids(prefecture="Osaka") == ["h-ja"]
+    assert ids(language="ja") == ["h-ja", "h-kyoto", "h-sendai"]
+    assert ids(language="en") == ["h-kyoto", "h-sendai"]
+
+
+def test_min_score_drops_weak_matches_and_counts_them(make_host: MakeHost, make_researcher: MakeResearcher) -> None:
+    engine = engine_with(
+        [
+            make_host("h-on", description="Volcanology of Sakurajima."),
+            make_host("h-off", description="Medieval Japanese poetry."),
+        ]
+    )
+    result = engine.match(make_researcher(statement="Volcanology of Sakurajima."), min_score=0.6)
+    assert [m.host_id for m in result.matches] == ["h-on"]
+    assert result.below_min_score == 1
+
+
+def test_a_match_explains_itself(make_host: MakeHost, make_researcher: MakeResearcher) -> None:
+    host = make_host(
+        "h-1",
+        description="Deep-sea hydrothermal vents and chemosynthetic symbiosis in tubeworms.",
+        publications=[{"title": "Tubeworm symbionts", "abstract": "Chemosynthetic bacteria in vents."}],
+    )
+    researcher = make_researcher(
+        statement="Chemosynthetic symbiosis of tubeworms at hydrothermal vents.", desired_start="2027-04-01"
+    )
+    (m,) = engine_with([host]).match(researcher).matches
+    assert [c.name for c in m.components] == list(COMPONENTS)
+    assert all(c.reason for c in m.components)
+    assert 1 <= len(m.evidence) <= 3 and m.evidence[0].researcher_text == "statement"
+    assert "chemosynthetic" in " ".join(m.shared_terms)
+    assert m.eligible_programmes == ("postdoc-standard", "postdoc-short")  # 12 months fits both
+
+
+def test_candidates_for_a_host_use_the_same_components(make_host: MakeHost, make_researcher: MakeResearcher) -> None:
+    """Staff ask who would suit a lab: the close researcher ranks first and a co-author is left out."""
+    host = make_host(
+        "h-1",
+        description="Paleoclimate from stalagmites.",
+        publications=[{"title": "Stalagmite oxygen isotopes", "coauthors": ["Ann Other"]}],
+    )
+    close = make_researcher("r-close", statement="Oxygen isotopes in stalagmites for paleoclimate.")
+    far = make_researcher("r-far", statement="Contract law in medieval Italy.")
+    conflicted = make_researcher("r-co", name="Ann Other", statement="Stalagmite paleoclimate.")
+    result = engine_with([host]).rank_researchers("h-1", [far, close, conflicted])
+    assert [c.researcher_id for c in result.candidates] == ["r-close", "r-far"]
+    assert result.excluded == {CO_AUTHORSHIP: 1}
+    assert [c.name for c in result.candidates[0].components] == list(COMPONENTS)
+
+
+def test_conflicts_match_names_by_initial_and_accents(make_host: MakeHost, make_researcher: MakeResearcher) -> None:
+    host = make_host(pi_name="Kenji Tanaka")
+    researcher = make_researcher(name="José Núñez", publications=[{"title": "A paper", "coauthors": ["K. Tanaka"]}])
+    assert conflict(researcher, host) == (CO_AUTHORSHIP, "Kenji Tanaka co-authored a publication of José Núñez")
+    lab = make_host(publications=[{"title": "Their paper", "coauthors": ["Jose Nunez"]}])
+    assert conflict(researcher, lab) is not None and conflict(researcher, lab)[0] == CO_AUTHORSHIP  # type: ignore[index]
+
+
+# -- components -----------------------------------------------------------------------------------------
+
+
+def test_stage_fit_prefers_accepted_stages() -> None:
+    assert stage_component(CareerStage.R2, {CareerStage.R2}, None)[0] == 1.0
+    near = stage_component(CareerStage.R3, {CareerStage.R2}, None)
+    far = stage_component(CareerStage.R4, {CareerStage.R1}, None)
+    assert near[0] > far[0] == 0.0
+    assert "1 stage(s) from" in near[1]
+    assert stage_component(CareerStage.R2, {CareerStage.R2}, {CareerStage.R4})[0] < 1.0
+
+
+def test_tenure_fit_degrades_smoothly_without_a_cliff() -> None:
+    window = (months(12), months(24))
+    fits = [tenure_fit(months(m), *window) for m in (24, 25, 26, 28, 32, 40)]
+    assert fits[0] == 1.0
+    assert all(a > b for a, b in itertools.pairwise(fits))
+    steps = [a - b for a, b in itertools.pairwise(fits)]
+    assert max(steps) < 0.5  # no single month drops it off a cliff
+
+
+def test_field_overlap_medium_then_broad_then_none() -> None:
+    medium = field_component(["61"], [], ["61", "62"], [])[0]
+    broad = field_component(["60"], [], ["61"], [])[0]
+    none = field_component(["5"], [], ["61"], [])[0]
+    assert medium > broad > none == 0.0
+    assert field_component([], [], ["61"], [])[0] == 0.5
+    value, reason = field_component(["61"], ["Gaussian processes"], ["61"], ["sparse gaussian processes"])
+    assert value == pytest.approx(0.85) and "gaussian processes" in reason
+
+
+def test_practical_fit_language_and_places() -> None:
+    assert practical_component({"en"}, {"en", "ja"}, 2)[0] == 1.0
+    assert practical_component({"fr"}, {"ja"}, 2)[0] == pytest.approx(0.3)
+    assert "no places left" in practical_component({"en"}, {"en"}, 0)[1]
+
+
+def test_the_topic_calibration_is_fixed_not_per_query() -> None:
+    assert calibrate_topic(0.35) == pytest.approx(0.5)
+    assert topic_component(0.7)[0] == pytest.approx(calibrate_topic(0.7))
+    assert topic_component(0.7)[1] == "strong topic fit (similarity 0.70)"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("topic=-1", "non-negative"),
+        ("colour=1", "unknown weight 'colour'"),
+        ("topic=x", "must be a number"),
+        ("topic=0,stage=0,tenure=0,field=0,practical=0", "positive"),
+    ],
+)
+def test_bad_weights_are_refused(text: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        Weights.parse(text)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"programme": "nope"}, "programme"),
+        ({"section": "Z"}, "section"),
+        ({"section": "99"}, "section"),
+        ({"region": "Atlantis"}, "region"),
+        ({"language": "english"}, "language"),
+    ],
+)
+def test_bad_filters_name_the_field(kwargs: dict[str, str], field: str) -> None:
+    with pytest.raises(ValueError, match=f"^{field}:"):
+        HostFilter(**kwargs)
+
+
+# -- properties -----------------------------------------------------------------------------------------
+
+
+@given(
+    similarity=st.floats(-1, 1),
+    stage=stages,
+    accepted=st.sets(stages, min_size=1),
+    programme_stages=st.none() | st.sets(stages, min_size=1),
+    desired=days,
+    low=days,
+    span=days,
+    languages=st.sets(st.sampled_from(["en", "ja", "fr"])),
+    capacity=st.integers(0, 5),
+)
+def test_every_component_is_in_the_unit_interval(
+    similarity: float,
+    stage: CareerStage,
+    accepted: set[CareerStage],
+    programme_stages: set[CareerStage] | None,
+    desired: int,
+    low: int,
+    span: int,
+    languages: set[str],
+    capacity: int,
+) -> None:
+    values = [
+        topic_component(similarity)[0],
+        stage_component(stage, accepted, programme_stages)[0],
+        tenure_component(desired, (low, low + span), [(low, low + 2 * span)])[0],
+        field_component(["61"], ["x"], ["60"], ["x y"])[0],
+        practical_component(languages, {"en"}, capacity)[0],
+    ]
+    assert all(0.0 <= v <= 1.0 for v in values), values
+
+
+@given(
+    values=st.fixed_dictionaries({name: unit for name in COMPONENTS}),
+    which=st.sampled_from(COMPONENTS),
+    raise_by=unit,
+    weights=st.fixed_dictionaries({name: unit for name in COMPONENTS}),
+)
+def test_raising_one_component_never_lowers_the_total(
+    values: dict[str, float], which: str, raise_by: float, weights: dict[str, float]
+) -> None:
+    if sum(weights.values()) == 0:
+        weights["topic"] = 1.0
+    w = Weights(**weights)
+    higher = dict(values, **{which: min(1.0, values[which] + raise_by)})
+    assert combine(higher, w) >= combine(values, w) - 1e-12
+
+
+@given(a=st.floats(-1, 1), b=st.floats(-1, 1))
+def test_more_similarity_never_lowers_topic(a: float, b: float) -> None:
+    low, high = sorted((a, b))
+    assert calibrate_topic(high) >= calibrate_topic(low)
+
+
+@given(desired=days, closer=days, low=st.integers(1, 700), span=st.integers(0, 700))
+def test_moving_the_stay_towards_the_window_never_lowers_tenure_fit(
+    desired: int, closer: int, low: int, span: int
+) -> None:
+    high = low + span
+    if desired > high:
+        nearer = max(high, desired - closer)
+    elif desired < low:
+        nearer = min(low, desired + closer)
+    else:
+        nearer = desired
+    assert tenure_fit(nearer, low, high) >= tenure_fit(desired, low, high)
+    assert not math.isnan(tenure_fit(desired, low, high))
+
+
+@given(scores=st.lists(st.floats(0, 1), min_size=1, max_size=30), seed=st.integers(0, 2**32 - 1))
+def test_the_order_is_stable_under_input_permutation(scores: list[float], seed: int) -> None:
+    items = [(f"h{i:03d}", s) for i, s in enumerate(scores)]
+    shuffled = items[:]
+    random.Random(seed).shuffle(shuffled)
+    assert [items[i][0] for i in ordered(items)] == [shuffled[i][0] for i in ordered(shuffled)]
+
+
+def test_the_engine_order_is_stable_when_hosts_arrive_in_another_order(
+    make_host: MakeHost, make_researcher: MakeResearcher
+) -> None:
+    hosts = [make_host(f"h-{i}", description=("rivers " * (i % 3)) + "sediment flux") for i in range(8)]
+    researcher = make_researcher(statement="river sediment flux")
+    first = [m.host_id for m in engine_with(hosts).match(researcher).matches]
+    second = [m.host_id for m in engine_with(list(reversed(hosts))).match(researcher).matches]
+    assert first == second
+
+
+def test_best_pairs_take_one_pair_per_document() -> None:
+    sims = np.array([[0.1, 0.9, 0.3], [0.8, 0.2, 0.4]])
+    assert best_pairs(sims, 3, n=2) == [(0, 1, pytest.approx(0.9)), (1, 0, pytest.approx(0.8))]
