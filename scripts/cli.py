@@ -17,6 +17,8 @@ from typing import Any, TypeVar
 
 import click
 
+from models.programmes import PROGRAMME_IDS
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -126,23 +128,8 @@ def index_remove(state: State, host_ids: tuple[str, ...]) -> None:
     click.echo(f"removed {len(host_ids)} host(s); {len(engine.hosts)} remain")
 
 
-@cli.command()
-@click.option(
-    "--researcher",
-    "researcher_file",
-    type=click.Path(dir_okay=False),
-    help="Researcher profile(s) as JSON, JSON Lines or CSV.",
-)
-@click.option("--id", "researcher_id", help="Which researcher of the file (needed when it holds several).")
-@click.option("--sample", "sample_id", metavar="ID", help="A bundled sample researcher, e.g. r-j-01.")
-@click.option("--top", default=10, show_default=True, type=click.IntRange(1, 1000), help="Matches to show.")
-@click.option("--json", "as_json", is_flag=True, help='Print JSON: {"matches": [...]}.')
-@click.pass_obj
-@friendly_errors
-def match(
-    state: State, researcher_file: str | None, researcher_id: str | None, sample_id: str | None, top: int, as_json: bool
-) -> None:
-    """Rank host labs for one researcher, with the documents that matched as evidence."""
+def _pick_researcher(researcher_file: str | None, researcher_id: str | None, sample_id: str | None) -> Any:
+    """One researcher from a file (by --id when it holds several) or from the bundled sample."""
     from matcher.records import read_researchers, sample_path
 
     if bool(researcher_file) == bool(sample_id):
@@ -153,29 +140,201 @@ def match(
         chosen = [r for r in researchers if r.id == wanted]
         if not chosen:
             raise click.UsageError(f"no researcher with id {wanted!r}; ids: {', '.join(r.id for r in researchers)}")
-    elif len(researchers) != 1:
+        return chosen[0]
+    if len(researchers) != 1:
         raise click.UsageError(f"the file holds {len(researchers)} researchers; choose one with --id")
-    else:
-        chosen = researchers
-    researcher = chosen[0]
+    return researchers[0]
+
+
+def researcher_options(func: F) -> F:
+    """--researcher FILE [--id ID] or --sample ID."""
+    func = click.option("--sample", "sample_id", metavar="ID", help="A bundled sample researcher, e.g. r-j-01.")(func)
+    func = click.option("--id", "researcher_id", help="Which researcher of the file (when it holds several).")(func)
+    return click.option(
+        "--researcher",
+        "researcher_file",
+        type=click.Path(dir_okay=False),
+        help="Researcher profile(s) as JSON, JSON Lines or CSV.",
+    )(func)
+
+
+def _weights(text: str | None) -> Any:
+    from matcher.ranking import Weights
+
+    try:
+        return Weights.parse(text) if text else Weights()
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--weights") from exc
+
+
+@cli.command()
+@researcher_options
+@click.option("--top", default=10, show_default=True, type=click.IntRange(1, 1000), help="Matches to show.")
+@click.option("--programme", type=click.Choice(PROGRAMME_IDS), help="Only labs this researcher can join under it.")
+@click.option("--section", help="KAKENHI broad section letter (J) or medium section code (61).")
+@click.option("--institution", help="Part of the host institution's name.")
+@click.option("--prefecture", help="Host prefecture, e.g. Kyoto.")
+@click.option("--region", help="Host region: Hokkaido, Tohoku, Kanto, Chubu, Kansai, Chugoku, Shikoku, Kyushu.")
+@click.option("--language", help="A language the lab works in (ISO 639-1, e.g. en).")
+@click.option("--min-score", default=0.0, show_default=True, type=click.FloatRange(0, 1), help="Drop weaker matches.")
+@click.option("--exclude", multiple=True, metavar="HOST_ID", help="Never return this host (repeatable).")
+@click.option("--weights", help="Component weights, e.g. topic=0.6,stage=0.1,tenure=0.2.")
+@click.option("--explain", is_flag=True, help="Show every score component, eligibility and shared terms.")
+@click.option("--json", "as_json", is_flag=True, help='Print JSON: {"matches": [...]}.')
+@click.pass_obj
+@friendly_errors
+def match(
+    state: State,
+    researcher_file: str | None,
+    researcher_id: str | None,
+    sample_id: str | None,
+    top: int,
+    programme: str | None,
+    section: str | None,
+    institution: str | None,
+    prefecture: str | None,
+    region: str | None,
+    language: str | None,
+    min_score: float,
+    exclude: tuple[str, ...],
+    weights: str | None,
+    explain: bool,
+    as_json: bool,
+) -> None:
+    """Rank host labs for one researcher, with the documents that matched as evidence."""
+    from matcher.ranking import HostFilter
+
+    researcher = _pick_researcher(researcher_file, researcher_id, sample_id)
+    try:
+        host_filter = HostFilter(
+            programme=programme,
+            section=section,
+            institution=institution,
+            prefecture=prefecture,
+            region=region,
+            language=language,
+        )
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from exc
+    chosen_weights = _weights(weights)
     engine = state.engine()
     if not engine.hosts:
         raise click.UsageError(f"the index in {state.home.index_dir} is empty; run: hostmatch index build")
-    result = engine.match(researcher, top=top)
+    result = engine.match(
+        researcher,
+        top=top,
+        host_filter=host_filter,
+        weights=chosen_weights,
+        min_score=min_score,
+        exclude=set(exclude),
+    )
     if as_json:
         click.echo(json.dumps(result.model_dump(mode="json"), indent=2, ensure_ascii=False))
         return
+    _print_matches(researcher, result, explain=explain)
+
+
+def _print_matches(researcher: Any, result: Any, *, explain: bool) -> None:
+    indent = " " * 12
     click.echo(
-        f"Top {len(result.matches)} host labs for {researcher.name} ({researcher.id}), "
-        f"from {result.candidates} candidates\n"
+        f"Top {len(result.matches)} host labs for {researcher.name} ({researcher.id}, "
+        f"{researcher.stage(on=researcher.desired_start)}), from {result.candidates} candidates"
     )
+    if explain:
+        click.echo("\nProgrammes:")
+        for verdict in result.programmes:
+            mark = "yes" if verdict.eligible else "no "
+            click.echo(f"  {mark} {verdict.programme:<21} " + textwrap.shorten(verdict.summary, 130, placeholder="…"))
+    if result.note:
+        click.echo(f"\n{result.note}")
+    if result.excluded:
+        counts = ", ".join(f"{n} {reason}" for reason, n in sorted(result.excluded.items()))
+        click.echo(f"Left out: {counts}")
+    click.echo()
     for rank, m in enumerate(result.matches, start=1):
         click.echo(f"{rank:>3}. {m.score:.3f}  {m.lab_name}")
-        click.echo(f"            {m.pi_name}, {m.institution}  [{m.host_id}]")
+        shared = ", ".join(m.eligible_programmes) or "no shared programme"
+        click.echo(f"{indent}{m.pi_name}, {m.institution}  [{m.host_id}]  programmes: {shared}")
+        if explain:
+            for c in m.components:
+                reason = textwrap.shorten(c.reason, 120, placeholder="…")
+                click.echo(f"{indent}{c.name:<9} {c.value:.2f} x{c.weight:.2f}  {reason}")
+            if m.shared_terms:
+                click.echo(f"{indent}terms     {', '.join(m.shared_terms)}")
         for ev in m.evidence:
             line = f"{ev.similarity:.2f}  {ev.document_title}  <- {ev.researcher_title}"
-            click.echo(textwrap.shorten(line, 96, placeholder="…").join(["            · ", ""]))
+            click.echo(indent + "· " + textwrap.shorten(line, 96, placeholder="…"))
         click.echo()
+
+
+@cli.command()
+@click.argument("host_id")
+@click.option(
+    "--researchers",
+    "researchers_file",
+    type=click.Path(dir_okay=False),
+    help="Researcher profiles as JSON, JSON Lines or CSV.",
+)
+@click.option("--sample", is_flag=True, help="Use the bundled (fictional) sample researchers.")
+@click.option("--top", default=10, show_default=True, type=click.IntRange(1, 1000), help="Candidates to show.")
+@click.option("--weights", help="Component weights, e.g. topic=0.6,stage=0.1,tenure=0.2.")
+@click.option("--json", "as_json", is_flag=True, help='Print JSON: {"candidates": [...]}.')
+@click.pass_obj
+@friendly_errors
+def candidates(
+    state: State,
+    host_id: str,
+    researchers_file: str | None,
+    sample: bool,
+    top: int,
+    weights: str | None,
+    as_json: bool,
+) -> None:
+    """Rank researchers for one host lab (the staff view), with the same score components."""
+    from matcher.records import read_researchers, sample_path
+
+    if bool(researchers_file) == sample:
+        raise click.UsageError("give exactly one of --researchers FILE or --sample")
+    researchers = read_researchers(sample_path("researchers") if sample else Path(researchers_file or ""))
+    chosen_weights = _weights(weights)
+    result = state.engine().rank_researchers(host_id, researchers, top=top, weights=chosen_weights)
+    if as_json:
+        click.echo(json.dumps(result.model_dump(mode="json"), indent=2, ensure_ascii=False))
+        return
+    click.echo(f"Top {len(result.candidates)} of {result.considered} researchers for {host_id}\n")
+    for rank, c in enumerate(result.candidates, start=1):
+        shared = ", ".join(c.eligible_programmes) or "no shared programme"
+        click.echo(f"{rank:>3}. {c.score:.3f}  {c.name} ({c.researcher_id}, {c.stage}), {c.institution}, {c.country}")
+        click.echo(f"            programmes: {shared}")
+
+
+@cli.command("programmes")
+@researcher_options
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@friendly_errors
+def programmes_command(
+    researcher_file: str | None, researcher_id: str | None, sample_id: str | None, as_json: bool
+) -> None:
+    """List the programmes; with a researcher, say which they are eligible for, rule by rule."""
+    from models.eligibility import eligible_programmes
+    from models.programmes import programmes
+
+    if not researcher_file and not sample_id:
+        if as_json:
+            click.echo(json.dumps([p.model_dump(mode="json") for p in programmes().values()], indent=2))
+            return
+        for p in programmes().values():
+            click.echo(f"{p.id:<21} {p.tenure_text:<26} {p.name}")
+        return
+    verdicts = eligible_programmes(_pick_researcher(researcher_file, researcher_id, sample_id))
+    if as_json:
+        click.echo(json.dumps([v.model_dump(mode="json") for v in verdicts], indent=2))
+        return
+    for v in verdicts:
+        click.echo(f"{'yes' if v.eligible else 'no ':<4}{v.programme:<21} {v.summary}")
+        for check in v.checks:
+            mark = {True: "ok", False: "NO", None: "? "}[check.passed]
+            click.echo(f"        {mark} {check.reason}")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -110,3 +110,58 @@ def test_wrong_option_combinations_are_usage_errors(tmp_path: Path) -> None:
     assert code == 2 and "exactly one of --hosts FILE or --sample" in err
     code, _, err = run(tmp_path, "match", "--sample", "r-nobody")
     assert code == 2 and "no researcher with id 'r-nobody'" in err
+
+
+@pytest.mark.slow
+def test_json_carries_components_programmes_and_evidence(sample_home: Path) -> None:
+    code, out, _ = run(sample_home, "match", "--sample", "r-a-03", "--programme", "postdoc-standard", "--json")
+    assert code == 0, out
+    result = json.loads(out)
+    assert result["matches"]
+    for m in result["matches"]:
+        assert [c["name"] for c in m["components"]] == ["topic", "stage", "tenure", "field", "practical"]
+        assert all(0 <= c["value"] <= 1 and c["reason"] for c in m["components"])
+        assert "postdoc-standard" in m["eligible_programmes"]
+        assert m["evidence"]
+    assert {v["programme"] for v in result["programmes"]} >= {"postdoc-standard", "bridge"}
+
+
+@pytest.mark.slow
+def test_explain_and_filters(sample_home: Path) -> None:
+    code, out, _ = run(sample_home, "match", "--sample", "r-j-01", "--region", "Kanto", "--explain", "--top", "3")
+    assert code == 0, out
+    assert "Programmes:" in out and "tenure" in out and "terms" in out
+    code, out, _ = run(sample_home, "match", "--sample", "r-j-01", "--section", "B", "--json")
+    sections = {m["host_id"][:3] for m in json.loads(out)["matches"]}
+    assert sections == {"h-b"}  # the sample's area-B labs all carry B sections
+
+
+@pytest.mark.slow
+def test_candidates_for_a_host(sample_home: Path) -> None:
+    code, out, _ = run(sample_home, "candidates", "h-j04", "--sample", "--top", "3", "--json")
+    assert code == 0, out
+    result = json.loads(out)
+    assert result["considered"] >= 40 and len(result["candidates"]) == 3
+    assert result["candidates"][0]["researcher_id"].startswith("r-j")
+
+
+def test_programmes_lists_rules_and_verdicts() -> None:
+    result = CliRunner().invoke(cli, ["programmes"])
+    assert result.exit_code == 0 and "postdoc-standard" in result.stdout and "12 months to 24 months" in result.stdout
+    result = CliRunner().invoke(cli, ["programmes", "--sample", "r-a-03"])
+    assert result.exit_code == 0 and "yes postdoc-standard" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["--programme", "postdoc-forever"], "Invalid value for '--programme'"),
+        (["--region", "Atlantis"], "region: unknown region 'Atlantis'"),
+        (["--section", "Q"], "section: 'Q' is neither"),
+        (["--weights", "topic=-2"], "non-negative"),
+        (["--min-score", "2"], "--min-score"),
+    ],
+)
+def test_bad_match_options_name_the_option(tmp_path: Path, args: list[str], fragment: str) -> None:
+    code, _, err = run(tmp_path, "match", "--sample", "r-j-01", *args)
+    assert code == 2 and fragment in err
