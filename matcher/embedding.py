@@ -94,6 +94,10 @@ class SentenceTransformerEmbedder:
         return self._fingerprint
 
     @property
+    def loaded(self) -> bool:
+        return self._model is not None
+
+    @property
     def model(self) -> Any:
         with self._lock:
             if self._model is None:
@@ -241,6 +245,10 @@ class CachingEmbedder:
     @property
     def dim(self) -> int:
         return self.inner.dim
+
+    @property
+    def loaded(self) -> bool:
+        return bool(getattr(self.inner, "loaded", True))
 
     def encode(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
         keys = [text_key(t) for t in texts]

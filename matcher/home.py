@@ -29,5 +29,9 @@ class Home:
         return self.root / "index"
 
     @property
+    def database_url(self) -> str:
+        return f"sqlite:///{self.root / 'hostmatch.sqlite3'}"
+
+    @property
     def cache_path(self) -> Path:
         return self.root / "cache" / "embeddings.sqlite3"

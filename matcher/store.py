@@ -1,0 +1,299 @@
+"""Persistence: hosts, researchers, their publications, API tokens and the audit trail of match runs.
+
+SQLAlchemy 2 over SQLite by default (a file in the data folder); any SQLAlchemy URL works, e.g.
+`postgresql+psycopg://user@db/hostmatch`. Profiles are stored as their validated JSON, with the
+publications in their own table so they can be queried; reading a record back validates it again.
+
+API tokens are stored as SHA-256 digests only: a token is shown once, when it is created.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import secrets
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, Text, create_engine, delete, event, func, select
+from sqlalchemy.engine import Engine as SqlEngine
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship, sessionmaker
+
+from models.profiles import HostLab, Publication, ResearcherProfile
+
+Scope = Literal["staff", "admin"]
+SCOPES: tuple[Scope, ...] = ("staff", "admin")
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class HostRow(Base):
+    __tablename__ = "hosts"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    lab_name: Mapped[str] = mapped_column(String(300))
+    institution: Mapped[str] = mapped_column(String(300), index=True)
+    prefecture: Mapped[str] = mapped_column(String(100))
+    profile: Mapped[dict[str, Any]] = mapped_column(JSON)  # everything but the publications
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now, onupdate=_now)
+    publications: Mapped[list[PublicationRow]] = relationship(
+        cascade="all, delete-orphan", order_by="PublicationRow.position", foreign_keys="PublicationRow.host_id"
+    )
+
+
+class ResearcherRow(Base):
+    __tablename__ = "researchers"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(300))
+    institution: Mapped[str] = mapped_column(String(300))
+    country: Mapped[str] = mapped_column(String(2))
+    profile: Mapped[dict[str, Any]] = mapped_column(JSON)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now, onupdate=_now)
+    publications: Mapped[list[PublicationRow]] = relationship(
+        cascade="all, delete-orphan", order_by="PublicationRow.position", foreign_keys="PublicationRow.researcher_id"
+    )
+
+
+class PublicationRow(Base):
+    __tablename__ = "publications"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    host_id: Mapped[str | None] = mapped_column(ForeignKey("hosts.id", ondelete="CASCADE"), index=True)
+    researcher_id: Mapped[str | None] = mapped_column(ForeignKey("researchers.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    title: Mapped[str] = mapped_column(Text)
+    abstract: Mapped[str] = mapped_column(Text, default="")
+    year: Mapped[int | None] = mapped_column(Integer)
+    coauthors: Mapped[list[str]] = mapped_column(JSON, default=list)
+
+
+class TokenRow(Base):
+    __tablename__ = "api_tokens"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    scope: Mapped[str] = mapped_column(String(10))
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class MatchRunRow(Base):
+    """Who asked what, when: the audit trail. Inline profiles are kept as a digest, not stored."""
+
+    __tablename__ = "match_runs"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now, index=True)
+    actor: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(20))
+    subject: Mapped[str] = mapped_column(String(100))
+    parameters: Mapped[dict[str, Any]] = mapped_column(JSON)
+    results: Mapped[list[Any]] = mapped_column(JSON)
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: a token's name and scope."""
+
+    name: str
+    scope: Scope
+
+    def allows(self, needed: Scope) -> bool:
+        return self.scope == "admin" or needed == self.scope
+
+
+def digest_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _publication_rows(publications: Iterable[Publication]) -> list[PublicationRow]:
+    return [
+        PublicationRow(position=i, title=p.title, abstract=p.abstract, year=p.year, coauthors=list(p.coauthors))
+        for i, p in enumerate(publications)
+    ]
+
+
+def _publications(rows: Sequence[PublicationRow]) -> list[dict[str, Any]]:
+    return [{"title": r.title, "abstract": r.abstract, "year": r.year, "coauthors": r.coauthors} for r in rows]
+
+
+class Store:
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine: SqlEngine = create_engine(url)
+        if self.engine.dialect.name == "sqlite":
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    def create_all(self) -> None:
+        Base.metadata.create_all(self.engine)
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A transaction: committed when the block ends, rolled back (nothing stored) if it raises."""
+        with self._sessions() as session, session.begin():
+            yield session
+
+    # -- hosts -----------------------------------------------------------------------------------------
+
+    def hosts(self, session: Session | None = None) -> dict[str, HostLab]:
+        with self._maybe(session) as s:
+            rows = s.scalars(select(HostRow).order_by(HostRow.id)).all()
+            return {r.id: self._host(r) for r in rows}
+
+    def get_host(self, host_id: str) -> HostLab | None:
+        with self.session() as s:
+            row = s.get(HostRow, host_id)
+            return self._host(row) if row else None
+
+    def put_hosts(self, session: Session, hosts: Iterable[HostLab]) -> None:
+        for host in hosts:
+            profile = host.model_dump(mode="json", exclude={"publications"})
+            row = session.get(HostRow, host.id)
+            if row is None:
+                row = HostRow(id=host.id)
+                session.add(row)
+            row.lab_name, row.institution, row.prefecture = host.lab_name, host.institution, host.prefecture
+            row.profile = profile
+            row.publications = _publication_rows(host.publications)
+
+    def delete_host(self, session: Session, host_id: str) -> bool:
+        result = session.execute(delete(HostRow).where(HostRow.id == host_id))
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    @staticmethod
+    def _host(row: HostRow) -> HostLab:
+        return HostLab.model_validate({**row.profile, "publications": _publications(row.publications)})
+
+    # -- researchers -----------------------------------------------------------------------------------
+
+    def researchers(self) -> dict[str, ResearcherProfile]:
+        with self.session() as s:
+            rows = s.scalars(select(ResearcherRow).order_by(ResearcherRow.id)).all()
+            return {r.id: self._researcher(r) for r in rows}
+
+    def get_researcher(self, researcher_id: str) -> ResearcherProfile | None:
+        with self.session() as s:
+            row = s.get(ResearcherRow, researcher_id)
+            return self._researcher(row) if row else None
+
+    def put_researchers(self, session: Session, researchers: Iterable[ResearcherProfile]) -> None:
+        for r in researchers:
+            row = session.get(ResearcherRow, r.id)
+            if row is None:
+                row = ResearcherRow(id=r.id)
+                session.add(row)
+            row.name, row.institution, row.country = r.name, r.institution, r.country
+            row.profile = r.model_dump(mode="json", exclude={"publications"})
+            row.publications = _publication_rows(r.publications)
+
+    def delete_researcher(self, session: Session, researcher_id: str) -> bool:
+        result = session.execute(delete(ResearcherRow).where(ResearcherRow.id == researcher_id))
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    @staticmethod
+    def _researcher(row: ResearcherRow) -> ResearcherProfile:
+        return ResearcherProfile.model_validate({**row.profile, "publications": _publications(row.publications)})
+
+    # -- tokens ----------------------------------------------------------------------------------------
+
+    def create_token(self, name: str, scope: Scope) -> str:
+        """Create a token and return it: the only time it is ever shown.
+
+        Raises:
+            ValueError: an unknown scope, an empty name, or a name already in use.
+        """
+        if scope not in SCOPES:
+            raise ValueError(f"scope must be one of {', '.join(SCOPES)}, got {scope!r}")
+        if not name.strip():
+            raise ValueError("a token needs a name")
+        token = "hm_" + secrets.token_urlsafe(32)
+        with self.session() as s:
+            if s.scalar(select(TokenRow).where(TokenRow.name == name)) is not None:
+                raise ValueError(f"a token named {name!r} exists already; revoke it or pick another name")
+            s.add(TokenRow(name=name, scope=scope, digest=digest_token(token)))
+        return token
+
+    def authenticate(self, token: str) -> Principal | None:
+        """The principal a live token belongs to, or None for an unknown or revoked token."""
+        with self.session() as s:
+            row = s.scalar(select(TokenRow).where(TokenRow.digest == digest_token(token)))
+            if row is None or row.revoked_at is not None:
+                return None
+            return Principal(row.name, row.scope)  # type: ignore[arg-type]
+
+    def revoke_token(self, name: str) -> bool:
+        with self.session() as s:
+            row = s.scalar(select(TokenRow).where(TokenRow.name == name, TokenRow.revoked_at.is_(None)))
+            if row is None:
+                return False
+            row.revoked_at = _now()
+            return True
+
+    def tokens(self) -> list[dict[str, Any]]:
+        with self.session() as s:
+            rows = s.scalars(select(TokenRow).order_by(TokenRow.name)).all()
+            return [
+                {
+                    "name": r.name,
+                    "scope": r.scope,
+                    "created_at": r.created_at.isoformat(),
+                    "revoked_at": r.revoked_at.isoformat() if r.revoked_at else None,
+                }
+                for r in rows
+            ]
+
+    # -- audit -----------------------------------------------------------------------------------------
+
+    def record_run(
+        self, *, actor: str, kind: str, subject: str, parameters: dict[str, Any], results: list[Any]
+    ) -> None:
+        with self.session() as s:
+            s.add(MatchRunRow(actor=actor, kind=kind, subject=subject, parameters=parameters, results=results))
+
+    def runs(self, limit: int = 100) -> list[dict[str, Any]]:
+        with self.session() as s:
+            rows = s.scalars(select(MatchRunRow).order_by(MatchRunRow.id.desc()).limit(limit)).all()
+            return [
+                {
+                    "at": r.at.isoformat(),
+                    "actor": r.actor,
+                    "kind": r.kind,
+                    "subject": r.subject,
+                    "parameters": r.parameters,
+                    "results": r.results,
+                }
+                for r in rows
+            ]
+
+    def count(self, table: Literal["hosts", "researchers", "publications"]) -> int:
+        model = {"hosts": HostRow, "researchers": ResearcherRow, "publications": PublicationRow}[table]
+        with self.session() as s:
+            return int(s.scalar(select(func.count()).select_from(model)) or 0)
+
+    @contextmanager
+    def _maybe(self, session: Session | None) -> Iterator[Session]:
+        if session is not None:
+            yield session
+        else:
+            with self.session() as s:
+                yield s
+
+
+def profile_digest(profile: ResearcherProfile) -> str:
+    """A short digest naming an inline profile in the audit trail without storing it."""
+    return hashlib.sha256(json.dumps(profile.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _sqlite_pragmas(connection: Any, _record: Any) -> None:
+    cursor = connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.close()
