@@ -1,1 +1,131 @@
-"""The thin HTTP layer (Flask)."""
+"""The HTTP layer: `create_app` builds the Flask application.
+
+Configuration, later sources overriding earlier ones: defaults; the instance file `hostmatch.cfg` in
+`<HOME>/instance`; `HOSTMATCH_*` environment variables (HOSTMATCH_HOME, HOSTMATCH_DATABASE_URL,
+HOSTMATCH_MODEL, HOSTMATCH_MAX_CONTENT_LENGTH, HOSTMATCH_TORCH_THREADS); then the `config` mapping given.
+
+The heavy collaborators (embedder, index, store) sit behind one `Catalogue`. `create_app` builds the real
+one only when no `engine` is given, so tests pass a catalogue over fakes. Either way it lives in
+`app.extensions["hostmatch"]` and loads once per process (per gunicorn worker).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Response, g, jsonify, request
+from flask_openapi3 import Info, OpenAPI
+from werkzeug.exceptions import BadRequest, UnsupportedMediaType
+
+from matcher.catalogue import Catalogue
+from matcher.home import Home
+from service.auth import authenticate
+from service.errors import register_error_handlers, validation_error_response
+from service.schemas import ErrorBody
+
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+DEFAULTS: dict[str, Any] = {
+    "MAX_CONTENT_LENGTH": 1 << 20,  # 1 MB; larger bodies get a 413
+    "TORCH_THREADS": 1,  # per worker; keep workers x threads <= cores
+    "DATABASE_URL": None,  # default: SQLite in the data folder
+    "MODEL": None,  # default: the packaged all-MiniLM-L6-v2
+    "JSON_SORT_KEYS": False,
+}
+
+
+def create_app(config: Mapping[str, Any] | None = None, *, engine: Catalogue | None = None) -> OpenAPI:
+    home = Home.from_env((config or {}).get("HOME") or os.environ.get("HOSTMATCH_HOME"))
+    app = OpenAPI(
+        __name__,
+        info=Info(title="hostmatch", version="1", description="Match researchers with host labs in Japan."),
+        security_schemes={"bearer": {"type": "http", "scheme": "bearer"}},
+        validation_error_status=422,
+        validation_error_callback=validation_error_response,
+        validation_error_model=ErrorBody,
+        doc_prefix="/v1",
+        doc_url="/openapi.json",
+        doc_ui=False,
+        instance_path=str(home.root / "instance"),
+        instance_relative_config=True,
+    )
+    app.config.from_mapping(DEFAULTS, HOME=str(home.root))
+    app.config.from_pyfile("hostmatch.cfg", silent=True)
+    app.config.from_prefixed_env("HOSTMATCH")
+    if config:
+        app.config.from_mapping(config)
+
+    app.extensions["hostmatch"] = engine if engine is not None else build_catalogue(app.config, home)
+
+    register_error_handlers(app)
+    _register_hooks(app)
+    _register_health(app)
+    from service.api import api
+
+    app.register_api(api)
+    return app
+
+
+def build_catalogue(config: Mapping[str, Any], home: Home) -> Catalogue:
+    """The real collaborators: the sentence-transformers model (cached), the FAISS index, the database."""
+    from matcher.embedding import CachingEmbedder, EmbeddingCache, SentenceTransformerEmbedder
+    from matcher.store import Store
+
+    home.root.mkdir(parents=True, exist_ok=True)
+    embedder = CachingEmbedder(
+        SentenceTransformerEmbedder(config.get("MODEL"), threads=int(config["TORCH_THREADS"])),
+        EmbeddingCache(home.cache_path),
+    )
+    embedder.encode(["warm-up"])  # load the model now, not on the first request
+    store = Store(config.get("DATABASE_URL") or home.database_url)
+    return Catalogue.open(store, embedder, index_dir=home.index_dir)
+
+
+def _register_hooks(app: OpenAPI) -> None:
+    @app.before_request
+    def start() -> None:
+        supplied = request.headers.get("X-Request-ID", "")
+        g.request_id = supplied if _REQUEST_ID.match(supplied) else uuid.uuid4().hex
+        if request.method in {"POST", "PUT", "PATCH"}:
+            if not request.is_json:
+                raise UnsupportedMediaType("send the body as JSON with 'Content-Type: application/json'")
+            try:
+                json.loads(request.get_data(cache=True) or b"null")
+            except ValueError as exc:
+                raise BadRequest(f"the body is not valid JSON: {exc}") from exc
+        catalogue: Catalogue = app.extensions["hostmatch"]
+        authenticate(catalogue.store)
+        if request.path.startswith("/v1/"):
+            catalogue.refresh()
+
+    @app.after_request
+    def finish(response: Response) -> Response:
+        response.headers["X-Request-ID"] = g.get("request_id", "")
+        return response
+
+
+def _register_health(app: OpenAPI) -> None:
+    @app.get("/v1/openapi.json", doc_ui=False)
+    def openapi_document() -> Response:
+        """The OpenAPI 3.1 document, generated from the models that validate the requests."""
+        return jsonify(app.api_doc)
+
+    @app.get("/healthz", doc_ui=False)
+    def healthz() -> Response:
+        """The process is up."""
+        return jsonify({"status": "ok"})
+
+    @app.get("/readyz", doc_ui=False)
+    def readyz() -> Response | tuple[Response, int]:
+        """Ready: the model and the index are loaded."""
+        catalogue: Catalogue = app.extensions["hostmatch"]
+        engine = catalogue.engine
+        loaded = bool(getattr(engine.embedder, "loaded", True))
+        details = {"model": engine.embedder.fingerprint, "hosts": len(engine.hosts), "documents": len(engine.index)}
+        if not loaded:
+            return jsonify({"status": "loading", "details": details}), 503
+        return jsonify({"status": "ready", "details": details})

@@ -1,0 +1,271 @@
+"""JSON API v1: matches, hosts, researchers, candidates and programmes. Views only translate between HTTP
+and the catalogue; the logic lives in `matcher` and `models`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, current_app, jsonify
+from flask_openapi3 import APIBlueprint, Tag
+from pydantic import BaseModel
+from werkzeug.exceptions import NotFound
+
+from matcher.catalogue import Catalogue
+from matcher.errors import UnknownResearcher
+from matcher.ranking import HostFilter, Weights
+from matcher.store import profile_digest
+from models.profiles import HostLab, ResearcherProfile
+from models.programmes import programmes
+from models.results import CandidateResult, MatchResult
+from service.auth import actor, require
+from service.errors import invalid
+from service.schemas import (
+    CandidateQuery,
+    ErrorBody,
+    HostList,
+    HostPath,
+    HostQuery,
+    HostUpsert,
+    MatchRequest,
+    PageQuery,
+    ProgrammeList,
+    ResearcherList,
+    ResearcherPath,
+    ResearcherUpsert,
+    WriteResult,
+)
+
+api = APIBlueprint("v1", __name__, url_prefix="/v1", abp_responses={"422": ErrorBody})
+
+STAFF: list[dict[str, list[str]]] = [{"bearer": []}]
+matches_tag, hosts_tag = Tag(name="matches"), Tag(name="hosts")
+researchers_tag, programmes_tag = Tag(name="researchers"), Tag(name="programmes")
+ERRORS: dict[str | int, type[BaseModel] | dict[Any, Any] | None] = {401: ErrorBody, 403: ErrorBody, 404: ErrorBody}
+
+
+def catalogue() -> Catalogue:
+    result: Catalogue = current_app.extensions["hostmatch"]
+    return result
+
+
+def _json(model: Any, status: int = 200) -> Response:
+    response = jsonify(model.model_dump(mode="json"))
+    response.status_code = status
+    return response
+
+
+def _host_filter(**fields: str | None) -> HostFilter:
+    try:
+        return HostFilter(**fields)
+    except ValueError as exc:
+        field, _, message = str(exc).partition(": ")
+        raise invalid(field, message) from exc
+
+
+# -- matches --------------------------------------------------------------------------------------------
+
+
+@api.post("/matches", tags=[matches_tag], responses={200: MatchResult, **ERRORS}, security=[*STAFF, {}])
+def post_match(body: MatchRequest) -> Response:
+    """Rank host labs for a researcher: a profile inline (anyone), or a stored researcher's id (staff)."""
+    if body.researcher_id is not None:
+        require("staff")
+        researcher = catalogue().store.get_researcher(body.researcher_id)
+        if researcher is None:
+            raise UnknownResearcher(body.researcher_id)
+        subject = researcher.id
+    else:
+        assert body.researcher is not None  # one of the two, by MatchRequest's validator
+        researcher, subject = body.researcher, f"inline:{profile_digest(body.researcher)}"
+    host_filter = _host_filter(
+        programme=body.programme,
+        section=body.section,
+        institution=body.institution,
+        prefecture=body.prefecture,
+        region=body.region,
+        language=body.language,
+    )
+    try:
+        weights = Weights(**body.weights) if body.weights else Weights()
+    except (TypeError, ValueError) as exc:
+        raise invalid("weights", str(exc).replace("__init__() ", "")) from exc
+    result = catalogue().engine.match(
+        researcher,
+        top=body.top,
+        host_filter=host_filter,
+        weights=weights,
+        min_score=body.min_score,
+        exclude=set(body.exclude),
+        enforce_capacity=body.enforce_capacity,
+    )
+    parameters = body.model_dump(mode="json", exclude={"researcher"})
+    catalogue().store.record_run(
+        actor=actor(),
+        kind="match",
+        subject=subject,
+        parameters=parameters,
+        results=[[m.host_id, m.score] for m in result.matches],
+    )
+    return _json(result)
+
+
+# -- hosts ----------------------------------------------------------------------------------------------
+
+
+@api.get("/hosts", tags=[hosts_tag], responses={200: HostList})
+def list_hosts(query: HostQuery) -> Response:
+    """Host labs, optionally filtered; anyone may read them."""
+    host_filter = _host_filter(
+        programme=query.programme,
+        section=query.section,
+        institution=query.institution,
+        prefecture=query.prefecture,
+        region=query.region,
+        language=query.language,
+    )
+    hosts = [h for h in catalogue().engine.hosts.values() if host_filter.allows(h)]
+    hosts.sort(key=lambda h: h.id)
+    return _json(HostList(total=len(hosts), hosts=hosts[query.offset : query.offset + query.limit]))
+
+
+@api.post("/hosts", tags=[hosts_tag], responses={200: WriteResult, 201: WriteResult, **ERRORS}, security=STAFF)
+def post_hosts(body: HostUpsert) -> Response:
+    """Add or replace one host, or many as {"hosts": [...]} (admin)."""
+    require("admin")
+    hosts = body.items()
+    _unique_ids([h.id for h in hosts], "hosts")
+    return _write_hosts(hosts)
+
+
+@api.get("/hosts/<host_id>", tags=[hosts_tag], responses={200: HostLab, 404: ErrorBody})
+def get_host(path: HostPath) -> Response:
+    host = catalogue().engine.hosts.get(path.host_id)
+    if host is None:
+        raise NotFound(f"no host with id {path.host_id!r}")
+    return _json(host)
+
+
+@api.put("/hosts/<host_id>", tags=[hosts_tag], responses={200: WriteResult, 201: WriteResult, **ERRORS}, security=STAFF)
+def put_host(path: HostPath, body: HostLab) -> Response:
+    """Create or replace one host (admin)."""
+    require("admin")
+    if body.id != path.host_id:
+        raise invalid("id", f"{body.id!r} does not match the host id in the path ({path.host_id!r})")
+    return _write_hosts([body])
+
+
+@api.delete("/hosts/<host_id>", tags=[hosts_tag], responses={204: None, **ERRORS}, security=STAFF)
+def delete_host(path: HostPath) -> Response:
+    require("admin")
+    catalogue().delete_host(path.host_id)
+    return Response(status=204)
+
+
+@api.get("/hosts/<host_id>/candidates", tags=[hosts_tag], responses={200: CandidateResult, **ERRORS}, security=STAFF)
+def host_candidates(path: HostPath, query: CandidateQuery) -> Response:
+    """Stored researchers ranked for one host (staff)."""
+    require("staff")
+    cat = catalogue()
+    result = cat.engine.rank_researchers(path.host_id, list(cat.store.researchers().values()), top=query.top)
+    cat.store.record_run(
+        actor=actor(),
+        kind="candidates",
+        subject=path.host_id,
+        parameters=query.model_dump(),
+        results=[[c.researcher_id, c.score] for c in result.candidates],
+    )
+    return _json(result)
+
+
+def _write_hosts(hosts: list[HostLab]) -> Response:
+    cat = catalogue()
+    existing = {h.id: cat.engine.hosts[h.id] for h in hosts if h.id in cat.engine.hosts}
+    cat.upsert_hosts(hosts)
+    created = [h.id for h in hosts if h.id not in existing]
+    unchanged = [h.id for h in hosts if existing.get(h.id) == h]
+    updated = [h.id for h in hosts if h.id in existing and existing[h.id] != h]
+    return _json(WriteResult(created=created, updated=updated, unchanged=unchanged), 201 if created else 200)
+
+
+def _unique_ids(ids: list[str], field: str) -> None:
+    seen: set[str] = set()
+    for i, item in enumerate(ids):
+        if item in seen:
+            raise invalid(f"{field}.{i}.id", f"{item!r} appears more than once in the request")
+        seen.add(item)
+
+
+# -- researchers (staff) --------------------------------------------------------------------------------
+
+
+@api.get("/researchers", tags=[researchers_tag], responses={200: ResearcherList, **ERRORS}, security=STAFF)
+def list_researchers(query: PageQuery) -> Response:
+    require("staff")
+    researchers = list(catalogue().store.researchers().values())
+    page = researchers[query.offset : query.offset + query.limit]
+    return _json(ResearcherList(total=len(researchers), researchers=page))
+
+
+@api.post(
+    "/researchers", tags=[researchers_tag], responses={200: WriteResult, 201: WriteResult, **ERRORS}, security=STAFF
+)
+def post_researchers(body: ResearcherUpsert) -> Response:
+    """Add or replace one researcher, or many as {"researchers": [...]} (staff)."""
+    require("staff")
+    researchers = body.items()
+    _unique_ids([r.id for r in researchers], "researchers")
+    return _write_researchers(researchers)
+
+
+@api.get(
+    "/researchers/<researcher_id>", tags=[researchers_tag], responses={200: ResearcherProfile, **ERRORS}, security=STAFF
+)
+def get_researcher(path: ResearcherPath) -> Response:
+    require("staff")
+    researcher = catalogue().store.get_researcher(path.researcher_id)
+    if researcher is None:
+        raise UnknownResearcher(path.researcher_id)
+    return _json(researcher)
+
+
+@api.put(
+    "/researchers/<researcher_id>",
+    tags=[researchers_tag],
+    responses={200: WriteResult, 201: WriteResult, **ERRORS},
+    security=STAFF,
+)
+def put_researcher(path: ResearcherPath, body: ResearcherProfile) -> Response:
+    require("staff")
+    if body.id != path.researcher_id:
+        raise invalid("id", f"{body.id!r} does not match the researcher id in the path ({path.researcher_id!r})")
+    return _write_researchers([body])
+
+
+@api.delete("/researchers/<researcher_id>", tags=[researchers_tag], responses={204: None, **ERRORS}, security=STAFF)
+def delete_researcher(path: ResearcherPath) -> Response:
+    require("staff")
+    store = catalogue().store
+    with store.session() as session:
+        if not store.delete_researcher(session, path.researcher_id):
+            raise UnknownResearcher(path.researcher_id)
+    return Response(status=204)
+
+
+def _write_researchers(researchers: list[ResearcherProfile]) -> Response:
+    store = catalogue().store
+    existing = {r.id: store.get_researcher(r.id) for r in researchers}
+    with store.session() as session:
+        store.put_researchers(session, researchers)
+    created = [r.id for r in researchers if existing[r.id] is None]
+    unchanged = [r.id for r in researchers if existing[r.id] == r]
+    updated = [r.id for r in researchers if existing[r.id] is not None and existing[r.id] != r]
+    return _json(WriteResult(created=created, updated=updated, unchanged=unchanged), 201 if created else 200)
+
+
+# -- programmes -----------------------------------------------------------------------------------------
+
+
+@api.get("/programmes", tags=[programmes_tag], responses={200: ProgrammeList})
+def list_programmes() -> Response:
+    """The fellowship programmes and their rules."""
+    return _json(ProgrammeList(programmes=list(programmes().values())))
