@@ -31,16 +31,34 @@ class State:
         self.home = Home.from_env(home)
         self.model = model or os.environ.get("HOSTMATCH_MODEL") or None
 
-    def engine(self) -> Any:
+    def embedder(self) -> Any:
         from matcher.embedding import CachingEmbedder, EmbeddingCache, SentenceTransformerEmbedder
-        from matcher.engine import Engine
 
         try:
             inner = SentenceTransformerEmbedder(self.model)
         except FileNotFoundError as exc:
             raise click.UsageError(str(exc)) from exc
-        embedder = CachingEmbedder(inner, EmbeddingCache(self.home.cache_path))
-        return Engine.open(self.home.index_dir, embedder)
+        return CachingEmbedder(inner, EmbeddingCache(self.home.cache_path))
+
+    def engine(self) -> Any:
+        """The index alone (enough to match); opens no database."""
+        from matcher.engine import Engine
+
+        return Engine.open(self.home.index_dir, self.embedder())
+
+    def store(self) -> Any:
+        from matcher.store import Store
+
+        self.home.root.mkdir(parents=True, exist_ok=True)
+        store = Store(os.environ.get("HOSTMATCH_DATABASE_URL") or self.home.database_url)
+        store.create_all()
+        return store
+
+    def catalogue(self) -> Any:
+        """Database and index together, kept in step (see matcher.catalogue)."""
+        from matcher.catalogue import Catalogue
+
+        return Catalogue.open(self.store(), self.embedder(), index_dir=self.home.index_dir)
 
 
 def friendly_errors(func: F) -> F:
@@ -91,9 +109,10 @@ def index_build(state: State, hosts_file: str | None, sample: bool, add: bool) -
     if bool(hosts_file) == sample:
         raise click.UsageError("give exactly one of --hosts FILE or --sample")
     hosts = read_hosts(sample_path("hosts") if sample else Path(hosts_file or ""))
-    engine = state.engine()
-    report = engine.upsert_hosts(hosts, progress=True) if add else engine.replace_all(hosts, progress=True)
-    engine.save(state.home.index_dir)
+    catalogue = state.catalogue()
+    write = catalogue.upsert_hosts if add else catalogue.replace_all
+    report = write(hosts, progress=True)
+    engine = catalogue.engine
     click.echo(
         f"index: {len(engine.hosts)} hosts, {len(engine.index)} documents in {state.home.index_dir} "
         f"({report.added} added, {report.updated} updated, {report.unchanged} unchanged; "
@@ -121,11 +140,11 @@ def index_status(state: State) -> None:
 @click.pass_obj
 @friendly_errors
 def index_remove(state: State, host_ids: tuple[str, ...]) -> None:
-    """Remove hosts from the index, without a rebuild."""
-    engine = state.engine()
-    engine.remove_hosts(list(host_ids))
-    engine.save(state.home.index_dir)
-    click.echo(f"removed {len(host_ids)} host(s); {len(engine.hosts)} remain")
+    """Remove hosts from the database and the index, without a rebuild."""
+    catalogue = state.catalogue()
+    for host_id in host_ids:
+        catalogue.delete_host(host_id)
+    click.echo(f"removed {len(host_ids)} host(s); {len(catalogue.engine.hosts)} remain")
 
 
 def _pick_researcher(researcher_file: str | None, researcher_id: str | None, sample_id: str | None) -> Any:
@@ -335,6 +354,101 @@ def programmes_command(
         for check in v.checks:
             mark = {True: "ok", False: "NO", None: "? "}[check.passed]
             click.echo(f"        {mark} {check.reason}")
+
+
+@cli.group()
+def db() -> None:
+    """Create the database and load data into it."""
+
+
+@db.command("init")
+@click.pass_obj
+def db_init(state: State) -> None:
+    """Create the database (SQLite in the data folder unless HOSTMATCH_DATABASE_URL says otherwise)."""
+    store = state.store()
+    click.echo(f"database ready: {store.url}")
+
+
+@db.command("load-sample")
+@click.pass_obj
+@friendly_errors
+def db_load_sample(state: State) -> None:
+    """Load the bundled (fictional) sample hosts and researchers, and index the hosts."""
+    from matcher.records import read_hosts, read_researchers, sample_path
+
+    hosts, researchers = read_hosts(sample_path("hosts")), read_researchers(sample_path("researchers"))
+    catalogue = state.catalogue()
+    report = catalogue.upsert_hosts(hosts, progress=True)
+    with catalogue.store.session() as session:
+        catalogue.store.put_researchers(session, researchers)
+    click.echo(
+        f"sample loaded: {len(hosts)} hosts ({report.texts_embedded} texts embedded), "
+        f"{len(researchers)} researchers, into {state.home.root}"
+    )
+
+
+@cli.group()
+def tokens() -> None:
+    """API tokens for programme staff (scope staff) and administrators (scope admin)."""
+
+
+@tokens.command("create")
+@click.option("--name", required=True, help="Who or what the token is for.")
+@click.option("--scope", type=click.Choice(["staff", "admin"]), required=True, help="admin may also change hosts.")
+@click.pass_obj
+def tokens_create(state: State, name: str, scope: str) -> None:
+    """Create a token and print it. It is stored hashed: this is the only time it is shown."""
+    try:
+        token = state.store().create_token(name, scope)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from exc
+    click.echo(token)
+
+
+@tokens.command("revoke")
+@click.argument("name")
+@click.pass_obj
+def tokens_revoke(state: State, name: str) -> None:
+    """Revoke a token by name; it stops working at once."""
+    if not state.store().revoke_token(name):
+        raise click.UsageError(f"no live token named {name!r}")
+    click.echo(f"revoked {name}")
+
+
+@tokens.command("list")
+@click.pass_obj
+def tokens_list(state: State) -> None:
+    """Names, scopes and dates of the tokens (never the tokens themselves)."""
+    for row in state.store().tokens():
+        status = f"revoked {row['revoked_at'][:10]}" if row["revoked_at"] else "live"
+        click.echo(f"{row['name']:<24} {row['scope']:<6} created {row['created_at'][:10]}  {status}")
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option(
+    "--workers",
+    default=2,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="gunicorn worker processes; each loads the model once.",
+)
+@click.option("--dev", is_flag=True, help="Run Flask's development server instead of gunicorn.")
+@click.pass_obj
+def serve(state: State, host: str, port: int, workers: int, dev: bool) -> None:
+    """Serve the JSON API (gunicorn; --dev for Flask's server). State lives in the data folder."""
+    os.environ["HOSTMATCH_HOME"] = str(state.home.root)
+    if state.model:
+        os.environ["HOSTMATCH_MODEL"] = state.model
+    if dev:
+        from service import create_app
+
+        create_app().run(host=host, port=port, threaded=True)
+        return
+    from service.gunicorn import serve as run_gunicorn
+
+    run_gunicorn(host=host, port=port, workers=workers)
 
 
 def main(argv: list[str] | None = None) -> None:
