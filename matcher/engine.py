@@ -174,10 +174,8 @@ class Engine:
         host_ids = self._candidates(queries, host_filter)
         if not host_ids:
             return MatchResult(matches=(), candidates=0, programmes=tuple(verdicts))
-        block, lengths, segments = self._similarity_block(queries, host_ids)
-        per_text = aggregate(block, lengths, method=self.settings.aggregation, k=self.settings.top_k_docs)
-        weight_vector = np.array([t.weight for t in texts], dtype=np.float32)
-        similarity = weight_vector @ per_text  # (H,)
+        block, lengths, segments = self.similarity_block(queries, host_ids)
+        similarity = self.weighted_similarity(block, lengths, [t.weight for t in texts])
 
         stage = researcher.stage(on=when)
         scored: list[tuple[int, PairScore]] = []
@@ -246,8 +244,7 @@ class Engine:
                 exclusions.append(Exclusion(id=researcher.id, reason=found[0], detail=found[1]))
                 continue
             when = on or researcher.desired_start or dt.date.today()
-            per_text = aggregate(sims, method=self.settings.aggregation, k=self.settings.top_k_docs)
-            similarity = float(np.array([t.weight for t in texts], dtype=np.float32) @ per_text)
+            similarity = float(self.weighted_similarity(sims[:, None, :], None, [t.weight for t in texts])[0])
             verdicts = eligible_programmes(researcher, on=when)
             pair = score_pair(
                 researcher, host, similarity, stage=researcher.stage(on=when), verdicts=verdicts, weights=weights
@@ -308,7 +305,20 @@ class Engine:
         _, rows = self.index.search(queries, self.settings.pool)
         return sorted(set(self.index.host_of_rows(rows.ravel())))
 
-    def _similarity_block(
+    def topic_similarity(self, queries: np.ndarray, weights: Sequence[float], host_ids: list[str]) -> np.ndarray:
+        """Aggregated similarity of one researcher's texts (m, dim) to each host: (H,)."""
+        block, lengths, _ = self.similarity_block(queries, host_ids)
+        return self.weighted_similarity(block, lengths, weights)
+
+    def weighted_similarity(
+        self, block: np.ndarray, lengths: np.ndarray | None, weights: Sequence[float]
+    ) -> np.ndarray:
+        """Aggregate (m, H, L) similarities over each host's documents, then weight the m texts: (H,)."""
+        per_text = aggregate(block, lengths, method=self.settings.aggregation, k=self.settings.top_k_docs)
+        result: np.ndarray = np.asarray(weights, dtype=np.float32) @ per_text
+        return result
+
+    def similarity_block(
         self, queries: np.ndarray, host_ids: list[str]
     ) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
         """Exact similarities of every query text to every document of each host: (m, H, L) padded."""

@@ -30,8 +30,9 @@ M = TypeVar("M", HostLab, ResearcherProfile)
 _LIST_COLUMNS = {"sections", "keywords", "languages", "programmes", "accepted_stages"}
 
 
-def read_hosts(path: str | Path) -> list[HostLab]:
-    return read_records(path, HostLab, key="hosts")
+def read_hosts(path: str | Path, *, defaults: dict[str, Any] | None = None) -> list[HostLab]:
+    """Hosts from a file; `defaults` fill fields a record leaves out (e.g. a call's default capacity)."""
+    return read_records(path, HostLab, key="hosts", defaults=defaults)
 
 
 def read_researchers(path: str | Path) -> list[ResearcherProfile]:
@@ -43,7 +44,7 @@ def sample_path(kind: str) -> Path:
     return Path(str(files("models").joinpath("sample", f"{kind}.json")))
 
 
-def read_records(path: str | Path, model: type[M], *, key: str) -> list[M]:
+def read_records(path: str | Path, model: type[M], *, key: str, defaults: dict[str, Any] | None = None) -> list[M]:
     """Validate every record of a file as `model`; errors name the record and field.
 
     Raises:
@@ -61,7 +62,7 @@ def read_records(path: str | Path, model: type[M], *, key: str) -> list[M]:
             problems.append(f"{label}: expected an object, got {type(item).__name__}")
             continue
         try:
-            record = model.model_validate(item)
+            record = model.model_validate({**(defaults or {}), **item})
         except ValidationError as exc:
             problems.append(str(InvalidInput.from_pydantic(exc, record=label)))
             continue

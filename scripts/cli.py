@@ -451,6 +451,129 @@ def serve(state: State, host: str, port: int, workers: int, dev: bool) -> None:
     run_gunicorn(host=host, port=port, workers=workers)
 
 
+@cli.command()
+@click.option(
+    "--applicants",
+    "applicants_file",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="Applicant profiles (JSON, JSON Lines or CSV).",
+)
+@click.option("--hosts", "hosts_file", type=click.Path(dir_okay=False), help="Host labs of the call.")
+@click.option("--from-store", is_flag=True, help="Use the hosts in the database and index of the data folder.")
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Folder for the outputs.")
+@click.option("--shortlist", default=10, show_default=True, type=click.IntRange(1, 100), help="Hosts per shortlist.")
+@click.option(
+    "--candidates",
+    default=50,
+    show_default=True,
+    type=click.IntRange(1, 1000),
+    help="Hosts per applicant from FAISS before ranking.",
+)
+@click.option(
+    "--method",
+    type=click.Choice(["flow", "stable"]),
+    default="flow",
+    show_default=True,
+    help="flow: maximum total score; stable: no applicant and host would rather have each other.",
+)
+@click.option("--default-capacity", type=click.IntRange(0, 1000), help="Places for hosts whose record has none.")
+@click.option("--exclusions", type=click.Path(dir_okay=False), help="CSV applicant_id,host_id: never assign these.")
+@click.option(
+    "--host-preferences",
+    type=click.Path(dir_okay=False),
+    help="Hosts' own ranking of applicants (JSON or CSV), for --method stable.",
+)
+@click.option(
+    "--min-score",
+    default=0.0,
+    show_default=True,
+    type=click.FloatRange(0, 1),
+    help="Never assign a pair scoring below this.",
+)
+@click.option(
+    "--per-applicant", default=1, show_default=True, type=click.IntRange(1, 10), help="Hosts per applicant (flow only)."
+)
+@click.option(
+    "--min-load",
+    default=0,
+    show_default=True,
+    type=click.IntRange(0, 100),
+    help="Fellows every host must receive at least (flow only).",
+)
+@click.option(
+    "--institution-share",
+    type=click.FloatRange(0, 1, min_open=True),
+    help="At most this share of the applicants go to one institution (flow only).",
+)
+@click.option("--programme", type=click.Choice(PROGRAMME_IDS), help="Only pairs that can apply under it.")
+@click.pass_obj
+@friendly_errors
+def batch(
+    state: State,
+    applicants_file: str,
+    hosts_file: str | None,
+    from_store: bool,
+    out_dir: str,
+    shortlist: int,
+    candidates: int,
+    method: str,
+    default_capacity: int | None,
+    exclusions: str | None,
+    host_preferences: str | None,
+    min_score: float,
+    per_applicant: int,
+    min_load: int,
+    institution_share: float | None,
+    programme: str | None,
+) -> None:
+    """Match every applicant of a call: shortlists, one assignment that respects capacity, and reasons."""
+    from matcher.batch import CallSettings, run_call, score_call
+    from matcher.engine import Engine
+    from matcher.index import HostIndex
+    from matcher.records import read_hosts, read_researchers
+    from scripts.batch import read_exclusions, read_host_preferences, write_outputs
+
+    if bool(hosts_file) == from_store:
+        raise click.UsageError("give exactly one of --hosts FILE or --from-store")
+    if method == "stable" and (per_applicant != 1 or min_load or institution_share):
+        raise click.UsageError(
+            "--method stable gives one host per applicant; --per-applicant, --min-load and "
+            "--institution-share need --method flow"
+        )
+    if host_preferences and method != "stable":
+        raise click.UsageError("--host-preferences is used by --method stable")
+    settings = CallSettings(
+        candidates=candidates,
+        shortlist=shortlist,
+        min_score=min_score,
+        programme=programme,
+        method="stable" if method == "stable" else "flow",
+        per_applicant=per_applicant,
+        min_load=min_load,
+        institution_share=institution_share,
+    )
+    applicants = read_researchers(Path(applicants_file))
+    excluded = read_exclusions(Path(exclusions)) if exclusions else set()
+    preferences = read_host_preferences(Path(host_preferences)) if host_preferences else None
+    if from_store:
+        engine = state.catalogue().engine
+    else:
+        defaults = {"capacity": default_capacity} if default_capacity is not None else None
+        hosts = read_hosts(Path(hosts_file or ""), defaults=defaults)
+        embedder = state.embedder()
+        engine = Engine(embedder, HostIndex(embedder.dim, embedder.fingerprint))
+        engine.upsert_hosts(hosts, progress=True)
+    scores = score_call(engine, applicants, settings, exclusions=excluded, progress=True)
+    result = run_call(scores, settings, host_preferences=preferences)
+    report = write_outputs(result, settings, Path(out_dir))
+    click.echo(
+        f"{report['assigned']} of {report['applicants']} applicants assigned ({report['share_assigned']:.0%}), "
+        f"mean score {report['score']['mean']}; unassigned: {report['unassigned_reasons'] or 'none'}; "
+        f"outputs in {out_dir}"
+    )
+
+
 def main(argv: list[str] | None = None) -> None:
     cli.main(args=argv, prog_name="hostmatch")
 

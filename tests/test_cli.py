@@ -165,3 +165,66 @@ def test_programmes_lists_rules_and_verdicts() -> None:
 def test_bad_match_options_name_the_option(tmp_path: Path, args: list[str], fragment: str) -> None:
     code, _, err = run(tmp_path, "match", "--sample", "r-j-01", *args)
     assert code == 2 and fragment in err
+
+
+@pytest.mark.slow
+def test_batch_on_the_sample_call(sample_home: Path, tmp_path: Path) -> None:
+    out = tmp_path / "call"
+    sample = Path(__file__).parent.parent / "models" / "sample"
+    code, stdout, err = run(
+        sample_home,
+        "batch",
+        "--applicants",
+        str(sample / "researchers.json"),
+        "--hosts",
+        str(sample / "hosts.json"),
+        "--out",
+        str(out),
+        "--shortlist",
+        "5",
+    )
+    assert code == 0, err
+    assert "applicants assigned" in stdout
+    report = json.loads((out / "report.json").read_text())
+    assert report["applicants"] == 43 and report["assigned"] >= 35
+    assert {p.name for p in out.iterdir()} == {"assignments.csv", "shortlists.csv", "report.json", "report.html"}
+
+
+def test_batch_hosts_without_capacity_need_a_default(tmp_path: Path) -> None:
+    from tests.conftest import host_record
+
+    record = host_record("h-nocap")
+    del record["capacity"]
+    hosts = tmp_path / "hosts.jsonl"
+    hosts.write_text(json.dumps(record) + "\n")
+    applicants = tmp_path / "applicants.jsonl"
+    applicants.write_text(json.dumps(researcher_record()) + "\n")
+    code, _, err = run(
+        tmp_path / "home",
+        "batch",
+        "--applicants",
+        str(applicants),
+        "--hosts",
+        str(hosts),
+        "--out",
+        str(tmp_path / "out"),
+    )
+    assert code == 2 and "hosts.jsonl record 1 (id 'h-nocap')" in err and "capacity: Field required" in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_batch_option_conflicts_are_usage_errors(tmp_path: Path) -> None:
+    code, _, err = run(
+        tmp_path,
+        "batch",
+        "--applicants",
+        "a.json",
+        "--from-store",
+        "--out",
+        "o",
+        "--method",
+        "stable",
+        "--per-applicant",
+        "2",
+    )
+    assert code == 2 and "--method stable gives one host per applicant" in err

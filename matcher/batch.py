@@ -1,0 +1,214 @@
+"""A whole call at once: score every applicant against its candidate hosts, then assign globally.
+
+    applicants -> query texts -> embed (cache: a re-run embeds nothing) -> one batched FAISS search
+      -> the `candidates` most similar hosts per applicant (exact, all their documents)
+      -> the ranking module's components and eligibility for each pair -> conflicts removed
+      -> shortlists, and one assignment for the call (matcher.assignment)
+      -> a reason for everyone left without a host
+
+Everything here is deterministic: ties are broken by id throughout.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter, defaultdict
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from matcher.assignment import Assignment, Edges, Unassigned, explain_unassigned, solve_flow, solve_stable
+from matcher.conflicts import EXCLUDED, conflict, institution_key
+from matcher.documents import researcher_texts
+from matcher.engine import Engine
+from matcher.ranking import PairScore, Weights, score_pair
+from models.eligibility import eligible_programmes
+from models.profiles import HostLab, ResearcherProfile
+
+
+@dataclass(frozen=True)
+class CallSettings:
+    candidates: int = 50  # hosts per applicant taken from FAISS before ranking
+    shortlist: int = 10
+    min_score: float = 0.0
+    programme: str | None = None  # only pairs that can apply under this programme
+    weights: Weights = field(default_factory=Weights)
+    method: Literal["flow", "stable"] = "flow"
+    per_applicant: int = 1
+    min_load: int = 0
+    institution_share: float | None = None  # at most this share of the applicants go to one institution
+
+
+@dataclass
+class CallScores:
+    """Every eligible, conflict-free (applicant, host) pair of a call with its score."""
+
+    applicants: list[ResearcherProfile]
+    hosts: list[HostLab]
+    edges: Edges  # indices into applicants and hosts
+    pairs: list[PairScore]  # aligned with the edges
+    left_out: dict[int, Counter[str]]  # applicant -> candidate hosts left out, by reason
+
+
+@dataclass
+class CallResult:
+    scores: CallScores
+    kept: Edges  # the edges the solver saw (at least min_score)
+    kept_pairs: list[PairScore]
+    assignment: Assignment
+    unassigned: dict[int, Unassigned]
+
+    def assigned(self) -> list[tuple[int, int, PairScore]]:
+        return [
+            (int(self.kept.applicant[e]), int(self.kept.host[e]), self.kept_pairs[e]) for e in self.assignment.chosen
+        ]
+
+
+def score_call(
+    engine: Engine,
+    applicants: Sequence[ResearcherProfile],
+    settings: CallSettings,
+    *,
+    exclusions: Collection[tuple[str, str]] = (),
+    progress: bool = False,
+    on: dt.date | None = None,
+) -> CallScores:
+    """Score each applicant against its `settings.candidates` most similar hosts."""
+    hosts = [engine.hosts[h] for h in sorted(engine.hosts)]
+    host_index = {h.id: i for i, h in enumerate(hosts)}
+    texts = [researcher_texts(a) for a in applicants]
+    flat = [t.text for ts in texts for t in ts]
+    vectors = engine.embedder.encode(flat, progress=progress)
+    docs_per_text = max(engine.settings.pool, 4 * settings.candidates)
+    _, rows = engine.index.search(vectors, docs_per_text)
+    excluded = set(exclusions)
+
+    applicant_idx: list[int] = []
+    host_idx: list[int] = []
+    scores: list[float] = []
+    pairs: list[PairScore] = []
+    left_out: dict[int, Counter[str]] = defaultdict(Counter)
+    starts = np.concatenate([[0], np.cumsum([len(ts) for ts in texts])])
+    for a, applicant in enumerate(tqdm(applicants, desc="scoring", unit="applicant", disable=not progress or None)):
+        lo, hi = int(starts[a]), int(starts[a + 1])
+        queries = vectors[lo:hi]
+        found = sorted(set(engine.index.host_of_rows(rows[lo:hi].ravel())))
+        if not found:
+            continue
+        similarity = engine.topic_similarity(queries, [t.weight for t in texts[a]], found)
+        best = sorted(range(len(found)), key=lambda i: (-float(similarity[i]), found[i]))[: settings.candidates]
+        when = on or applicant.desired_start or dt.date.today()
+        verdicts = eligible_programmes(applicant, on=when)
+        stage = applicant.stage(on=when)
+        for i in best:
+            host = engine.hosts[found[i]]
+            if (applicant.id, host.id) in excluded:
+                left_out[a][EXCLUDED] += 1
+                continue
+            clash = conflict(applicant, host)
+            if clash is not None:
+                left_out[a][clash[0]] += 1
+                continue
+            pair = score_pair(
+                applicant, host, float(similarity[i]), stage=stage, verdicts=verdicts, weights=settings.weights
+            )
+            if not pair.programmes or (settings.programme and settings.programme not in pair.programmes):
+                left_out[a]["no programme in common"] += 1
+                continue
+            if host.capacity <= 0:
+                left_out[a]["no places"] += 1
+                continue
+            applicant_idx.append(a)
+            host_idx.append(host_index[host.id])
+            scores.append(min(1.0, max(0.0, pair.total)))
+            pairs.append(pair)
+    edges = Edges(np.array(applicant_idx, np.int64), np.array(host_idx, np.int64), np.array(scores, np.float64))
+    return CallScores(list(applicants), hosts, edges, pairs, dict(left_out))
+
+
+def run_call(
+    scores: CallScores,
+    settings: CallSettings,
+    *,
+    host_preferences: Mapping[str, Sequence[str]] | None = None,
+) -> CallResult:
+    """Solve the call's assignment and explain who is left without a host.
+
+    Raises:
+        AssignmentInfeasible: a minimum load cannot be met (the message names hosts and shortfalls).
+        ValueError: settings that do not fit the method (stable matching is one host per applicant).
+    """
+    keep = np.flatnonzero(scores.edges.score >= settings.min_score)
+    kept = Edges(scores.edges.applicant[keep], scores.edges.host[keep], scores.edges.score[keep])
+    kept_pairs = [scores.pairs[e] for e in keep]
+    capacities = np.array([h.capacity for h in scores.hosts], dtype=np.int64)
+    names = [h.id for h in scores.hosts]
+    group, cap = _institution_groups(scores, settings)
+    if settings.method == "flow":
+        assignment = solve_flow(
+            len(scores.applicants),
+            capacities,
+            kept,
+            per_applicant=settings.per_applicant,
+            min_load=np.minimum(settings.min_load, capacities) if settings.min_load else None,
+            host_group=group,
+            group_cap=cap,
+            host_names=names,
+        )
+    else:
+        if settings.per_applicant != 1 or settings.min_load or settings.institution_share:
+            raise ValueError("stable matching gives one host per applicant, without minimum loads or caps")
+        rank = _host_ranks(scores, kept, host_preferences) if host_preferences else None
+        assignment = solve_stable(len(scores.applicants), capacities, kept, host_rank=rank)
+    unassigned = explain_unassigned(
+        len(scores.applicants),
+        capacities,
+        scores.edges,
+        kept,
+        assignment,
+        min_score=settings.min_score,
+        host_group=group,
+        group_cap=cap,
+    )
+    for a in range(len(scores.applicants)):
+        if a in unassigned and unassigned[a].kind == "no eligible host" and scores.left_out.get(a):
+            counts = ", ".join(f"{n} {why}" for why, n in sorted(scores.left_out[a].items()))
+            unassigned[a] = Unassigned("no eligible host", f"the closest hosts were left out: {counts}")
+    return CallResult(scores, kept, kept_pairs, assignment, unassigned)
+
+
+def shortlists(scores: CallScores, n: int) -> dict[int, list[int]]:
+    """Each applicant's best `n` edges (indices into scores.edges), best first, ties by host id."""
+    by_applicant: dict[int, list[int]] = defaultdict(list)
+    for e, a in enumerate(scores.edges.applicant.tolist()):
+        by_applicant[a].append(e)
+    result = {}
+    for a, edge_list in by_applicant.items():
+        edge_list.sort(key=lambda e: (-scores.edges.score[e], scores.hosts[scores.edges.host[e]].id))
+        result[a] = edge_list[:n]
+    return result
+
+
+def _institution_groups(scores: CallScores, settings: CallSettings) -> tuple[np.ndarray | None, int | None]:
+    """Group hosts by institution and turn the share into a number of places (at least 1)."""
+    if not settings.institution_share:
+        return None, None
+    keys = [institution_key(h.institution) for h in scores.hosts]
+    ids = {k: i for i, k in enumerate(sorted(set(keys)))}
+    cap = max(1, int(settings.institution_share * len(scores.applicants) * settings.per_applicant))
+    return np.array([ids[k] for k in keys], dtype=np.int64), cap
+
+
+def _host_ranks(scores: CallScores, kept: Edges, preferences: Mapping[str, Sequence[str]]) -> np.ndarray:
+    """Rank of each edge in its host's stated order; applicants a host did not list come after, by score."""
+    applicant_ids = [a.id for a in scores.applicants]
+    position = {h: {a: i for i, a in enumerate(order)} for h, order in preferences.items()}
+    ranks = np.empty(len(kept), dtype=np.float64)
+    for e in range(len(kept)):
+        host_id = scores.hosts[kept.host[e]].id
+        stated = position.get(host_id, {}).get(applicant_ids[kept.applicant[e]])
+        ranks[e] = stated if stated is not None else 1e6 + (1.0 - kept.score[e])
+    return ranks

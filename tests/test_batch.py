@@ -1,0 +1,163 @@
+"""A whole call end to end: synthetic applicants and hosts, through scoring, assignment and the outputs."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from matcher.batch import CallResult, CallSettings, run_call, score_call
+from matcher.embedding import CachingEmbedder, EmbeddingCache
+from matcher.engine import Engine
+from matcher.errors import AssignmentInfeasible
+from matcher.index import HostIndex
+from scripts.batch import read_exclusions, read_host_preferences, write_outputs
+from scripts.synthetic import synthetic_call
+from tests.conftest import FakeEmbedder
+
+
+@pytest.fixture(scope="module")
+def call(tmp_path_factory: pytest.TempPathFactory) -> tuple[Engine, list, FakeEmbedder]:
+    applicants, hosts = synthetic_call(2000, 500, seed=7)
+    fake = FakeEmbedder(dim=128)
+    embedder = CachingEmbedder(fake, EmbeddingCache(tmp_path_factory.mktemp("cache") / "c.sqlite3"))
+    engine = Engine(embedder, HostIndex(embedder.dim, embedder.fingerprint))
+    engine.upsert_hosts(hosts)
+    return engine, applicants, fake
+
+
+@pytest.fixture(scope="module")
+def exclusions(call: tuple[Engine, list, FakeEmbedder]) -> set[tuple[str, str]]:
+    engine, applicants, _ = call
+    first = score_call(engine, applicants[:50], CallSettings())
+    # exclude each of those applicants' best host: they must end up elsewhere or unassigned
+    best: dict[int, tuple[float, int]] = {}
+    for e in range(len(first.edges)):
+        a, s = int(first.edges.applicant[e]), float(first.edges.score[e])
+        best[a] = max(best.get(a, (-1.0, -1)), (s, int(first.edges.host[e])))
+    return {(applicants[a].id, first.hosts[h].id) for a, (_, h) in best.items()}
+
+
+@pytest.fixture(scope="module")
+def flow_result(call: tuple[Engine, list, FakeEmbedder], exclusions: set[tuple[str, str]]) -> CallResult:
+    engine, applicants, _ = call
+    settings = CallSettings(candidates=30, min_score=0.3)
+    return run_call(score_call(engine, applicants, settings, exclusions=exclusions), settings)
+
+
+def check_result(result: CallResult, exclusions: set[tuple[str, str]]) -> None:
+    scores = result.scores
+    assigned = result.assigned()
+    load = Counter(h for _, h, _ in assigned)
+    assert all(load[h] <= scores.hosts[h].capacity for h in load), "capacity exceeded"
+    assert len({a for a, _, _ in assigned}) == len(assigned), "an applicant got two hosts"
+    for a, h, pair in assigned:
+        assert (scores.applicants[a].id, scores.hosts[h].id) not in exclusions
+        assert pair.programmes, "an ineligible pair was assigned"
+        assert pair.total >= 0.3
+    unassigned = set(range(len(scores.applicants))) - {a for a, _, _ in assigned}
+    assert unassigned == set(result.unassigned), "every unassigned applicant carries a reason"
+    assert all(r.kind and r.detail for r in result.unassigned.values())
+
+
+def test_a_synthetic_call_of_2000_by_500_assigns_within_every_constraint(
+    flow_result: CallResult, exclusions: set[tuple[str, str]]
+) -> None:
+    check_result(flow_result, exclusions)
+    assert len(flow_result.assigned()) > 500  # most of the 500 hosts' 1-3 places are used
+    kinds = Counter(u.kind for u in flow_result.unassigned.values())
+    assert kinds["eligible hosts full"] > 0  # 2000 applicants for ~1000 places
+
+
+def test_stable_on_the_same_call_respects_the_same_constraints(
+    call: tuple[Engine, list, FakeEmbedder], exclusions: set[tuple[str, str]], flow_result: CallResult
+) -> None:
+    engine, applicants, _ = call
+    settings = CallSettings(candidates=30, min_score=0.3, method="stable")
+    result = run_call(score_call(engine, applicants, settings, exclusions=exclusions), settings)
+    check_result(result, exclusions)
+    assert result.assignment.total <= flow_result.assignment.total + 1e-9  # flow is the maximum
+
+
+def test_a_rerun_embeds_nothing_and_gives_the_same_assignment(
+    call: tuple[Engine, list, FakeEmbedder], exclusions: set[tuple[str, str]], flow_result: CallResult
+) -> None:
+    engine, applicants, fake = call
+    before = fake.texts_embedded
+    settings = CallSettings(candidates=30, min_score=0.3)
+    again = run_call(score_call(engine, applicants, settings, exclusions=exclusions), settings)
+    assert fake.texts_embedded == before
+    assert [(a, h) for a, h, _ in again.assigned()] == [(a, h) for a, h, _ in flow_result.assigned()]
+
+
+def test_the_outputs(flow_result: CallResult, tmp_path: Path) -> None:
+    report = write_outputs(flow_result, CallSettings(candidates=30, min_score=0.3), tmp_path)
+    with (tmp_path / "assignments.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == 2000 and {"applicant_id", "host_id", "score", "topic", "tenure"} <= rows[0].keys()
+    assert sum(1 for r in rows if r["host_id"]) == report["assigned"]
+    with (tmp_path / "shortlists.csv").open() as handle:
+        shortlist = list(csv.DictReader(handle))
+    per_applicant = Counter(r["applicant_id"] for r in shortlist)
+    assert max(per_applicant.values()) <= 10 and "reasons" in shortlist[0]
+    saved = json.loads((tmp_path / "report.json").read_text())
+    assert saved == report
+    assert 0 < saved["share_assigned"] < 1 and saved["score"]["mean"] >= 0.3
+    assert sum(saved["unassigned_reasons"].values()) == 2000 - saved["assigned"]
+    assert set(saved["coverage_by_broad_area"]) <= set("ABCDEFGHIJK") | {"unspecified"}
+    html = (tmp_path / "report.html").read_text()
+    assert html.count("data:image/png;base64,") == 2 and "Why applicants have no host" in html
+
+
+def test_an_infeasible_minimum_load_names_hosts(call: tuple[Engine, list, FakeEmbedder]) -> None:
+    engine, applicants, _ = call
+    settings = CallSettings(candidates=5, min_load=1)
+    scores = score_call(engine, applicants[:20], settings)
+    with pytest.raises(AssignmentInfeasible, match=r"minimum load cannot be met: h\d{5} needs 1, gets 0"):
+        run_call(scores, settings)
+
+
+def test_institution_share_caps_each_institution(call: tuple[Engine, list, FakeEmbedder]) -> None:
+    engine, applicants, _ = call
+    settings = CallSettings(candidates=30, institution_share=0.01)
+    result = run_call(score_call(engine, applicants[:600], settings), settings)
+    per_institution = Counter(result.scores.hosts[h].institution for _, h, _ in result.assigned())
+    assert max(per_institution.values()) <= 6
+
+
+def test_exclusion_and_preference_files(tmp_path: Path) -> None:
+    path = tmp_path / "coi.csv"
+    path.write_text("applicant_id,host_id\na1,h1\n a2 , h2\n")
+    assert read_exclusions(path) == {("a1", "h1"), ("a2", "h2")}
+    prefs = tmp_path / "prefs.csv"
+    prefs.write_text("host_id,applicant_id,rank\nh1,a2,2\nh1,a1,1\n")
+    assert read_host_preferences(prefs) == {"h1": ["a1", "a2"]}
+    (tmp_path / "prefs.json").write_text('{"h1": ["a3", "a1"]}')
+    assert read_host_preferences(tmp_path / "prefs.json") == {"h1": ["a3", "a1"]}
+    (tmp_path / "bad.csv").write_text("applicant,host\n")
+    from matcher.errors import InvalidInput
+
+    with pytest.raises(InvalidInput, match="missing column"):
+        read_exclusions(tmp_path / "bad.csv")
+
+
+def test_host_preferences_drive_the_stable_method(call: tuple[Engine, list, FakeEmbedder]) -> None:
+    engine, applicants, _ = call
+    settings = CallSettings(candidates=10, method="stable")
+    scores = score_call(engine, applicants[:200], settings)
+    h = int(np.bincount(scores.edges.host).argmax())  # the most wanted host
+    wanted_by = [scores.applicants[int(a)].id for a in scores.edges.applicant[scores.edges.host == h]]
+    favourite = sorted(wanted_by)[-1]
+    result = run_call(scores, settings, host_preferences={scores.hosts[h].id: [favourite]})
+    score_at = {
+        (scores.applicants[int(a)].id, int(host)): float(s)
+        for a, host, s in zip(scores.edges.applicant, scores.edges.host, scores.edges.score, strict=True)
+    }
+    placed = {scores.applicants[a].id: host for a, host, _ in result.assigned()}
+    # The host ranks its favourite first, so the favourite can only be elsewhere if it liked that more.
+    assert favourite in placed
+    assert placed[favourite] == h or score_at[(favourite, placed[favourite])] >= score_at[(favourite, h)]
