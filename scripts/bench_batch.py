@@ -1,0 +1,84 @@
+"""Benchmark a whole call: `python -m scripts.bench_batch [--applicants 5000] [--hosts 2000]`.
+
+Prints one JSON object:
+    embed_s           bare model.encode of every text of the call (hosts' documents and applicants' texts),
+                      batch 32, no cache: the floor any pipeline must pay
+    total_s           the whole pipeline from an empty data folder: index the hosts, embed the applicants
+                      (through the cache), batched FAISS search, scoring, the assignment, and the four output
+                      files
+    total_over_embed  total_s / embed_s (target <= 1.2)
+    solve_s           the assignment and its diagnostics alone (target <= 5)
+Both timings come from the same run on the same machine; compare the ratio, not the seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from matcher.batch import CallSettings, run_call, score_call
+from matcher.documents import host_documents, researcher_texts
+from matcher.embedding import CachingEmbedder, EmbeddingCache, SentenceTransformerEmbedder
+from matcher.engine import Engine
+from matcher.index import HostIndex
+from scripts.batch import write_outputs
+from scripts.synthetic import synthetic_call
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--applicants", type=int, default=5000)
+    parser.add_argument("--hosts", type=int, default=2000)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--method", choices=["flow", "stable"], default="flow")
+    parser.add_argument("--candidates", type=int, default=50)
+    args = parser.parse_args(argv)
+
+    applicants, hosts = synthetic_call(args.applicants, args.hosts, seed=args.seed)
+    texts = [d.text for h in hosts for d in host_documents(h)] + [
+        t.text for a in applicants for t in researcher_texts(a)
+    ]
+    model = SentenceTransformerEmbedder()
+    model.encode(["warm-up"])  # load the model outside both timings
+
+    start = time.perf_counter()
+    model.encode(texts)
+    embed_s = time.perf_counter() - start
+
+    settings = CallSettings(candidates=args.candidates, method=args.method)
+    with tempfile.TemporaryDirectory() as home:
+        start = time.perf_counter()
+        embedder = CachingEmbedder(model, EmbeddingCache(Path(home) / "cache.sqlite3"))
+        engine = Engine(embedder, HostIndex(embedder.dim, embedder.fingerprint))
+        engine.upsert_hosts(hosts)
+        scores = score_call(engine, applicants, settings)
+        solve_start = time.perf_counter()
+        result = run_call(scores, settings)
+        solve_s = time.perf_counter() - solve_start
+        report = write_outputs(result, settings, Path(home) / "out")
+        total_s = time.perf_counter() - start
+
+    print(
+        json.dumps(
+            {
+                "embed_s": round(embed_s, 2),
+                "total_s": round(total_s, 2),
+                "total_over_embed": round(total_s / embed_s, 3),
+                "solve_s": round(solve_s, 2),
+                "applicants": args.applicants,
+                "hosts": args.hosts,
+                "texts": len(texts),
+                "assigned": report["assigned"],
+                "method": args.method,
+            }
+        )
+    )
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()
