@@ -21,7 +21,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from matcher.assignment import Assignment, Edges, Unassigned, explain_unassigned, solve_flow, solve_stable
-from matcher.conflicts import EXCLUDED, conflict, institution_key
+from matcher.conflicts import EXCLUDED, conflict_between, host_keys, institution_key, researcher_keys
 from matcher.documents import researcher_texts
 from matcher.engine import Engine
 from matcher.ranking import PairScore, Weights, score_pair
@@ -85,6 +85,7 @@ def score_call(
     docs_per_text = max(engine.settings.pool, 4 * settings.candidates)
     _, rows = engine.index.search(vectors, docs_per_text)
     excluded = set(exclusions)
+    host_conflict_keys = {h.id: host_keys(h) for h in hosts}
 
     applicant_idx: list[int] = []
     host_idx: list[int] = []
@@ -101,6 +102,7 @@ def score_call(
         similarity = engine.topic_similarity(queries, [t.weight for t in texts[a]], found)
         best = sorted(range(len(found)), key=lambda i: (-float(similarity[i]), found[i]))[: settings.candidates]
         when = on or applicant.desired_start or dt.date.today()
+        mine = researcher_keys(applicant)
         verdicts = eligible_programmes(applicant, on=when)
         stage = applicant.stage(on=when)
         for i in best:
@@ -108,7 +110,7 @@ def score_call(
             if (applicant.id, host.id) in excluded:
                 left_out[a][EXCLUDED] += 1
                 continue
-            clash = conflict(applicant, host)
+            clash = conflict_between(mine, host_conflict_keys[host.id])
             if clash is not None:
                 left_out[a][clash[0]] += 1
                 continue

@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Collection, Iterable
+from dataclasses import dataclass
 
 from models.profiles import HostLab, ResearcherProfile
 
@@ -50,18 +51,57 @@ def _names(names: Iterable[str]) -> set[str]:
     return {key for name in names for key in name_keys(name)}
 
 
+@dataclass(frozen=True)
+class Keys:
+    """What conflict checks compare, folded once per profile: institution, own name, co-authors."""
+
+    id: str
+    name: str
+    institution: str
+    institution_key: str
+    name_keys: frozenset[str]
+    coauthor_keys: frozenset[str]
+
+
+def host_keys(host: HostLab) -> Keys:
+    coauthors = _names(a for pub in host.publications for a in pub.coauthors)
+    return Keys(
+        host.id,
+        host.pi_name,
+        host.institution,
+        institution_key(host.institution),
+        frozenset(name_keys(host.pi_name)),
+        frozenset(coauthors),
+    )
+
+
+def researcher_keys(researcher: ResearcherProfile) -> Keys:
+    coauthors = _names(a for pub in researcher.publications for a in pub.coauthors)
+    return Keys(
+        researcher.id,
+        researcher.name,
+        researcher.institution,
+        institution_key(researcher.institution),
+        frozenset(name_keys(researcher.name)),
+        frozenset(coauthors),
+    )
+
+
+def conflict_between(researcher: Keys, host: Keys, *, excluded_hosts: Collection[str] = ()) -> tuple[str, str] | None:
+    """(kind, detail) of the first conflict found between pre-folded keys, or None."""
+    if host.id in excluded_hosts:
+        return EXCLUDED, f"{host.id} is on the exclusion list"
+    if researcher.institution_key == host.institution_key:
+        return SAME_INSTITUTION, f"both at {host.institution}"
+    if researcher.name_keys & host.coauthor_keys:
+        return CO_AUTHORSHIP, f"{researcher.name} co-authored a publication of the lab"
+    if host.name_keys & researcher.coauthor_keys:
+        return CO_AUTHORSHIP, f"{host.name} co-authored a publication of {researcher.name}"
+    return None
+
+
 def conflict(
     researcher: ResearcherProfile, host: HostLab, *, excluded_hosts: Collection[str] = ()
 ) -> tuple[str, str] | None:
     """(kind, detail) of the first conflict found, or None."""
-    if host.id in excluded_hosts:
-        return EXCLUDED, f"{host.id} is on the exclusion list"
-    if institution_key(researcher.institution) == institution_key(host.institution):
-        return SAME_INSTITUTION, f"both at {host.institution}"
-    lab_coauthors = _names(a for pub in host.publications for a in pub.coauthors)
-    if name_keys(researcher.name) & lab_coauthors:
-        return CO_AUTHORSHIP, f"{researcher.name} co-authored a publication of the lab"
-    own_coauthors = _names(a for pub in researcher.publications for a in pub.coauthors)
-    if name_keys(host.pi_name) & own_coauthors:
-        return CO_AUTHORSHIP, f"{host.pi_name} co-authored a publication of {researcher.name}"
-    return None
+    return conflict_between(researcher_keys(researcher), host_keys(host), excluded_hosts=excluded_hosts)

@@ -11,6 +11,7 @@ the pure functions of `matcher.similarity` and `matcher.ranking`.
 from __future__ import annotations
 
 import datetime as dt
+import heapq
 import json
 from collections import Counter
 from collections.abc import Collection, Iterable, Sequence
@@ -19,12 +20,12 @@ from pathlib import Path
 
 import numpy as np
 
-from matcher.conflicts import conflict
+from matcher.conflicts import Keys, conflict_between, host_keys, researcher_keys
 from matcher.documents import Document, QueryText, host_documents, researcher_texts
 from matcher.embedding import Embedder
 from matcher.errors import UnknownHost
 from matcher.index import HostIndex
-from matcher.ranking import NO_PLACES, HostFilter, PairScore, Weights, best_pairs, ordered, score_pair
+from matcher.ranking import NO_PLACES, HostFilter, PairScore, Weights, best_pairs, ordered, score_pair, upper_bound
 from matcher.similarity import DEFAULT_AGGREGATION, DEFAULT_TOP_K, Aggregation, aggregate, pad_segments
 from matcher.terms import TermStats, researcher_text, terms
 from models.eligibility import eligible_programmes
@@ -65,6 +66,7 @@ class Engine:
         self.hosts: dict[str, HostLab] = dict(hosts or {})
         self.settings = settings or MatchSettings()
         self._terms: TermStats | None = None
+        self._conflict_keys: dict[str, Keys] = {}
 
     # -- persistence -----------------------------------------------------------------------------------
 
@@ -110,6 +112,8 @@ class Engine:
             start += len(docs)
         self.index.upsert(items)
         self.hosts.update((host.id, host) for host, _ in changed)
+        for host, _ in changed:
+            self._conflict_keys.pop(host.id, None)
         if self._terms is not None:
             for host, _ in changed:
                 self._terms.add(host)
@@ -122,6 +126,7 @@ class Engine:
         self.index.remove(host_ids)
         for host_id in host_ids:
             del self.hosts[host_id]
+            self._conflict_keys.pop(host_id, None)
             if self._terms is not None:
                 self._terms.remove(host_id)
 
@@ -178,12 +183,19 @@ class Engine:
         similarity = self.weighted_similarity(block, lengths, [t.weight for t in texts])
 
         stage = researcher.stage(on=when)
+        mine = researcher_keys(researcher)
         scored: list[tuple[int, PairScore]] = []
+        kept_totals: list[float] = []  # min-heap of the best `top` totals so far
         exclusions: list[Exclusion] = []
         below = 0
-        for i, host_id in enumerate(host_ids):
+        # Hosts in order of topic similarity: once even perfect other components could not lift the next
+        # host into the top, no later host can either (exact pruning; the total is a weighted mean).
+        for i in sorted(range(len(host_ids)), key=lambda i: (-float(similarity[i]), host_ids[i])):
+            if len(kept_totals) == top and upper_bound(float(similarity[i]), weights) < kept_totals[0]:
+                break
+            host_id = host_ids[i]
             host = self.hosts[host_id]
-            found = conflict(researcher, host, excluded_hosts=exclude)
+            found = conflict_between(mine, self._keys(host_id), excluded_hosts=exclude)
             if found is None and enforce_capacity and host.capacity <= 0:
                 found = (NO_PLACES, f"{host.lab_name} has no places left")
             if found is not None:
@@ -196,6 +208,10 @@ class Engine:
                 below += 1
                 continue
             scored.append((i, pair))
+            if len(kept_totals) < top:
+                heapq.heappush(kept_totals, pair.total)
+            elif pair.total > kept_totals[0]:
+                heapq.heapreplace(kept_totals, pair.total)
         best = ordered([(host_ids[i], pair.total) for i, pair in scored])[:top]
         researcher_terms = terms(researcher_text(researcher))
         matches = [
@@ -239,7 +255,7 @@ class Engine:
         for researcher, texts in zip(researchers, all_texts, strict=True):
             sims = vectors[start : start + len(texts)] @ docs.T  # (m, L)
             start += len(texts)
-            found = conflict(researcher, host)
+            found = conflict_between(researcher_keys(researcher), self._keys(host_id))
             if found is not None:
                 exclusions.append(Exclusion(id=researcher.id, reason=found[0], detail=found[1]))
                 continue
@@ -267,7 +283,7 @@ class Engine:
                     stage=researcher.stage(on=on or researcher.desired_start or dt.date.today()),
                     score=round(pair.total, 6),
                     similarity=round(pair.similarity, 6),
-                    components=pair.components,
+                    components=pair.result_components(),
                     eligible_programmes=pair.programmes,
                     evidence=tuple(evidence),
                     shared_terms=tuple(self.terms.shared(terms(researcher_text(researcher)), host_id)),
@@ -280,6 +296,13 @@ class Engine:
             excluded=dict(Counter(e.reason for e in exclusions)),
             exclusions=tuple(exclusions),
         )
+
+    def _keys(self, host_id: str) -> Keys:
+        """A host's conflict keys, folded once and dropped when the host changes."""
+        keys = self._conflict_keys.get(host_id)
+        if keys is None:
+            keys = self._conflict_keys[host_id] = host_keys(self.hosts[host_id])
+        return keys
 
     @property
     def terms(self) -> TermStats:
@@ -353,7 +376,7 @@ class Engine:
             prefecture=host.prefecture,
             score=round(pair.total, 6),
             similarity=round(pair.similarity, 6),
-            components=pair.components,
+            components=pair.result_components(),
             eligible_programmes=pair.programmes,
             evidence=tuple(evidence),
             shared_terms=tuple(self.terms.shared(researcher_terms, host_id)),

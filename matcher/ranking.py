@@ -189,6 +189,12 @@ def practical_component(
     return 0.7 * language_value + 0.3 * places, f"{language_reason}; {place_reason}"
 
 
+def upper_bound(similarity: float, weights: Weights) -> float:
+    """The highest total a host with this topic similarity can reach (every other component at 1)."""
+    others = sum(getattr(weights, f.name) for f in fields(weights) if f.name != "topic")
+    return float((weights.topic * calibrate_topic(similarity) + others) / (weights.topic + others))
+
+
 def combine(values: dict[str, float], weights: Weights) -> float:
     """Weighted mean of component values; non-decreasing in every component."""
     total_weight = sum(getattr(weights, name) for name in values)
@@ -203,12 +209,28 @@ def combine(values: dict[str, float], weights: Weights) -> float:
 NO_PLACES = "no places left"
 
 
+@dataclass(frozen=True, slots=True)
+class Part:
+    """One component of a pair's score (plain data on the hot path; `as_component` for results)."""
+
+    name: str
+    value: float
+    weight: float
+    reason: str
+
+    def as_component(self) -> Component:
+        return Component(name=self.name, value=self.value, weight=self.weight, reason=self.reason)
+
+
 @dataclass(frozen=True)
 class PairScore:
     total: float
     similarity: float
-    components: tuple[Component, ...]
+    components: tuple[Part, ...]
     programmes: tuple[str, ...]  # programmes this pair could apply under
+
+    def result_components(self) -> tuple[Component, ...]:
+        return tuple(part.as_component() for part in self.components)
 
 
 def pair_programmes(host: HostLab, verdicts: Sequence[Verdict]) -> tuple[str, ...]:
@@ -243,7 +265,7 @@ def score_pair(
         "practical": practical_component(researcher.languages, host.languages, host.capacity),
     }
     components = tuple(
-        Component(name=name, value=round(value, 4), weight=getattr(weights, name), reason=reason)
+        Part(name, round(value, 4), getattr(weights, name), reason)
         for name, (value, reason) in parts.items()
     )
     total = combine({name: value for name, (value, _) in parts.items()}, weights)
