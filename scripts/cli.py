@@ -574,6 +574,65 @@ def batch(
     )
 
 
+@cli.group("eval")
+def eval_group() -> None:
+    """Measure matching quality on external data."""
+
+
+@eval_group.command("goldstandard")
+@click.option(
+    "--data",
+    "data_dir",
+    required=True,
+    type=click.Path(exists=True, file_okay=False),
+    help="The gold-standard folder (evaluations.csv and evaluation_datasets/d_20_N).",
+)
+@click.option("--samples", default="1-10", show_default=True, help="Which d_20_N samples: 1-10, 3 or 1,4,7.")
+@click.option("--aggregation", type=click.Choice(["max", "mean", "topk"]), help="Override the aggregation.")
+@click.option("--top-k", type=click.IntRange(1, 50), help="Override k of the top-k aggregation.")
+@click.option("--json", "as_json", is_flag=True, help="End with one JSON object: loss, easy, hard, per_sample.")
+@click.pass_obj
+@friendly_errors
+def eval_goldstandard(
+    state: State, data_dir: str, samples: str, aggregation: str | None, top_k: int | None, as_json: bool
+) -> None:
+    """Score every rated (participant, paper) pair of the reviewer-expertise gold standard with
+    hostmatch's scoring path, and report loss, easy and hard accuracy per sample with 95% intervals."""
+    import dataclasses
+
+    from matcher.engine import Engine, MatchSettings
+    from matcher.goldstandard import evaluate, parse_samples
+    from matcher.index import HostIndex
+
+    try:
+        chosen = parse_samples(samples)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--samples") from exc
+    settings = MatchSettings()
+    if aggregation:
+        settings = dataclasses.replace(settings, aggregation=aggregation)  # type: ignore[arg-type]
+    if top_k:
+        settings = dataclasses.replace(settings, top_k_docs=top_k)
+    embedder = state.embedder()
+
+    def new_engine() -> Engine:
+        return Engine(embedder, HostIndex(embedder.dim, embedder.fingerprint), settings=settings)
+
+    result = evaluate(Path(data_dir), chosen, new_engine)
+    per_sample: dict[str, Any] = result["per_sample"]  # type: ignore[assignment]
+    click.echo(f"{'sample':<9} {'loss':>6} {'easy':>6} {'hard':>6}   95% interval (loss; easy; hard)")
+    for name, m in per_sample.items():
+        ci = m["ci95"]
+        click.echo(
+            f"{name:<9} {m['loss']:6.3f} {m['easy']:6.3f} {m['hard']:6.3f}   "
+            f"{ci['loss'][0]:.3f}-{ci['loss'][1]:.3f}; {ci['easy'][0]:.3f}-{ci['easy'][1]:.3f}; "
+            f"{ci['hard'][0]:.3f}-{ci['hard'][1]:.3f}"
+        )
+    click.echo(f"{'mean':<9} {result['loss']:6.3f} {result['easy']:6.3f} {result['hard']:6.3f}")
+    if as_json:
+        click.echo(json.dumps({**result, "settings": dataclasses.asdict(settings), "model": embedder.fingerprint}))
+
+
 def main(argv: list[str] | None = None) -> None:
     cli.main(args=argv, prog_name="hostmatch")
 
