@@ -1,0 +1,173 @@
+"""Exploratory scoring variants on the reviewer-expertise gold standard (research, not production).
+
+`hostmatch eval goldstandard` measures hostmatch's production scoring path, including its aggregation
+options (`--aggregation max|mean|topk --top-k K`). This script measures alternatives that production does
+*not* use, so that every variant reported in docs/QUALITY.md can be reproduced:
+
+    python -m scripts.quality_variants --data ../shared/eval/goldstandard --samples 1 --variant lexical-doc-0.3
+
+Variants (all start from the same cached all-MiniLM-L6-v2 vectors and top-3 aggregation):
+    dense                dense cosine, top-3 mean (the production default, recomputed here as a check)
+    lexical              TF-IDF cosine only (sublinear tf, English stop words), top-3 mean
+    lexical-doc-L        per document (1-L)*dense + L*tfidf, then top-3 mean
+    lexical-profile-B    dense top-3 + B * TF-IDF cosine to the reviewer's whole profile (TPMS-like)
+    weighted-W           weighted top-k with weights W, e.g. weighted-3,2,1
+    centred              vectors centred on the corpus mean, then renormalised
+    title-T              each vector + T * title vector, renormalised
+    recency-R            document similarities damped by exp(-R * years older than the newest paper)
+    hubness-K            minus half the paper's mean score over its K best reviewers (a CSLS-like correction)
+    maxlen-N             the model run with max_seq_length N (a separate cache: vectors differ)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+from sklearn.feature_extraction.text import TfidfVectorizer
+
+from matcher.embedding import CachingEmbedder, EmbeddingCache, SentenceTransformerEmbedder
+from matcher.evaluation import pooled
+from matcher.goldstandard import parse_samples, read_ratings
+from matcher.home import Home
+from matcher.openreview import ArchivePaper, read_archives, read_submissions
+from matcher.similarity import aggregate
+
+
+def _unit(x: np.ndarray) -> np.ndarray:
+    result: np.ndarray = x / np.linalg.norm(x, axis=-1, keepdims=True)
+    return result
+
+
+class Sample:
+    """One d_20_N folder with every vector the variants need."""
+
+    def __init__(
+        self, folder: Path, ratings: dict[str, list[tuple[str, float]]], embed: Callable[[list[str]], np.ndarray]
+    ) -> None:
+        archives = read_archives(folder)
+        self.submissions = read_submissions(folder)
+        self.reviewers = [r for r in sorted(archives) if r in ratings and archives[r]]
+        self.papers: dict[str, list[ArchivePaper]] = {r: archives[r] for r in self.reviewers}
+        self.ratings = ratings
+        self.sub_ids = sorted(self.submissions)
+        self.row = {p: i for i, p in enumerate(self.sub_ids)}
+        self.embed = embed
+        self.Q = embed([self.submissions[p].text for p in self.sub_ids])
+        self.D = {r: embed([p.text for p in self.papers[r]]) for r in self.reviewers}
+
+    def evaluate(self, score: Callable[[str, np.ndarray], np.ndarray]) -> tuple[float, float, float]:
+        """score(reviewer, submission rows) -> scores; returns loss, easy, hard."""
+        per = {}
+        for r in self.reviewers:
+            rated = [(p, x) for p, x in self.ratings[r] if p in self.row]
+            values = score(r, np.array([self.row[p] for p, _ in rated], dtype=np.int64))
+            per[r] = [(x, float(v)) for (_, x), v in zip(rated, values, strict=True)]
+        sums = pooled(per)
+        return sums.loss, sums.easy, sums.hard
+
+
+def variant(sample: Sample, name: str) -> Callable[[str, np.ndarray], np.ndarray]:
+    kind, _, arg = name.partition("-")
+
+    def topk(sims: np.ndarray) -> np.ndarray:
+        return aggregate(sims, method="topk", k=3)
+
+    if kind == "dense":
+        return lambda r, rows: topk(sample.Q[rows] @ sample.D[r].T)
+    texts = {r: [p.text for p in sample.papers[r]] for r in sample.reviewers}
+    if kind == "lexical":
+        corpus = [t for r in sample.reviewers for t in texts[r]] + [sample.submissions[p].text for p in sample.sub_ids]
+        tfidf = TfidfVectorizer(stop_words="english", sublinear_tf=True).fit(corpus)
+        Qt = tfidf.transform([sample.submissions[p].text for p in sample.sub_ids])
+        Dt = {r: tfidf.transform(texts[r]) for r in sample.reviewers}
+        if name == "lexical":
+            return lambda r, rows: topk((Qt[rows] @ Dt[r].T).toarray())
+        if name.startswith("lexical-doc-"):
+            lam = float(name.rsplit("-", 1)[1])
+            return lambda r, rows: topk(
+                (1 - lam) * (sample.Q[rows] @ sample.D[r].T) + lam * (Qt[rows] @ Dt[r].T).toarray()
+            )
+        if name.startswith("lexical-profile-"):
+            beta = float(name.rsplit("-", 1)[1])
+            profile = {r: tfidf.transform([" ".join(texts[r])]) for r in sample.reviewers}
+            return lambda r, rows: (
+                topk(sample.Q[rows] @ sample.D[r].T) + beta * (Qt[rows] @ profile[r].T).toarray()[:, 0]
+            )
+    if kind == "weighted":
+        w = np.array([float(x) for x in arg.split(",")])
+
+        def weighted(r: str, rows: np.ndarray) -> np.ndarray:
+            sims = -np.sort(-(sample.Q[rows] @ sample.D[r].T), axis=1)[:, : len(w)]
+            ww = w[: sims.shape[1]]
+            result: np.ndarray = (sims * ww).sum(1) / ww.sum()
+            return result
+
+        return weighted
+    if kind == "centred":
+        mu = np.concatenate([*sample.D.values(), sample.Q]).mean(0)
+        Q, D = _unit(sample.Q - mu), {r: _unit(v - mu) for r, v in sample.D.items()}
+        return lambda r, rows: topk(Q[rows] @ D[r].T)
+    if kind == "title":
+        t = float(arg)
+        Q = _unit(sample.Q + t * sample.embed([sample.submissions[p].title for p in sample.sub_ids]))
+        D = {r: _unit(v + t * sample.embed([p.title for p in sample.papers[r]])) for r, v in sample.D.items()}
+        return lambda r, rows: topk(Q[rows] @ D[r].T)
+    if kind == "recency":
+        rate = float(arg)
+
+        def recent(r: str, rows: np.ndarray) -> np.ndarray:
+            years = np.array([p.year or 0 for p in sample.papers[r]], dtype=np.float64)
+            years[years == 0] = years.max()
+            damp = np.exp(-rate * (years.max() - years))
+            return topk((sample.Q[rows] @ sample.D[r].T) * damp)
+
+        return recent
+    if kind == "hubness":
+        k = int(arg)
+        full = np.stack([topk(sample.Q @ sample.D[r].T) for r in sample.reviewers], axis=1)
+        hub = -np.sort(-full, axis=1)[:, :k].mean(1)
+        column = {r: j for j, r in enumerate(sample.reviewers)}
+        return lambda r, rows: full[rows, column[r]] - 0.5 * hub[rows]
+    raise SystemExit(f"unknown variant {name!r}; see --help")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, required=True)
+    parser.add_argument("--samples", default="1")
+    parser.add_argument("--variant", action="append", required=True, help="repeatable")
+    parser.add_argument("--home", type=Path, default=None, help="data folder whose embedding cache to use")
+    args = parser.parse_args(argv)
+    ratings = read_ratings(args.data)
+    for name in args.variant:
+        model = SentenceTransformerEmbedder()
+        cache = Home.from_env(args.home).cache_path
+        if name.startswith("maxlen-"):
+            model.model.max_seq_length = int(name.split("-")[1])
+            cache = cache.with_name(f"embeddings-{name}.sqlite3")  # other vectors: never mix them in
+        embedder = CachingEmbedder(model, EmbeddingCache(cache))
+        scored = []
+        for n in parse_samples(args.samples):
+            sample = Sample(args.data / "evaluation_datasets" / f"d_20_{n}", ratings, embedder.encode)
+            scored.append(sample.evaluate(variant(sample, "dense" if name.startswith("maxlen-") else name)))
+        loss, easy, hard = (float(np.mean(column)) for column in zip(*scored, strict=True))
+        print(
+            json.dumps(
+                {
+                    "variant": name,
+                    "samples": args.samples,
+                    "loss": round(loss, 4),
+                    "easy": round(easy, 4),
+                    "hard": round(hard, 4),
+                }
+            ),
+            flush=True,
+        )
+
+
+if __name__ == "__main__":
+    main()
