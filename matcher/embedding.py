@@ -183,6 +183,8 @@ class EmbeddingCache:
         self._local = threading.local()
         with self._connect() as db:
             db.execute("PRAGMA journal_mode=WAL")
+            # A cache: NORMAL never corrupts under WAL; a power cut may lose the newest rows, re-embedded later.
+            db.execute("PRAGMA synchronous=NORMAL")
             db.execute(
                 "CREATE TABLE IF NOT EXISTS embedding ("
                 " fingerprint TEXT NOT NULL, key BLOB NOT NULL, vector BLOB NOT NULL,"
@@ -193,6 +195,7 @@ class EmbeddingCache:
         db: sqlite3.Connection | None = getattr(self._local, "db", None)
         if db is None:
             db = sqlite3.connect(self.path, timeout=30)
+            db.execute("PRAGMA synchronous=NORMAL")  # per connection, see __init__
             self._local.db = db
         return db
 
@@ -263,8 +266,11 @@ class CachingEmbedder:
         return out
 
     def _embed_and_store(self, missing: dict[bytes, str], *, progress: bool) -> dict[bytes, np.ndarray]:
-        """Embed in chunks and store each chunk at once, so an interrupted run resumes where it stopped."""
-        pending = list(missing.items())
+        """Embed in chunks and store each chunk at once, so an interrupted run resumes where it stopped.
+
+        Texts go shortest first: each chunk is padded to its longest text, so sorting keeps the padding (and
+        the time) what one large encode call would spend."""
+        pending = sorted(missing.items(), key=lambda item: len(item[1]))
         fresh: dict[bytes, np.ndarray] = {}
         show = progress and len(pending) > self.CHUNK
         with tqdm(total=len(pending), desc="embedding", unit="text", disable=not show or None) as bar:

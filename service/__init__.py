@@ -82,7 +82,9 @@ def build_catalogue(config: Mapping[str, Any], home: Home) -> Catalogue:
     )
     embedder.encode(["warm-up"])  # load the model now, not on the first request
     store = Store(config.get("DATABASE_URL") or home.database_url)
-    return Catalogue.open(store, embedder, index_dir=home.index_dir)
+    catalogue = Catalogue.open(store, embedder, index_dir=home.index_dir)
+    _ = catalogue.engine.terms  # term statistics for explanations: built now, not on the first request
+    return catalogue
 
 
 def _register_hooks(app: OpenAPI) -> None:
