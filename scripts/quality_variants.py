@@ -10,6 +10,7 @@ Variants (all start from the same cached all-MiniLM-L6-v2 vectors and top-3 aggr
     dense                dense cosine, top-3 mean (the production default, recomputed here as a check)
     lexical              TF-IDF cosine only (sublinear tf, English stop words), top-3 mean
     lexical-doc-L        per document (1-L)*dense + L*tfidf, then top-3 mean
+    lexical-doc-L-bigram the same with word bigrams; lexical-doc-L-rawtf with raw (not sublinear) tf
     lexical-profile-B    dense top-3 + B * TF-IDF cosine to the reviewer's whole profile (TPMS-like)
     weighted-W           weighted top-k with weights W, e.g. weighted-3,2,1
     centred              vectors centred on the corpus mean, then renormalised
@@ -17,12 +18,17 @@ Variants (all start from the same cached all-MiniLM-L6-v2 vectors and top-3 aggr
     recency-R            document similarities damped by exp(-R * years older than the newest paper)
     hubness-K            minus half the paper's mean score over its K best reviewers (a CSLS-like correction)
     maxlen-N             the model run with max_seq_length N (a separate cache: vectors differ)
+    chunks-q-N, chunks-d-N, chunks-qd-N
+                         abstracts longer than N words split at sentences into chunks of about N words
+                         ("title. chunk"); a document's similarity is its best chunk, a paper's the mean
+                         over its chunks
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -81,13 +87,16 @@ def variant(sample: Sample, name: str) -> Callable[[str, np.ndarray], np.ndarray
     texts = {r: [p.text for p in sample.papers[r]] for r in sample.reviewers}
     if kind == "lexical":
         corpus = [t for r in sample.reviewers for t in texts[r]] + [sample.submissions[p].text for p in sample.sub_ids]
-        tfidf = TfidfVectorizer(stop_words="english", sublinear_tf=True).fit(corpus)
+        options = name.split("-")[3:] if name.startswith("lexical-doc-") else []
+        tfidf = TfidfVectorizer(
+            stop_words="english", sublinear_tf="rawtf" not in options, ngram_range=(1, 2 if "bigram" in options else 1)
+        ).fit(corpus)
         Qt = tfidf.transform([sample.submissions[p].text for p in sample.sub_ids])
         Dt = {r: tfidf.transform(texts[r]) for r in sample.reviewers}
         if name == "lexical":
             return lambda r, rows: topk((Qt[rows] @ Dt[r].T).toarray())
         if name.startswith("lexical-doc-"):
-            lam = float(name.rsplit("-", 1)[1])
+            lam = float(name.split("-")[2])
             return lambda r, rows: topk(
                 (1 - lam) * (sample.Q[rows] @ sample.D[r].T) + lam * (Qt[rows] @ Dt[r].T).toarray()
             )
@@ -126,6 +135,9 @@ def variant(sample: Sample, name: str) -> Callable[[str, np.ndarray], np.ndarray
             return topk((sample.Q[rows] @ sample.D[r].T) * damp)
 
         return recent
+    if kind == "chunks":
+        side, n_words = arg.split("-")
+        return _chunked(sample, side, int(n_words), topk)
     if kind == "hubness":
         k = int(arg)
         full = np.stack([topk(sample.Q @ sample.D[r].T) for r in sample.reviewers], axis=1)
@@ -133,6 +145,56 @@ def variant(sample: Sample, name: str) -> Callable[[str, np.ndarray], np.ndarray
         column = {r: j for j, r in enumerate(sample.reviewers)}
         return lambda r, rows: full[rows, column[r]] - 0.5 * hub[rows]
     raise SystemExit(f"unknown variant {name!r}; see --help")
+
+
+def chunk_texts(title: str, abstract: str, n_words: int) -> list[str]:
+    """Split an abstract at sentence ends into chunks of about n_words, each prefixed by the title."""
+    if len(abstract.split()) <= n_words:
+        return [f"{title.rstrip('.')}. {abstract}"]
+    chunks: list[list[str]] = []
+    current: list[str] = []
+    for sentence in re.split(r"(?<=[.!?])\s+", abstract):
+        if current and len(" ".join([*current, sentence]).split()) > n_words:
+            chunks.append(current)
+            current = []
+        current.append(sentence)
+    chunks.append(current)
+    return [f"{title.rstrip('.')}. " + " ".join(c) for c in chunks]
+
+
+def _chunked(
+    sample: Sample, side: str, n_words: int, topk: Callable[[np.ndarray], np.ndarray]
+) -> Callable[[str, np.ndarray], np.ndarray]:
+    def doc_vectors(r: str) -> tuple[np.ndarray, np.ndarray]:
+        if "d" not in side:
+            return sample.D[r], np.arange(len(sample.papers[r]))
+        texts, owner = [], []
+        for i, p in enumerate(sample.papers[r]):
+            for text in chunk_texts(p.title, p.abstract, n_words):
+                texts.append(text)
+                owner.append(i)
+        return sample.embed(texts), np.array(owner)
+
+    docs = {r: doc_vectors(r) for r in sample.reviewers}
+    queries = [
+        sample.embed(chunk_texts(sample.submissions[p].title, sample.submissions[p].abstract, n_words))
+        if "q" in side
+        else sample.Q[i : i + 1]
+        for i, p in enumerate(sample.sub_ids)
+    ]
+
+    def score(r: str, rows: np.ndarray) -> np.ndarray:
+        vectors, owner = docs[r]
+        out = np.empty(len(rows))
+        for j, row in enumerate(rows):
+            sims = queries[row] @ vectors.T
+            per_doc = np.full((sims.shape[0], int(owner.max()) + 1), -1.0)
+            for column, doc in enumerate(owner):
+                per_doc[:, doc] = np.maximum(per_doc[:, doc], sims[:, column])
+            out[j] = float(np.mean(topk(per_doc)))
+        return out
+
+    return score
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,0 +1,189 @@
+"""Serving benchmark: `python -m scripts.bench [--hosts 10000] [--docs 20]`. Prints one JSON object.
+
+    match_over_encode  p50 of a full match request (embed the query, search, rank, explain) over
+                       --hosts x --docs documents, over p50 of the bare model.encode of the same query text
+                       (target <= 1.15)
+    build_over_encode  documents/s of an index build (embed through the cache, index, save) over documents/s
+                       of bare model.encode of the same texts at the same batch size (target >= 0.95)
+    reindex_speedup    time of that first build over rebuilding the same corpus into an empty index when the
+                       cache already holds every vector (target >= 100)
+    rss_over_raw       resident memory of a service process (create_app over the large corpus, after one
+                       request) over (model weights + raw float32 vectors) (target <= 1.5)
+
+Vectors of the large corpus: embedding 200,000 documents takes about 40 minutes on this machine, so the
+benchmark embeds --base-texts synthetic texts with the real model once and draws each document's vector
+close to one of them (Gaussian noise, renormalised). Those vectors go into the embedding cache under the
+documents' own text hashes, so the index is built by the production path from cache hits, and the corpus
+has the model's geometry. The build ratio uses real embeddings of --build-docs fresh texts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from matcher.catalogue import Catalogue
+from matcher.documents import host_documents
+from matcher.embedding import CachingEmbedder, EmbeddingCache, SentenceTransformerEmbedder, text_key
+from matcher.engine import Engine
+from matcher.index import HostIndex
+from matcher.store import Store
+from models.profiles import ResearcherProfile
+from scripts.synthetic import synthetic_call
+
+
+def _researcher(statement: str) -> ResearcherProfile:
+    return ResearcherProfile.model_validate(
+        {
+            "id": "bench",
+            "name": "Bench Researcher",
+            "institution": "Overseas University",
+            "country": "GB",
+            "nationality": "GB",
+            "statement": statement,
+            "phd": 2022,
+            "position": "postdoc",
+            "desired_tenure": "12 months",
+        }
+    )
+
+
+def _p50(run: object, inputs: list[str]) -> float:
+    times = []
+    for text in inputs:
+        start = time.perf_counter()
+        run(text)  # type: ignore[operator]
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def build_ratios(model: SentenceTransformerEmbedder, n_docs: int, seed: int) -> dict[str, float]:
+    _, hosts = synthetic_call(0, max(1, n_docs // 4), seed=seed + 1, docs_per_host=4, words=150)
+    texts = [d.text for h in hosts for d in host_documents(h)]
+    start = time.perf_counter()
+    model.encode(texts)
+    encode_s = time.perf_counter() - start
+    with tempfile.TemporaryDirectory() as home:
+        cache = EmbeddingCache(Path(home) / "cache.sqlite3")
+        embedder = CachingEmbedder(model, cache)
+        start = time.perf_counter()
+        engine = Engine(embedder, HostIndex(embedder.dim, embedder.fingerprint))
+        engine.upsert_hosts(hosts)
+        engine.save(Path(home) / "index")
+        build_s = time.perf_counter() - start
+        start = time.perf_counter()
+        again = Engine(embedder, HostIndex(embedder.dim, embedder.fingerprint))
+        again.upsert_hosts(hosts)
+        again.save(Path(home) / "index2")
+        rebuild_s = time.perf_counter() - start
+    return {
+        "build_over_encode": encode_s / build_s,
+        "reindex_speedup": build_s / rebuild_s,
+        "build_docs": len(texts),
+        "build_s": build_s,
+        "rebuild_s": rebuild_s,
+    }
+
+
+def large_corpus(home: Path, model: SentenceTransformerEmbedder, n_hosts: int, docs: int, base: int, seed: int) -> None:
+    """A data folder holding --hosts labs of --docs documents in its database and index."""
+    _, hosts = synthetic_call(0, n_hosts, seed=seed, docs_per_host=docs, words=40)
+    rng = np.random.default_rng(seed)
+    _, base_hosts = synthetic_call(0, max(1, base // 4), seed=seed + 2, docs_per_host=4, words=150)
+    base_vectors = model.encode([d.text for h in base_hosts for d in host_documents(h)])
+    cache = EmbeddingCache(home / "cache" / "embeddings.sqlite3")
+    for chunk in range(0, len(hosts), 500):
+        items = []
+        for host in hosts[chunk : chunk + 500]:
+            for doc in host_documents(host):
+                vector = base_vectors[rng.integers(len(base_vectors))] + rng.normal(0, 0.02, model.dim)
+                items.append((text_key(doc.text), (vector / np.linalg.norm(vector)).astype(np.float32)))
+        cache.put_many(model.fingerprint, items)
+    store = Store(f"sqlite:///{home / 'hostmatch.sqlite3'}")
+    catalogue = Catalogue.open(store, CachingEmbedder(model, cache), index_dir=home / "index")
+    catalogue.upsert_hosts(hosts)
+
+
+def match_ratio(model: SentenceTransformerEmbedder, home: Path, queries: int) -> dict[str, float]:
+    embedder = CachingEmbedder(model, EmbeddingCache(home / "cache" / "embeddings.sqlite3"))
+    engine = Engine.open(home / "index", embedder)
+    statement = (
+        "We study how slow slip events on subduction megathrusts load the seismogenic zone, combining seafloor "
+        "geodesy, ocean-bottom seismometers and numerical models of rate-and-state friction to estimate "
+        "where the next great earthquake may nucleate and how tsunami early warning could use the signals. "
+    ) * 2
+    texts = [f"{statement} Query {i}." for i in range(queries)]
+    engine.match(_researcher("warm-up text about earthquakes"))  # builds the term statistics once
+    encode_p50 = _p50(lambda t: model.encode([t]), texts)
+    profiles = {t: _researcher(t) for t in texts}
+    match_p50 = _p50(lambda t: engine.match(profiles[t], top=10), texts)
+    return {
+        "match_over_encode": match_p50 / encode_p50,
+        "match_p50_ms": match_p50 * 1000,
+        "encode_p50_ms": encode_p50 * 1000,
+        "documents": len(engine.index),
+    }
+
+
+def service_rss(home: Path, model_path: Path) -> dict[str, float]:
+    code = (
+        "import resource, json\n"
+        "from service import create_app\n"
+        "app = create_app()\n"
+        "client = app.test_client()\n"
+        "client.post('/v1/matches', json={'researcher': {'id': 'r', 'name': 'R', 'institution': 'U', "
+        "'country': 'GB', 'statement': 'Earthquake geodesy.', 'phd': 2022, 'position': 'postdoc', "
+        "'desired_tenure': '12 months'}})\n"
+        "rss = int(open('/proc/self/statm').read().split()[1]) * resource.getpagesize()\n"
+        "engine = app.extensions['hostmatch'].engine\n"
+        "print(json.dumps({'rss': rss, 'vectors': len(engine.index) * engine.index.dim * 4}))\n"
+    )
+    env = dict(os.environ, HOSTMATCH_HOME=str(home))
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    measured = json.loads(out.stdout.strip().splitlines()[-1])
+    weights = sum(
+        f.stat().st_size for f in model_path.rglob("*") if f.is_file() and f.suffix in {".safetensors", ".bin"}
+    )
+    return {
+        "rss_over_raw": measured["rss"] / (weights + measured["vectors"]),
+        "rss_mb": measured["rss"] / 2**20,
+        "raw_mb": (weights + measured["vectors"]) / 2**20,
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--hosts", type=int, default=10_000)
+    parser.add_argument("--docs", type=int, default=20)
+    parser.add_argument("--build-docs", type=int, default=1000)
+    parser.add_argument("--base-texts", type=int, default=2000)
+    parser.add_argument("--queries", type=int, default=30)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--keep", type=Path, help="keep (and reuse) the large corpus in this folder")
+    args = parser.parse_args(argv)
+
+    model = SentenceTransformerEmbedder()
+    model.encode(["warm-up"])
+    result: dict[str, float] = {}
+    result.update(build_ratios(model, args.build_docs, args.seed))
+    with tempfile.TemporaryDirectory() as scratch:
+        home = args.keep or Path(scratch)
+        if not (home / "index" / "manifest.json").exists():
+            home.mkdir(parents=True, exist_ok=True)
+            large_corpus(home, model, args.hosts, args.docs, args.base_texts, args.seed)
+        result.update(match_ratio(model, home, args.queries))
+        result.update(service_rss(home, model.model_path))
+    print(json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in result.items()}))
+
+
+if __name__ == "__main__":
+    main()
