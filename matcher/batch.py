@@ -175,11 +175,23 @@ def run_call(
         host_group=group,
         group_cap=cap,
     )
-    for a in range(len(scores.applicants)):
-        if a in unassigned and unassigned[a].kind == "no eligible host" and scores.left_out.get(a):
+    for a, reason in list(unassigned.items()):
+        if reason.kind == "no eligible host" and scores.left_out.get(a):
             counts = ", ".join(f"{n} {why}" for why, n in sorted(scores.left_out[a].items()))
             unassigned[a] = Unassigned("no eligible host", f"the closest hosts were left out: {counts}")
+        elif reason.kind == "eligible hosts full":
+            unassigned[a] = Unassigned(reason.kind, _name_full_hosts(scores, reason.full_hosts), reason.full_hosts)
     return CallResult(scores, kept, kept_pairs, assignment, unassigned)
+
+
+def _name_full_hosts(scores: CallScores, full: dict[int, list[int]], *, shown: int = 5) -> str:
+    """ "all 3 eligible hosts are full: h-a (filled by r-1, r-7); h-b (filled by r-3); ...", best hosts first."""
+    parts = []
+    for h in sorted(full, key=lambda h: scores.hosts[h].id)[:shown]:
+        holders = ", ".join(scores.applicants[a].id for a in full[h]) or "no one: no places"
+        parts.append(f"{scores.hosts[h].id} (filled by {holders})")
+    more = f"; and {len(full) - shown} more" if len(full) > shown else ""
+    return f"all {len(full)} eligible host(s) are full: " + "; ".join(parts) + more
 
 
 def shortlists(scores: CallScores, n: int) -> dict[int, list[int]]:

@@ -94,21 +94,15 @@ def _component_values(pair: Any) -> list[str]:
 
 def _write_assignments(result: CallResult, handle: Any) -> None:
     writer = csv.writer(handle)
-    writer.writerow(["applicant_id", "host_id", "score", "similarity", *COMPONENTS, "programmes"])
+    writer.writerow(["applicant_id", "host_id", "score", "similarity", *COMPONENTS, "programmes", "reason"])
     applicants, hosts = result.scores.applicants, result.scores.hosts
     for a, h, pair in sorted(result.assigned(), key=lambda t: (applicants[t[0]].id, hosts[t[1]].id)):
-        writer.writerow(
-            [
-                applicants[a].id,
-                hosts[h].id,
-                f"{pair.total:.4f}",
-                f"{pair.similarity:.4f}",
-                *_component_values(pair),
-                ";".join(pair.programmes),
-            ]
-        )
+        values = [f"{pair.total:.4f}", f"{pair.similarity:.4f}", *_component_values(pair)]
+        writer.writerow([applicants[a].id, hosts[h].id, *values, ";".join(pair.programmes), ""])
+    blank = [""] * (2 + len(COMPONENTS) + 1)
     for a in sorted(result.unassigned, key=lambda a: applicants[a].id):
-        writer.writerow([applicants[a].id, "", "", "", *[""] * len(COMPONENTS), ""])
+        reason = result.unassigned[a]
+        writer.writerow([applicants[a].id, "", *blank, f"{reason.kind}: {reason.detail}"])
 
 
 def _write_shortlists(result: CallResult, settings: CallSettings, handle: Any) -> None:

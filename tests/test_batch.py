@@ -100,6 +100,9 @@ def test_the_outputs(flow_result: CallResult, tmp_path: Path) -> None:
         rows = list(csv.DictReader(handle))
     assert len(rows) == 2000 and {"applicant_id", "host_id", "score", "topic", "tenure"} <= rows[0].keys()
     assert sum(1 for r in rows if r["host_id"]) == report["assigned"]
+    assert all(r["reason"] for r in rows if not r["host_id"])
+    full = [r["reason"] for r in rows if r["reason"].startswith("eligible hosts full")]
+    assert full and "filled by a0" in full[0]  # names the hosts and who filled them
     with (tmp_path / "shortlists.csv").open() as handle:
         shortlist = list(csv.DictReader(handle))
     per_applicant = Counter(r["applicant_id"] for r in shortlist)
