@@ -1,0 +1,93 @@
+"""The store's contract on SQLite, and on PostgreSQL when HOSTMATCH_TEST_DATABASE_URL names one
+(e.g. postgresql+psycopg://postgres@127.0.0.1/hostmatch_test; the database is emptied first)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy.exc import IntegrityError
+
+from matcher.records import read_hosts, read_researchers, sample_path
+from matcher.store import Base, Store
+
+URLS = ["sqlite"] + (["postgres"] if os.environ.get("HOSTMATCH_TEST_DATABASE_URL") else [])
+
+
+@pytest.fixture(params=URLS)
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    if request.param == "sqlite":
+        store = Store(f"sqlite:///{tmp_path / 'db.sqlite3'}")
+    else:
+        store = Store(os.environ["HOSTMATCH_TEST_DATABASE_URL"])
+        Base.metadata.drop_all(store.engine)
+    store.create_all()
+    yield store
+    store.engine.dispose()
+
+
+def test_profiles_round_trip_exactly(store: Store) -> None:
+    hosts = read_hosts(sample_path("hosts"))[:20]
+    researchers = read_researchers(sample_path("researchers"))[:10]
+    with store.session() as session:
+        store.put_hosts(session, hosts)
+        store.put_researchers(session, researchers)
+    assert list(store.hosts().values()) == sorted(hosts, key=lambda h: h.id)
+    assert store.get_researcher(researchers[3].id) == researchers[3]
+    assert store.count("publications") == sum(len(h.publications) for h in hosts) + sum(
+        len(r.publications) for r in researchers
+    )
+
+
+def test_updates_replace_publications_and_deletes_cascade(store: Store) -> None:
+    host = read_hosts(sample_path("hosts"))[0]
+    with store.session() as session:
+        store.put_hosts(session, [host])
+    shorter = host.model_copy(update={"publications": host.publications[:1]})
+    with store.session() as session:
+        store.put_hosts(session, [shorter])
+    assert store.get_host(host.id) == shorter
+    assert store.count("publications") == 1
+    with store.session() as session:
+        assert store.delete_host(session, host.id)
+        assert not store.delete_host(session, host.id)
+    assert store.count("publications") == 0
+
+
+def test_a_failed_transaction_stores_nothing(store: Store) -> None:
+    hosts = read_hosts(sample_path("hosts"))[:3]
+    with pytest.raises(RuntimeError), store.session() as session:
+        store.put_hosts(session, hosts)
+        session.flush()
+        raise RuntimeError("fails after the rows were written")
+    assert store.hosts() == {}
+
+
+def test_tokens_are_hashed_scoped_and_revocable(store: Store) -> None:
+    token = store.create_token("ops", "admin")
+    assert token.startswith("hm_") and store.authenticate(token) is not None
+    assert token not in str(store.tokens())
+    with pytest.raises(ValueError, match="exists already"):
+        store.create_token("ops", "staff")
+    with pytest.raises(ValueError, match="scope"):
+        store.create_token("x", "root")  # type: ignore[arg-type]
+    assert store.revoke_token("ops") and store.authenticate(token) is None
+    assert not store.revoke_token("ops")
+
+
+def test_the_audit_trail(store: Store) -> None:
+    store.record_run(actor="anonymous", kind="match", subject="inline:abc", parameters={"top": 3}, results=[["h", 0.5]])
+    (run,) = store.runs()
+    assert run["actor"] == "anonymous" and run["parameters"] == {"top": 3} and run["results"] == [["h", 0.5]]
+
+
+def test_ids_are_unique(store: Store) -> None:
+    host = read_hosts(sample_path("hosts"))[0]
+    from matcher.store import HostRow
+
+    with pytest.raises(IntegrityError), store.session() as session:
+        session.add(HostRow(id=host.id, lab_name="a", institution="b", prefecture="c", profile={}))
+        session.add(HostRow(id=host.id, lab_name="a", institution="b", prefecture="c", profile={}))
+        session.flush()
