@@ -18,6 +18,8 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
+from sqlalchemy.orm import Session
+
 from matcher.embedding import Embedder
 from matcher.engine import Engine, MatchSettings, UpsertReport
 from matcher.errors import IndexMismatch, UnknownHost
@@ -102,36 +104,20 @@ class Catalogue:
 
     def upsert_hosts(self, hosts: Sequence[HostLab], *, progress: bool = False) -> UpsertReport:
         """Add or replace hosts in the store and the index together; all or nothing."""
-        with self._writing():
-            before = dict(self.engine.hosts)
-            try:
-                with self.store.session() as session:
-                    self.store.put_hosts(session, hosts)
-                    session.flush()
-                    report = self.engine.upsert_hosts(hosts, progress=progress)
-                    self._save()
-            except BaseException:
-                self._restore(before)
-                raise
-            return report
+        with self._transaction() as session:
+            self.store.put_hosts(session, hosts)
+            session.flush()
+            return self.engine.upsert_hosts(hosts, progress=progress)
 
     def replace_all(self, hosts: Sequence[HostLab], *, progress: bool = False) -> UpsertReport:
         """Make the stored and indexed hosts exactly `hosts`; all or nothing."""
-        with self._writing():
-            before = dict(self.engine.hosts)
-            keep = {h.id for h in hosts}
-            try:
-                with self.store.session() as session:
-                    for host_id in sorted(set(self.store.hosts(session)) - keep):
-                        self.store.delete_host(session, host_id)
-                    self.store.put_hosts(session, hosts)
-                    session.flush()
-                    report = self.engine.replace_all(hosts, progress=progress)
-                    self._save()
-            except BaseException:
-                self._restore(before)
-                raise
-            return report
+        keep = {h.id for h in hosts}
+        with self._transaction() as session:
+            for host_id in sorted(set(self.store.hosts(session)) - keep):
+                self.store.delete_host(session, host_id)
+            self.store.put_hosts(session, hosts)
+            session.flush()
+            return self.engine.replace_all(hosts, progress=progress)
 
     def delete_host(self, host_id: str) -> None:
         """Remove a host from the store and the index together.
@@ -139,14 +125,21 @@ class Catalogue:
         Raises:
             UnknownHost: no such host.
         """
+        with self._transaction() as session:
+            if not self.store.delete_host(session, host_id):
+                raise UnknownHost(host_id)
+            if host_id in self.engine.hosts:
+                self.engine.remove_hosts([host_id])
+
+    @contextmanager
+    def _transaction(self) -> Iterator[Session]:
+        """One write to store and index: rows in a transaction; the index saved before it commits; on any
+        failure the transaction rolls back and the index is put back as it was."""
         with self._writing():
             before = dict(self.engine.hosts)
             try:
                 with self.store.session() as session:
-                    if not self.store.delete_host(session, host_id):
-                        raise UnknownHost(host_id)
-                    if host_id in self.engine.hosts:
-                        self.engine.remove_hosts([host_id])
+                    yield session
                     self._save()
             except BaseException:
                 self._restore(before)

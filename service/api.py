@@ -22,6 +22,7 @@ from service.errors import invalid
 from service.schemas import (
     CandidateQuery,
     ErrorBody,
+    HostFilterFields,
     HostList,
     HostPath,
     HostQuery,
@@ -54,9 +55,9 @@ def _json(model: Any, status: int = 200) -> Response:
     return response
 
 
-def _host_filter(**fields: str | None) -> HostFilter:
+def _host_filter(fields: HostFilterFields) -> HostFilter:
     try:
-        return HostFilter(**fields)
+        return HostFilter(**fields.host_filter_values())
     except ValueError as exc:
         field, _, message = str(exc).partition(": ")
         raise invalid(field, message) from exc
@@ -77,14 +78,7 @@ def post_match(body: MatchRequest) -> Response:
     else:
         assert body.researcher is not None  # one of the two, by MatchRequest's validator
         researcher, subject = body.researcher, f"inline:{profile_digest(body.researcher)}"
-    host_filter = _host_filter(
-        programme=body.programme,
-        section=body.section,
-        institution=body.institution,
-        prefecture=body.prefecture,
-        region=body.region,
-        language=body.language,
-    )
+    host_filter = _host_filter(body)
     try:
         weights = Weights(**body.weights) if body.weights else Weights()
     except (TypeError, ValueError) as exc:
@@ -115,14 +109,7 @@ def post_match(body: MatchRequest) -> Response:
 @api.get("/hosts", tags=[hosts_tag], responses={200: HostList})
 def list_hosts(query: HostQuery) -> Response:
     """Host labs, optionally filtered; anyone may read them."""
-    host_filter = _host_filter(
-        programme=query.programme,
-        section=query.section,
-        institution=query.institution,
-        prefecture=query.prefecture,
-        region=query.region,
-        language=query.language,
-    )
+    host_filter = _host_filter(query)
     hosts = [h for h in catalogue().engine.hosts.values() if host_filter.allows(h)]
     hosts.sort(key=lambda h: h.id)
     return _json(HostList(total=len(hosts), hosts=hosts[query.offset : query.offset + query.limit]))

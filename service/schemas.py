@@ -26,18 +26,27 @@ class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class MatchRequest(_Body):
-    """A researcher profile inline, or a stored researcher's id (staff only), and what to return."""
+class HostFilterFields(_Body):
+    """Which hosts may be returned (matcher.ranking.HostFilter checks the values)."""
+
+    programme: str | None = Field(default=None, description="A programme id the host takes part in.")
+    section: str | None = Field(default=None, description="KAKENHI broad letter (J) or medium code (61).")
+    institution: str | None = Field(default=None, description="Part of the institution's name.")
+    prefecture: str | None = None
+    region: str | None = Field(default=None, description="Hokkaido, Tohoku, Kanto, Chubu, Kansai, Chugoku, ...")
+    language: str | None = Field(default=None, description="ISO 639-1, e.g. en.")
+
+    def host_filter_values(self) -> dict[str, str | None]:
+        return {name: getattr(self, name) for name in HostFilterFields.model_fields}
+
+
+class MatchRequest(HostFilterFields):
+    """A researcher profile inline, or a stored researcher's id (staff only), and what to return.
+    With `programme`, only labs the researcher can join under it."""
 
     researcher: ResearcherProfile | None = None
     researcher_id: Identifier | None = None
     top: int = Field(default=10, ge=1, le=100)
-    programme: str | None = Field(default=None, description="Only labs the researcher can join under it.")
-    section: str | None = Field(default=None, description="KAKENHI broad letter (J) or medium code (61).")
-    institution: str | None = None
-    prefecture: str | None = None
-    region: str | None = None
-    language: str | None = None
     min_score: float = Field(default=0.0, ge=0, le=1)
     exclude: list[Identifier] = Field(default_factory=list, max_length=1000, description="Host ids to leave out.")
     weights: dict[str, float] | None = Field(default=None, description='e.g. {"topic": 0.6, "tenure": 0.2}')
@@ -114,13 +123,7 @@ class ResearcherPath(BaseModel):
     researcher_id: Identifier
 
 
-class HostQuery(_Body):
-    programme: str | None = None
-    section: str | None = None
-    institution: str | None = None
-    prefecture: str | None = None
-    region: str | None = None
-    language: str | None = None
+class HostQuery(HostFilterFields):
     limit: int = Field(default=50, ge=1, le=500)
     offset: int = Field(default=0, ge=0)
 
