@@ -33,5 +33,10 @@ class Home:
         return f"sqlite:///{self.root / 'hostmatch.sqlite3'}"
 
     @property
+    def models_dir(self) -> Path:
+        """Converted models (e.g. OpenVINO IR), one folder per model fingerprint."""
+        return self.root / "models"
+
+    @property
     def cache_path(self) -> Path:
         return self.root / "cache" / "embeddings.sqlite3"

@@ -25,17 +25,22 @@ F = TypeVar("F", bound=Callable[..., Any])
 class State:
     """What every command shares: the data folder and the model; the heavy parts load on first use."""
 
-    def __init__(self, home: str | None, model: str | None) -> None:
+    def __init__(self, home: str | None, model: str | None, backend: str = "torch") -> None:
         from matcher.home import Home
 
         self.home = Home.from_env(home)
         self.model = model or os.environ.get("HOSTMATCH_MODEL") or None
+        self.backend = backend
 
     def embedder(self) -> Any:
         from matcher.embedding import CachingEmbedder, EmbeddingCache, SentenceTransformerEmbedder
 
         try:
-            inner = SentenceTransformerEmbedder(self.model)
+            inner = SentenceTransformerEmbedder(
+                self.model,
+                backend="openvino" if self.backend == "openvino" else "torch",
+                export_dir=self.home.models_dir,
+            )
         except FileNotFoundError as exc:
             raise click.UsageError(str(exc)) from exc
         return CachingEmbedder(inner, EmbeddingCache(self.home.cache_path))
@@ -85,10 +90,18 @@ def friendly_errors(func: F) -> F:
     type=click.Path(exists=True, file_okay=False),
     help="Local sentence-transformers model folder (default: the packaged all-MiniLM-L6-v2).",
 )
+@click.option(
+    "--backend",
+    envvar="HOSTMATCH_BACKEND",
+    type=click.Choice(["torch", "openvino"]),
+    default="torch",
+    show_default=True,
+    help="Encoder runtime; openvino needs the openvino extra (see README).",
+)
 @click.pass_context
-def cli(ctx: click.Context, home: str | None, model: str | None) -> None:
+def cli(ctx: click.Context, home: str | None, model: str | None, backend: str) -> None:
     """Match overseas researchers with host labs in Japan for JSPS fellowships."""
-    ctx.obj = State(home, model)
+    ctx.obj = State(home, model, backend)
 
 
 @cli.group()
@@ -439,6 +452,7 @@ def tokens_list(state: State) -> None:
 def serve(state: State, host: str, port: int, workers: int, dev: bool) -> None:
     """Serve the JSON API (gunicorn; --dev for Flask's server). State lives in the data folder."""
     os.environ["HOSTMATCH_HOME"] = str(state.home.root)
+    os.environ["HOSTMATCH_BACKEND"] = state.backend
     if state.model:
         os.environ["HOSTMATCH_MODEL"] = state.model
     if dev:

@@ -2,7 +2,8 @@
 
 Configuration, later sources overriding earlier ones: defaults; the instance file `hostmatch.cfg` in
 `<HOME>/instance`; `HOSTMATCH_*` environment variables (HOSTMATCH_HOME, HOSTMATCH_DATABASE_URL,
-HOSTMATCH_MODEL, HOSTMATCH_MAX_CONTENT_LENGTH, HOSTMATCH_TORCH_THREADS); then the `config` mapping given.
+HOSTMATCH_MODEL, HOSTMATCH_BACKEND, HOSTMATCH_MAX_CONTENT_LENGTH, HOSTMATCH_TORCH_THREADS); then the
+`config` mapping given.
 
 The heavy collaborators (embedder, index, store) sit behind one `Catalogue`. `create_app` builds the real
 one only when no `engine` is given, so tests pass a catalogue over fakes. Either way it lives in
@@ -34,6 +35,7 @@ DEFAULTS: dict[str, Any] = {
     "TORCH_THREADS": 1,  # per worker; keep workers x threads <= cores
     "DATABASE_URL": None,  # default: SQLite in the data folder
     "MODEL": None,  # default: the packaged all-MiniLM-L6-v2
+    "BACKEND": "torch",  # or "openvino" (the openvino extra)
     "JSON_SORT_KEYS": False,
 }
 
@@ -77,7 +79,12 @@ def build_catalogue(config: Mapping[str, Any], home: Home) -> Catalogue:
 
     home.root.mkdir(parents=True, exist_ok=True)
     embedder = CachingEmbedder(
-        SentenceTransformerEmbedder(config.get("MODEL"), threads=int(config["TORCH_THREADS"])),
+        SentenceTransformerEmbedder(
+            config.get("MODEL"),
+            threads=int(config["TORCH_THREADS"]),
+            backend=config["BACKEND"],
+            export_dir=home.models_dir,
+        ),
         EmbeddingCache(home.cache_path),
     )
     embedder.encode(["warm-up"])  # load the model now, not on the first request
