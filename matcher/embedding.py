@@ -70,6 +70,14 @@ def model_fingerprint(path: Path) -> str:
 Backend = Literal["torch", "openvino"]
 
 
+def default_backend() -> Backend:
+    """OpenVINO when its extra is installed (4x torch's throughput here, same quality), else torch."""
+    import importlib.util
+
+    installed = importlib.util.find_spec("openvino") is not None and importlib.util.find_spec("optimum") is not None
+    return "openvino" if installed else "torch"
+
+
 class SentenceTransformerEmbedder:
     """A sentence-transformers model from a local directory, on the CPU, fully offline.
 

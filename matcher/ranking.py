@@ -265,8 +265,7 @@ def score_pair(
         "practical": practical_component(researcher.languages, host.languages, host.capacity),
     }
     components = tuple(
-        Part(name, round(value, 4), getattr(weights, name), reason)
-        for name, (value, reason) in parts.items()
+        Part(name, round(value, 4), getattr(weights, name), reason) for name, (value, reason) in parts.items()
     )
     total = combine({name: value for name, (value, _) in parts.items()}, weights)
     return PairScore(total=total, similarity=similarity, components=components, programmes=shared)

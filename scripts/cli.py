@@ -94,14 +94,14 @@ def friendly_errors(func: F) -> F:
     "--backend",
     envvar="HOSTMATCH_BACKEND",
     type=click.Choice(["torch", "openvino"]),
-    default="torch",
-    show_default=True,
-    help="Encoder runtime; openvino needs the openvino extra (see README).",
+    help="Encoder runtime (default: openvino when its extra is installed, else torch).",
 )
 @click.pass_context
-def cli(ctx: click.Context, home: str | None, model: str | None, backend: str) -> None:
+def cli(ctx: click.Context, home: str | None, model: str | None, backend: str | None) -> None:
     """Match overseas researchers with host labs in Japan for JSPS fellowships."""
-    ctx.obj = State(home, model, backend)
+    from matcher.embedding import default_backend
+
+    ctx.obj = State(home, model, backend or default_backend())
 
 
 @cli.group()

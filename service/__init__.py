@@ -35,7 +35,7 @@ DEFAULTS: dict[str, Any] = {
     "TORCH_THREADS": 1,  # per worker; keep workers x threads <= cores
     "DATABASE_URL": None,  # default: SQLite in the data folder
     "MODEL": None,  # default: the packaged all-MiniLM-L6-v2
-    "BACKEND": "torch",  # or "openvino" (the openvino extra)
+    "BACKEND": None,  # "torch" or "openvino"; default: openvino when its extra is installed
     "JSON_SORT_KEYS": False,
 }
 
@@ -74,7 +74,7 @@ def create_app(config: Mapping[str, Any] | None = None, *, engine: Catalogue | N
 
 def build_catalogue(config: Mapping[str, Any], home: Home) -> Catalogue:
     """The real collaborators: the sentence-transformers model (cached), the FAISS index, the database."""
-    from matcher.embedding import CachingEmbedder, EmbeddingCache, SentenceTransformerEmbedder
+    from matcher.embedding import CachingEmbedder, EmbeddingCache, SentenceTransformerEmbedder, default_backend
     from matcher.store import Store
 
     home.root.mkdir(parents=True, exist_ok=True)
@@ -82,7 +82,7 @@ def build_catalogue(config: Mapping[str, Any], home: Home) -> Catalogue:
         SentenceTransformerEmbedder(
             config.get("MODEL"),
             threads=int(config["TORCH_THREADS"]),
-            backend=config["BACKEND"],
+            backend=config["BACKEND"] or default_backend(),
             export_dir=home.models_dir,
         ),
         EmbeddingCache(home.cache_path),
