@@ -183,6 +183,12 @@ class Store:
             row = s.get(ResearcherRow, researcher_id)
             return self._researcher(row) if row else None
 
+    def get_researchers(self, ids: Iterable[str]) -> dict[str, ResearcherProfile]:
+        """The stored researchers among `ids`, in one query."""
+        with self.session() as s:
+            rows = s.scalars(select(ResearcherRow).where(ResearcherRow.id.in_(list(ids)))).all()
+            return {r.id: self._researcher(r) for r in rows}
+
     def put_researchers(self, session: Session, researchers: Iterable[ResearcherProfile]) -> None:
         for r in researchers:
             row = session.get(ResearcherRow, r.id)

@@ -3,6 +3,7 @@ and the catalogue; the logic lives in `matcher` and `models`."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from flask import Response, current_app, jsonify
@@ -164,14 +165,19 @@ def host_candidates(path: HostPath, query: CandidateQuery) -> Response:
     return _json(result)
 
 
+def _written(items: Sequence[HostLab] | Sequence[ResearcherProfile], before: Mapping[str, object]) -> Response:
+    """What a write did to each record, from the records stored before it: 201 when any was created."""
+    created = [item.id for item in items if item.id not in before]
+    unchanged = [item.id for item in items if before.get(item.id) == item]
+    updated = [item.id for item in items if item.id in before and before[item.id] != item]
+    return _json(WriteResult(created=created, updated=updated, unchanged=unchanged), 201 if created else 200)
+
+
 def _write_hosts(hosts: list[HostLab]) -> Response:
     cat = catalogue()
-    existing = {h.id: cat.engine.hosts[h.id] for h in hosts if h.id in cat.engine.hosts}
+    before = {h.id: cat.engine.hosts[h.id] for h in hosts if h.id in cat.engine.hosts}
     cat.upsert_hosts(hosts)
-    created = [h.id for h in hosts if h.id not in existing]
-    unchanged = [h.id for h in hosts if existing.get(h.id) == h]
-    updated = [h.id for h in hosts if h.id in existing and existing[h.id] != h]
-    return _json(WriteResult(created=created, updated=updated, unchanged=unchanged), 201 if created else 200)
+    return _written(hosts, before)
 
 
 def _unique_ids(ids: list[str], field: str) -> None:
@@ -240,13 +246,10 @@ def delete_researcher(path: ResearcherPath) -> Response:
 
 def _write_researchers(researchers: list[ResearcherProfile]) -> Response:
     store = catalogue().store
-    existing = {r.id: store.get_researcher(r.id) for r in researchers}
+    before = store.get_researchers(r.id for r in researchers)
     with store.session() as session:
         store.put_researchers(session, researchers)
-    created = [r.id for r in researchers if existing[r.id] is None]
-    unchanged = [r.id for r in researchers if existing[r.id] == r]
-    updated = [r.id for r in researchers if existing[r.id] is not None and existing[r.id] != r]
-    return _json(WriteResult(created=created, updated=updated, unchanged=unchanged), 201 if created else 200)
+    return _written(researchers, before)
 
 
 # -- programmes -----------------------------------------------------------------------------------------
