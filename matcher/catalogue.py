@@ -31,18 +31,29 @@ log = logging.getLogger(__name__)
 
 
 class Catalogue:
-    def __init__(self, engine: Engine, store: Store, *, index_dir: Path | None = None) -> None:
+    def __init__(self, engine: Engine, store: Store, *, index_dir: Path | None = None, serving: bool = False) -> None:
         self.engine = engine
         self.store = store
         self.index_dir = index_dir
+        self.serving = serving  # build what requests need (term statistics) whenever an engine is (re)loaded
         self._lock = threading.RLock()
         self._signature = self._disk_signature()
 
     @classmethod
     def open(
-        cls, store: Store, embedder: Embedder, *, index_dir: Path | None, settings: MatchSettings | None = None
+        cls,
+        store: Store,
+        embedder: Embedder,
+        *,
+        index_dir: Path | None,
+        settings: MatchSettings | None = None,
+        serving: bool = False,
     ) -> Catalogue:
-        """Open the store and the index in `index_dir` (None: in memory), rebuilding the index if needed."""
+        """Open the store and the index in `index_dir` (None: in memory), rebuilding the index if needed.
+
+        `serving=True` (the service) builds the term statistics for explanations now, and again after each
+        reload, so no request pays for them; command-line writes leave them to the first match.
+        """
         store.create_all()
         engine = None
         if index_dir is not None:
@@ -52,8 +63,9 @@ class Catalogue:
                 log.warning("index not usable (%s); rebuilding it from the store", exc)
         if engine is None:
             engine = Engine(embedder, HostIndex(embedder.dim, embedder.fingerprint), settings=settings)
-        catalogue = cls(engine, store, index_dir=index_dir)
+        catalogue = cls(engine, store, index_dir=index_dir, serving=serving)
         catalogue.sync()
+        catalogue._warm()
         return catalogue
 
     # -- keeping in step -------------------------------------------------------------------------------
@@ -80,6 +92,7 @@ class Catalogue:
         if self.index_dir is None or self._disk_signature() == self._signature:
             return False
         self.engine = Engine.open(self.index_dir, self.engine.embedder, settings=self.engine.settings)
+        self._warm()
         self._signature = self._disk_signature()
         return True
 
@@ -144,6 +157,10 @@ class Catalogue:
             except BaseException:
                 self._restore(before)
                 raise
+
+    def _warm(self) -> None:
+        if self.serving:
+            _ = self.engine.terms
 
     # -- internals -------------------------------------------------------------------------------------
 

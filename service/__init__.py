@@ -89,9 +89,7 @@ def build_catalogue(config: Mapping[str, Any], home: Home) -> Catalogue:
     )
     embedder.encode(["warm-up"])  # load the model now, not on the first request
     store = Store(config.get("DATABASE_URL") or home.database_url)
-    catalogue = Catalogue.open(store, embedder, index_dir=home.index_dir)
-    _ = catalogue.engine.terms  # term statistics for explanations: built now, not on the first request
-    return catalogue
+    return Catalogue.open(store, embedder, index_dir=home.index_dir, serving=True)
 
 
 def _register_hooks(app: OpenAPI) -> None:

@@ -374,3 +374,15 @@ def test_on_start_an_index_that_differs_from_the_store_is_rebuilt(service: Servi
     service.restart()
     assert sorted(service.catalogue.engine.hosts) == ["h-poetry", "h-quake"]
     assert (service.home / "index" / "manifest.json").exists()
+
+
+def test_a_serving_worker_reloads_a_newer_index_with_its_term_statistics_ready(service: Service) -> None:
+    """Another worker writes a host; this one reloads on its next request, and the statistics explanations
+    need are built during the reload, not inside a later request."""
+    other = Catalogue.open(service.catalogue.store, service.embedder, index_dir=service.home / "index")
+    other.upsert_hosts([other.engine.hosts["h-quake"].model_copy(update={"description": POETRY})])
+    serving = Catalogue.open(service.catalogue.store, service.embedder, index_dir=service.home / "index", serving=True)
+    assert serving.engine._terms is not None
+    other.upsert_hosts([other.engine.hosts["h-quake"].model_copy(update={"description": QUAKE})])
+    assert serving.refresh()
+    assert serving.engine._terms is not None and serving.engine.hosts["h-quake"].description == QUAKE
