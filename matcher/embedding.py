@@ -12,11 +12,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 import sqlite3
-import tempfile
 import threading
-import warnings
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, Literal, Protocol, runtime_checkable
@@ -67,27 +64,51 @@ def model_fingerprint(path: Path) -> str:
     return f"{path.name}-{digest.hexdigest()[:16]}"
 
 
-Backend = Literal["torch", "openvino"]
+BACKENDS = ("torch", "openvino", "openvino-int8")
+Backend = Literal["torch", "openvino", "openvino-int8"]
 
 
 def default_backend() -> Backend:
-    """OpenVINO when its extra is installed (4x torch's throughput here, same quality), else torch."""
+    """OpenVINO when its extra is installed (~4x torch's throughput here, same quality), else torch."""
     import importlib.util
 
-    installed = importlib.util.find_spec("openvino") is not None and importlib.util.find_spec("optimum") is not None
+    installed = all(importlib.util.find_spec(name) is not None for name in ("openvino", "tokenizers"))
     return "openvino" if installed else "torch"
 
 
+def make_embedder(
+    model_path: str | Path | None = None,
+    *,
+    backend: str = "torch",
+    export_dir: Path | None = None,
+    threads: int | None = None,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+) -> Embedder:
+    """The embedder for a model folder (default: the packaged model) and a backend name.
+
+    Raises:
+        ValueError: an unknown backend, or an OpenVINO backend without an `export_dir`.
+        FileNotFoundError: the model folder is not a local model.
+    """
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {', '.join(BACKENDS)}; got {backend!r}")
+    if backend == "torch":
+        return SentenceTransformerEmbedder(model_path, batch_size=batch_size, threads=threads)
+    if export_dir is None:
+        raise ValueError("the openvino backends need an export_dir to keep the converted model in")
+    from matcher.openvino_backend import OpenVINOEmbedder
+
+    return OpenVINOEmbedder(
+        model_path, export_dir=export_dir, batch_size=batch_size, threads=threads, int8=backend == "openvino-int8"
+    )
+
+
 class SentenceTransformerEmbedder:
-    """A sentence-transformers model from a local directory, on the CPU, fully offline.
+    """A sentence-transformers model from a local directory, run by torch on the CPU, fully offline.
 
     The model loads on first use, so building the object (and `--help`) stays cheap. `threads` sets torch's
-    intra-op threads; keep workers × threads ≤ cores when serving.
-
-    `backend="openvino"` runs the same model through OpenVINO (install the `openvino` extra). It is converted
-    locally from the model folder at first use and saved under `export_dir`, so later starts load the
-    converted model directly. Its vectors differ from torch's in the fifth decimal, so it has its own
-    fingerprint: caches and indexes of the two backends never mix.
+    intra-op threads; keep workers × threads ≤ cores when serving. The faster, torch-free OpenVINO
+    backend is `matcher.openvino_backend.OpenVINOEmbedder`; `make_embedder` chooses by name.
     """
 
     def __init__(
@@ -96,22 +117,14 @@ class SentenceTransformerEmbedder:
         *,
         batch_size: int = DEFAULT_BATCH_SIZE,
         threads: int | None = None,
-        backend: Backend = "torch",
-        export_dir: Path | None = None,
     ) -> None:
         path = Path(model_path) if model_path is not None else default_model_path()
         if not (path / "config.json").is_file() and not (path / "modules.json").is_file():
             raise FileNotFoundError(f"{path} is not a local sentence-transformers model directory")
-        if backend not in ("torch", "openvino"):
-            raise ValueError(f"backend must be torch or openvino, got {backend!r}")
-        if backend == "openvino" and export_dir is None:
-            raise ValueError("the openvino backend needs an export_dir to keep the converted model in")
         self.model_path = path
         self.batch_size = batch_size
         self.threads = threads
-        self.backend = backend
-        self.export_dir = export_dir
-        self._fingerprint = model_fingerprint(path) + ("" if backend == "torch" else f"+{backend}")
+        self._fingerprint = model_fingerprint(path)
         self._dim: int | None = _configured_dim(path)
         self._model: Any = None
         self._lock = threading.Lock()
@@ -141,44 +154,13 @@ class SentenceTransformerEmbedder:
         transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
         if self.threads:
             torch.set_num_threads(self.threads)
-        if self.backend == "openvino":
-            model = SentenceTransformer(str(self._converted()), backend="openvino", device="cpu", local_files_only=True)
-        else:
-            model = SentenceTransformer(str(self.model_path), device="cpu", local_files_only=True)
+        model = SentenceTransformer(str(self.model_path), device="cpu", local_files_only=True)
         if self._dim is not None and model.get_embedding_dimension() != self._dim:
             raise RuntimeError(
                 f"{self.model_path}: config says {self._dim} dimensions, the model gives "
                 f"{model.get_embedding_dimension()}"
             )
         return model
-
-    def _converted(self) -> Path:
-        """The model converted to OpenVINO IR in export_dir, converting it (atomically) the first time."""
-        assert self.export_dir is not None  # checked in __init__
-        target = self.export_dir / self._fingerprint
-        if (target / "openvino").is_dir():
-            return target
-        from sentence_transformers import SentenceTransformer
-
-        self.export_dir.mkdir(parents=True, exist_ok=True)
-        work = Path(tempfile.mkdtemp(dir=self.export_dir, prefix=".converting-"))
-        try:
-            copy = work / "model"
-            shutil.copytree(self.model_path, copy)
-            with warnings.catch_warnings():  # tracing warnings of torch/optimum; they must not abort a conversion
-                warnings.simplefilter("ignore")
-                converted = SentenceTransformer(str(copy), backend="openvino", device="cpu", local_files_only=True)
-                converted.save_pretrained(str(copy))
-            if not (copy / "openvino").is_dir():
-                raise RuntimeError(f"OpenVINO conversion of {self.model_path} wrote no openvino/ folder")
-            try:
-                os.replace(copy, target)
-            except OSError:
-                if not (target / "openvino").is_dir():  # another process converting at the same time won
-                    raise
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
-        return target
 
     @property
     def dim(self) -> int:

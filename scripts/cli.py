@@ -33,14 +33,10 @@ class State:
         self.backend = backend
 
     def embedder(self) -> Any:
-        from matcher.embedding import CachingEmbedder, EmbeddingCache, SentenceTransformerEmbedder
+        from matcher.embedding import CachingEmbedder, EmbeddingCache, make_embedder
 
         try:
-            inner = SentenceTransformerEmbedder(
-                self.model,
-                backend="openvino" if self.backend == "openvino" else "torch",
-                export_dir=self.home.models_dir,
-            )
+            inner = make_embedder(self.model, backend=self.backend, export_dir=self.home.models_dir)
         except FileNotFoundError as exc:
             raise click.UsageError(str(exc)) from exc
         return CachingEmbedder(inner, EmbeddingCache(self.home.cache_path))
@@ -93,8 +89,9 @@ def friendly_errors(func: F) -> F:
 @click.option(
     "--backend",
     envvar="HOSTMATCH_BACKEND",
-    type=click.Choice(["torch", "openvino"]),
-    help="Encoder runtime (default: openvino when its extra is installed, else torch).",
+    type=click.Choice(["torch", "openvino", "openvino-int8"]),
+    help="Encoder runtime (default: openvino when its extra is installed, else torch); openvino-int8 compresses "
+    "the weights to 8 bits.",
 )
 @click.pass_context
 def cli(ctx: click.Context, home: str | None, model: str | None, backend: str | None) -> None:

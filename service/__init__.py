@@ -2,7 +2,7 @@
 
 Configuration, later sources overriding earlier ones: defaults; the instance file `hostmatch.cfg` in
 `<HOME>/instance`; `HOSTMATCH_*` environment variables (HOSTMATCH_HOME, HOSTMATCH_DATABASE_URL,
-HOSTMATCH_MODEL, HOSTMATCH_BACKEND, HOSTMATCH_MAX_CONTENT_LENGTH, HOSTMATCH_TORCH_THREADS); then the
+HOSTMATCH_MODEL, HOSTMATCH_BACKEND, HOSTMATCH_MAX_CONTENT_LENGTH, HOSTMATCH_ENCODER_THREADS); then the
 `config` mapping given.
 
 The heavy collaborators (embedder, index, store) sit behind one `Catalogue`. `create_app` builds the real
@@ -32,10 +32,10 @@ from service.schemas import ErrorBody
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 DEFAULTS: dict[str, Any] = {
     "MAX_CONTENT_LENGTH": 1 << 20,  # 1 MB; larger bodies get a 413
-    "TORCH_THREADS": 1,  # per worker; keep workers x threads <= cores
+    "ENCODER_THREADS": 1,  # per worker; keep workers x threads <= cores
     "DATABASE_URL": None,  # default: SQLite in the data folder
     "MODEL": None,  # default: the packaged all-MiniLM-L6-v2
-    "BACKEND": None,  # "torch" or "openvino"; default: openvino when its extra is installed
+    "BACKEND": None,  # "torch", "openvino" or "openvino-int8"; default: openvino when its extra is installed
     "JSON_SORT_KEYS": False,
 }
 
@@ -73,15 +73,15 @@ def create_app(config: Mapping[str, Any] | None = None, *, engine: Catalogue | N
 
 
 def build_catalogue(config: Mapping[str, Any], home: Home) -> Catalogue:
-    """The real collaborators: the sentence-transformers model (cached), the FAISS index, the database."""
-    from matcher.embedding import CachingEmbedder, EmbeddingCache, SentenceTransformerEmbedder, default_backend
+    """The real collaborators: the encoder (cached), the FAISS index, the database."""
+    from matcher.embedding import CachingEmbedder, EmbeddingCache, default_backend, make_embedder
     from matcher.store import Store
 
     home.root.mkdir(parents=True, exist_ok=True)
     embedder = CachingEmbedder(
-        SentenceTransformerEmbedder(
+        make_embedder(
             config.get("MODEL"),
-            threads=int(config["TORCH_THREADS"]),
+            threads=int(config["ENCODER_THREADS"]),
             backend=config["BACKEND"] or default_backend(),
             export_dir=home.models_dir,
         ),

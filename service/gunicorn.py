@@ -1,7 +1,7 @@
 """Run the app under gunicorn from Python (`hostmatch serve`), one model per worker process.
 
-Each worker builds its own app after the fork, so torch never crosses a fork. Torch threads per worker are
-cores // workers (at least 1): on this 2-core machine 2 workers x 1 thread served 45 match requests/s,
+Each worker builds its own app after the fork, so no encoder runtime crosses a fork. Encoder threads per
+worker are cores // workers (at least 1): on this 2-core machine 2 workers x 1 thread served 45 match requests/s,
 while 2 x 2 collapsed to 8/s (../shared/PERF_NOTES.md).
 """
 
@@ -29,7 +29,7 @@ class _Application(BaseApplication):  # type: ignore[misc]
 
 
 def serve(*, host: str, port: int, workers: int) -> None:
-    os.environ.setdefault("HOSTMATCH_TORCH_THREADS", str(max(1, (os.cpu_count() or 1) // workers)))
+    os.environ.setdefault("HOSTMATCH_ENCODER_THREADS", str(max(1, (os.cpu_count() or 1) // workers)))
     _Application(
         {
             "bind": f"{host}:{port}",

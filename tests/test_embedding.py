@@ -6,7 +6,13 @@ from typing import Any
 import numpy as np
 import pytest
 
-from matcher.embedding import CachingEmbedder, EmbeddingCache, SentenceTransformerEmbedder, default_model_path
+from matcher.embedding import (
+    CachingEmbedder,
+    EmbeddingCache,
+    SentenceTransformerEmbedder,
+    default_model_path,
+    make_embedder,
+)
 from tests.conftest import FakeEmbedder
 
 
@@ -81,30 +87,10 @@ def test_the_real_model_gives_unit_float32_vectors(real_embedder: SentenceTransf
     np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
 
 
-def _has_openvino() -> bool:
-    import importlib.util
-
-    return importlib.util.find_spec("optimum") is not None and importlib.util.find_spec("openvino") is not None
-
-
-@pytest.mark.slow
-@pytest.mark.skipif(not _has_openvino(), reason="the openvino extra is not installed")
-def test_the_openvino_backend_converts_once_and_matches_torch(tmp_path: Path) -> None:
-    texts = ["Slow slip events on subduction megathrusts.", "Honorifics in Japanese language models."]
-    torch_vectors = SentenceTransformerEmbedder().encode(texts)
-    first = SentenceTransformerEmbedder(backend="openvino", export_dir=tmp_path)
-    vectors = first.encode(texts)
-    assert first.fingerprint.endswith("+openvino") and first.fingerprint != SentenceTransformerEmbedder().fingerprint
-    np.testing.assert_allclose((vectors * torch_vectors).sum(axis=1), 1.0, atol=1e-3)
-    converted = list(tmp_path.iterdir())
-    assert [p.name for p in converted] == [first.fingerprint] and (converted[0] / "openvino").is_dir()
-    mtime = (converted[0] / "openvino").stat().st_mtime_ns
-    SentenceTransformerEmbedder(backend="openvino", export_dir=tmp_path).encode(texts)  # reuses the conversion
-    assert (converted[0] / "openvino").stat().st_mtime_ns == mtime
-
-
 def test_bad_backend_settings_are_refused(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="backend must be torch or openvino"):
-        SentenceTransformerEmbedder(backend="tensorrt")  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match="needs an export_dir"):
-        SentenceTransformerEmbedder(backend="openvino")
+    with pytest.raises(ValueError, match="backend must be one of torch, openvino, openvino-int8; got 'tensorrt'"):
+        make_embedder(backend="tensorrt")
+    with pytest.raises(ValueError, match="need an export_dir"):
+        make_embedder(backend="openvino")
+    with pytest.raises(FileNotFoundError, match="not a local sentence-transformers model"):
+        make_embedder(tmp_path, backend="torch")
