@@ -56,12 +56,15 @@ def assert_same_as_oracle(index: HostIndex, oracle: Oracle, rng: np.random.Gener
     assert len(index) == sum(len(ds) for ds, _ in oracle.hosts.values())
 
 
-def test_search_add_update_remove_and_reload_match_the_oracle(tmp_path: Path) -> None:
+@pytest.mark.parametrize("ann_threshold", [index_module.ANN_THRESHOLD, 20], ids=["flat", "graph"])
+def test_search_add_update_remove_and_reload_match_the_oracle(tmp_path: Path, ann_threshold: int) -> None:
+    # With ~90 documents the graph's search (efSearch 384) visits every node, so even it must be exact.
     rng = np.random.default_rng(42)
-    index, oracle = HostIndex(DIM, "fp"), Oracle()
+    index, oracle = HostIndex(DIM, "fp", ann_threshold=ann_threshold), Oracle()
     first = {f"h{i:02d}": random_host(rng, f"h{i:02d}", int(rng.integers(1, 6))) for i in range(30)}
     index.upsert(first.values())
     oracle.hosts.update(first)
+    assert index.approximate == (ann_threshold == 20)
     assert_same_as_oracle(index, oracle, rng)
 
     # Add more hosts and replace some existing ones (new documents, new vectors).
@@ -76,9 +79,56 @@ def test_search_add_update_remove_and_reload_match_the_oracle(tmp_path: Path) ->
     assert_same_as_oracle(index, oracle, rng)
 
     index.save(tmp_path / "idx")
-    loaded, _ = HostIndex.load(tmp_path / "idx", fingerprint="fp")
+    loaded, _ = HostIndex.load(tmp_path / "idx", fingerprint="fp", ann_threshold=ann_threshold)
+    assert (loaded.approximate, loaded.tombstones) == (index.approximate, index.tombstones)
     assert_same_as_oracle(loaded, oracle, rng)
     np.testing.assert_array_equal(loaded.vectors(), index.vectors())
+
+
+def test_the_graph_keeps_removed_rows_as_tombstones_until_a_fifth_are_dead() -> None:
+    rng = np.random.default_rng(7)
+    index, oracle = HostIndex(DIM, "fp", ann_threshold=40), Oracle()
+    hosts = {f"h{i:02d}": random_host(rng, f"h{i:02d}", 4) for i in range(25)}  # 100 documents
+    index.upsert(hosts.values())
+    oracle.hosts.update(hosts)
+    index.remove(["h00", "h01", "h02"])  # 12 dead rows of 100: kept as tombstones, never found
+    for host_id in ("h00", "h01", "h02"):
+        del oracle.hosts[host_id]
+    assert index.approximate and index.tombstones == 12 and len(index) == 88
+    assert_same_as_oracle(index, oracle, rng, k=88)
+    oracle.hosts["h03"] = random_host(rng, "h03", 2)
+    index.upsert([oracle.hosts["h03"]])  # replacing a host leaves its old rows dead too
+    assert index.tombstones == 12 + 4 and len(index) == 86
+    assert_same_as_oracle(index, oracle, rng, k=86)
+    index.remove(["h04", "h05"])  # 24 of 102 rows dead: more than a fifth, so the graph is rebuilt
+    for host_id in ("h04", "h05"):
+        del oracle.hosts[host_id]
+    assert index.approximate and index.tombstones == 0 and len(index) == 78
+    assert_same_as_oracle(index, oracle, rng, k=78)
+    index.remove([f"h{i:02d}" for i in range(6, 22)])  # 14 documents left, under half the threshold: flat again
+    for i in range(6, 22):
+        del oracle.hosts[f"h{i:02d}"]
+    assert not index.approximate and len(index) == 14
+    assert_same_as_oracle(index, oracle, rng, k=14)
+
+
+def test_the_graph_finds_nearly_all_true_neighbours_at_scale() -> None:
+    rng = np.random.default_rng(8)
+    centres = rng.normal(size=(50, 32))
+    index, exact = HostIndex(32, "fp", ann_threshold=1000), HostIndex(32, "fp", ann_threshold=10**9)
+    items = []
+    for h in range(600):  # 6,000 documents in 50 topics
+        docs = [Document(f"h{h}", f"d{i}", "", f"h{h} d{i}") for i in range(10)]
+        vectors = centres[rng.integers(50, size=10)] + rng.normal(0, 0.6, size=(10, 32))
+        items.append((docs, (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)))
+    index.upsert(items)
+    exact.upsert(items)
+    queries = np.concatenate([v[:1] for _, v in items[::30]])
+    _, found = index.search(queries, 256)
+    _, truth = exact.search(queries, 256)
+    recall = np.mean([len(set(f) & set(t)) / 256 for f, t in zip(found, truth, strict=True)])
+    assert index.approximate and not exact.approximate
+    assert recall > 0.9
 
 
 def test_k_larger_than_the_index_returns_every_document_without_padding() -> None:
