@@ -24,6 +24,7 @@ from matcher.embedding import Embedder
 from matcher.engine import Engine, MatchSettings, UpsertReport
 from matcher.errors import IndexMismatch, UnknownHost
 from matcher.index import HostIndex
+from matcher.memory import release_freed_memory
 from matcher.store import Store
 from models.profiles import HostLab
 
@@ -159,8 +160,11 @@ class Catalogue:
                 raise
 
     def _warm(self) -> None:
+        """What a serving process does after (re)loading: build the term statistics requests need, then
+        hand the memory that loading freed back to the operating system."""
         if self.serving:
             _ = self.engine.terms
+            release_freed_memory()
 
     # -- internals -------------------------------------------------------------------------------------
 

@@ -216,6 +216,7 @@ class EmbeddingCache:
     """
 
     _CHUNK = 500  # keys per SELECT, under SQLite's bound-parameter limit
+    _FEW = 16  # up to this many keys, looked up one by one (a query's texts)
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
@@ -242,6 +243,13 @@ class EmbeddingCache:
     def get_many(self, fingerprint: str, keys: Sequence[bytes], dim: int) -> dict[bytes, np.ndarray]:
         found: dict[bytes, np.ndarray] = {}
         db = self._connect()
+        if len(keys) <= self._FEW:  # one indexed lookup each: SQLite's IN (...) costs ~1 ms even for one key
+            query = "SELECT vector FROM embedding WHERE fingerprint = ? AND key = ?"
+            for key in keys:
+                row = db.execute(query, (fingerprint, key)).fetchone()
+                if row is not None and len(row[0]) == dim * 4:
+                    found[key] = np.frombuffer(row[0], dtype=np.float32)
+            return found
         for start in range(0, len(keys), self._CHUNK):
             chunk = keys[start : start + self._CHUNK]
             marks = ",".join("?" * len(chunk))

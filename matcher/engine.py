@@ -24,7 +24,7 @@ from matcher.conflicts import Keys, conflict_between, host_keys, researcher_keys
 from matcher.documents import Document, QueryText, host_documents, researcher_texts
 from matcher.embedding import Embedder
 from matcher.errors import UnknownHost
-from matcher.index import HostIndex
+from matcher.index import ANN_THRESHOLD, HostIndex
 from matcher.ranking import NO_PLACES, HostFilter, PairScore, Weights, best_pairs, ordered, score_pair, upper_bound
 from matcher.similarity import DEFAULT_AGGREGATION, DEFAULT_TOP_K, Aggregation, aggregate, pad_segments
 from matcher.terms import TermStats, researcher_text, terms
@@ -71,12 +71,20 @@ class Engine:
     # -- persistence -----------------------------------------------------------------------------------
 
     @classmethod
-    def open(cls, folder: Path, embedder: Embedder, *, settings: MatchSettings | None = None) -> Engine:
+    def open(
+        cls,
+        folder: Path,
+        embedder: Embedder,
+        *,
+        settings: MatchSettings | None = None,
+        ann_threshold: int = ANN_THRESHOLD,
+    ) -> Engine:
         """Load the index and host records saved in `folder`, or start empty when there is none."""
         try:
-            index, payloads = HostIndex.load(folder, fingerprint=embedder.fingerprint)
+            index, payloads = HostIndex.load(folder, fingerprint=embedder.fingerprint, ann_threshold=ann_threshold)
         except FileNotFoundError:
-            return cls(embedder, HostIndex(embedder.dim, embedder.fingerprint), settings=settings)
+            empty = HostIndex(embedder.dim, embedder.fingerprint, ann_threshold=ann_threshold)
+            return cls(embedder, empty, settings=settings)
         records = json.loads(payloads.get("hosts", b"[]"))
         hosts = {h.id: h for h in (HostLab.model_validate(r) for r in records)}
         return cls(embedder, index, hosts, settings=settings)
@@ -115,8 +123,7 @@ class Engine:
         for host, _ in changed:
             self._conflict_keys.pop(host.id, None)
         if self._terms is not None:
-            for host, _ in changed:
-                self._terms.add(host)
+            self._terms.update(host for host, _ in changed)
         return UpsertReport(added, updated, unchanged, misses if changed else 0)
 
     def remove_hosts(self, host_ids: Sequence[str]) -> None:
@@ -127,8 +134,8 @@ class Engine:
         for host_id in host_ids:
             del self.hosts[host_id]
             self._conflict_keys.pop(host_id, None)
-            if self._terms is not None:
-                self._terms.remove(host_id)
+        if self._terms is not None:
+            self._terms.discard(host_ids)
 
     def replace_all(self, hosts: Sequence[HostLab], *, progress: bool = False) -> UpsertReport:
         """Make the host set exactly `hosts`: upsert them and remove every other host."""

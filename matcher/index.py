@@ -1,20 +1,21 @@
 """A FAISS multi-vector index of host documents.
 
 Each host contributes several unit vectors (its description and each publication); row i of the FAISS
-index is described by row i of the metadata (host id, document key, title, text hash). Similarity is inner
+index is described by row i of the metadata (host id, document key, title). Similarity is inner
 product, i.e. cosine similarity on unit vectors.
 
 Two structures, chosen by size:
 
 - below `ann_threshold` documents, an exact `IndexFlatIP`. Removing hosts compacts the remaining rows in
   order (`remove_ids`) and the metadata the same way, so row numbers stay aligned without a rebuild;
-- from `ann_threshold` documents on, an `IndexHNSWFlat` graph (M=16) for candidate generation: a search
-  costs well under a millisecond at 200,000 documents where an exact scan costs ~13 ms, more than encoding
-  the query. A graph cannot drop nodes, so removed rows become tombstones, left out of every search by an
-  ID selector, and the graph is rebuilt from the live rows once a fifth of its rows are dead.
+- from `ann_threshold` documents on, an HNSW graph (M=16) over vectors stored in half precision
+  (`IndexHNSWSQ`, fp16): a search costs well under a millisecond at 200,000 documents where an exact scan
+  costs ~13 ms, more than encoding the query, and the vectors take half the memory (a cosine moves by
+  less than 1e-3). A graph cannot drop nodes, so removed rows become tombstones, left out of every search
+  by an ID selector, and the graph is rebuilt from the live rows once a fifth of its rows are dead.
 
-Either way the vectors sit contiguously in a flat store (`vectors()`), so the engine scores its candidate
-hosts exactly; only which hosts become candidates is approximate above the threshold.
+Either way the vectors sit contiguously in one store (`vectors()`), so the engine scores its candidate
+hosts' documents exactly; only which hosts become candidates is approximate above the threshold.
 
 On disk an index is a folder:
 
@@ -33,6 +34,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sys
 import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -45,7 +47,7 @@ import numpy as np
 from matcher.documents import Document
 from matcher.errors import IndexMismatch, UnknownHost
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: the graph structure above ann_threshold; rows without text hashes
 ANN_THRESHOLD = 20_000  # documents; an exact scan of this many costs ~1.3 ms here, an HNSW build ~0.5 s
 HNSW_M = 16  # graph degree: measured recall@256 0.97 at efSearch 384 on 200k documents (scripts/bench.py)
 EF_SEARCH = 384  # candidates an HNSW search keeps; raised to k when k is larger
@@ -58,7 +60,9 @@ class DocMeta:
     host_id: str
     key: str
     title: str
-    text_sha: str  # hex SHA-256 of the embedded text: tells a changed document from an unchanged one
+
+
+_TOMBSTONE = DocMeta(_DEAD, "", "")
 
 
 class HostIndex:
@@ -70,7 +74,7 @@ class HostIndex:
         self.dim = dim
         self.fingerprint = fingerprint
         self.ann_threshold = ann_threshold
-        self._faiss: Any = faiss.IndexFlatIP(dim)  # or faiss.IndexHNSWFlat (see the module docstring)
+        self._faiss: Any = faiss.IndexFlatIP(dim)  # or faiss.IndexHNSWSQ (see the module docstring)
         self._meta: list[DocMeta] = []
         self._rows_by_host: dict[str, np.ndarray] = {}
         self._dead = 0  # tombstone rows (graph mode only)
@@ -89,7 +93,7 @@ class HostIndex:
     @property
     def approximate(self) -> bool:
         """True when searches go through the HNSW graph (the index holds at least `ann_threshold` documents)."""
-        return isinstance(self._faiss, faiss.IndexHNSWFlat)
+        return isinstance(self._faiss, faiss.IndexHNSW)
 
     @property
     def tombstones(self) -> int:
@@ -114,21 +118,20 @@ class HostIndex:
         return [self._meta[int(r)].host_id for r in rows]
 
     def vectors(self) -> np.ndarray:
-        """Every row's vector, tombstones included, (rows, dim) float32: a read-only view of FAISS's own
-        storage, no copy. Index it with `host_rows`."""
-        store = self._store()
-        n = int(store.ntotal)
+        """Every row's vector, tombstones included, (rows, dim): a read-only view of FAISS's own storage,
+        no copy; float32 in the flat index, float16 in the graph (NumPy computes in float32 when it meets a
+        float32 query). Index it with `host_rows`."""
+        n = int(self._faiss.ntotal)
         if n == 0:
             return np.zeros((0, self.dim), dtype=np.float32)
-        view = faiss.rev_swig_ptr(store.get_xb(), n * self.dim).reshape(n, self.dim)
+        if self.approximate:
+            store: Any = faiss.downcast_index(self._faiss.storage)
+            raw = faiss.rev_swig_ptr(store.codes.data(), n * store.code_size)
+            view = raw.view(np.float16).reshape(n, self.dim)
+        else:
+            view = faiss.rev_swig_ptr(self._faiss.get_xb(), n * self.dim).reshape(n, self.dim)
         view.flags.writeable = False
         return view
-
-    def _store(self) -> Any:
-        return faiss.downcast_index(self._faiss.storage) if self.approximate else self._faiss
-
-    def text_shas(self, host_id: str) -> list[str]:
-        return [self._meta[int(r)].text_sha for r in self.host_rows(host_id)]
 
     # -- changes ---------------------------------------------------------------------------------------
 
@@ -146,7 +149,7 @@ class HostIndex:
         batch = [(docs, vectors) for docs, vectors in batch if docs]
         if batch:
             self._faiss.add(np.concatenate([vectors for _, vectors in batch]))
-            self._meta.extend(DocMeta(d.host_id, d.key, d.title, _sha(d.text)) for docs, _ in batch for d in docs)
+            self._meta.extend(_doc_meta(d.host_id, d.key, d.title) for docs, _ in batch for d in docs)
         self._restructure()
         self._reindex_rows()
 
@@ -180,7 +183,7 @@ class HostIndex:
         rows = np.concatenate([self._rows_by_host[h] for h in host_ids]).astype(np.int64)
         if self.approximate:  # a graph keeps its nodes: mark the rows dead
             for row in rows.tolist():
-                self._meta[row] = DocMeta(_DEAD, "", "", "")
+                self._meta[row] = _TOMBSTONE
             self._dead += len(rows)
             return
         self._faiss.remove_ids(rows)  # the SWIG wrapper takes id arrays
@@ -199,7 +202,7 @@ class HostIndex:
 
     def _rebuild(self, *, graph: bool) -> None:
         keep = np.asarray([i for i, m in enumerate(self._meta) if m.host_id != _DEAD], dtype=np.int64)
-        vectors = self.vectors()[keep] if len(keep) else np.zeros((0, self.dim), np.float32)
+        vectors = self.vectors()[keep].astype(np.float32) if len(keep) else np.zeros((0, self.dim), np.float32)
         self._faiss = _graph(self.dim) if graph else faiss.IndexFlatIP(self.dim)
         self._faiss.add(vectors)
         self._meta = [self._meta[i] for i in keep.tolist()]
@@ -270,7 +273,7 @@ class HostIndex:
             files["vectors"] = _publish(tmp_path, folder, "vectors", ".faiss")
         finally:
             tmp_path.unlink(missing_ok=True)
-        docs = [[m.host_id, m.key, m.title, m.text_sha] for m in self._meta]
+        docs = [[m.host_id, m.key, m.title] for m in self._meta]
         files["docs"] = _write_content(folder, "docs", json.dumps(docs, ensure_ascii=False).encode())
         for name, content in (payloads or {}).items():
             if name in files or not name.isidentifier():
@@ -314,7 +317,7 @@ class HostIndex:
         contents = {name: _checked_path(folder, entry).read_bytes() for name, entry in entries.items()}
         index = cls(int(manifest["dim"]), fingerprint, ann_threshold=ann_threshold)
         faiss_index = faiss.read_index(str(vectors_path))  # already the concrete class; no downcast needed
-        if not isinstance(faiss_index, faiss.IndexFlatIP | faiss.IndexHNSWFlat):
+        if not isinstance(faiss_index, faiss.IndexFlatIP | faiss.IndexHNSWSQ):
             raise IndexMismatch(f"{folder}: expected a flat or HNSW index, got {type(faiss_index).__name__}")
         if faiss_index.metric_type != faiss.METRIC_INNER_PRODUCT:
             raise IndexMismatch(f"{folder}: the index does not measure inner product")
@@ -323,17 +326,24 @@ class HostIndex:
         if faiss_index.d != index.dim or faiss_index.ntotal != len(docs) or len(docs) - dead != manifest["count"]:
             raise IndexMismatch(f"{folder}: vectors, metadata and manifest disagree on size")
         index._faiss = faiss_index
-        index._meta = [DocMeta(*row) for row in docs]
+        index._meta = [_doc_meta(*row) for row in docs]
         index._dead = dead
         index._restructure()  # a threshold other than the saver's moves the index to the right structure
         index._reindex_rows()
         return index, contents
 
 
-def _graph(dim: int) -> faiss.IndexHNSWFlat:
-    graph = faiss.IndexHNSWFlat(dim, HNSW_M, faiss.METRIC_INNER_PRODUCT)
+def _doc_meta(host_id: str, key: str, title: str) -> DocMeta:
+    """Row metadata with the host id and document key interned: 200,000 rows share ~10,000 host ids and a
+    few dozen keys, which saves a string object per row for each."""
+    return DocMeta(sys.intern(host_id), sys.intern(key), title)
+
+
+def _graph(dim: int) -> faiss.IndexHNSWSQ:
+    fp16: Any = faiss.ScalarQuantizer.QT_fp16  # an enum value; the type stubs ask for a ScalarQuantizer
+    graph = faiss.IndexHNSWSQ(dim, fp16, HNSW_M, faiss.METRIC_INNER_PRODUCT)
     graph.hnsw.efConstruction = 40
-    return graph
+    return graph  # fp16 needs no training
 
 
 def read_manifest(folder: Path) -> dict[str, Any]:
@@ -345,10 +355,6 @@ def read_manifest(folder: Path) -> dict[str, Any]:
     except json.JSONDecodeError as exc:
         raise IndexMismatch(f"{path} is damaged: {exc.msg}") from exc
     return manifest
-
-
-def _sha(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def _file_sha(path: Path) -> str:

@@ -40,18 +40,23 @@ class Oracle:
         return results
 
 
-def assert_same_as_oracle(index: HostIndex, oracle: Oracle, rng: np.random.Generator, k: int = 7) -> None:
+def assert_same_as_oracle(
+    index: HostIndex, oracle: Oracle, rng: np.random.Generator, k: int = 7, *, half: bool = False
+) -> None:
+    """Rank by rank, the index returns documents whose true scores are the oracle's top k. Exact in the flat
+    index; vectors that went through the graph are half precision (`half`), so scores may be off by 1e-3
+    and near-ties may swap."""
+    tolerance = 2e-3 if half or index.approximate else 1e-5
     queries = rng.normal(size=(5, DIM)).astype(np.float32)
     queries /= np.linalg.norm(queries, axis=1, keepdims=True)
     scores, rows = index.search(queries, k)
-    expected = oracle.search(queries, k)
+    expected = oracle.search(queries, len(index))
     for q in range(len(queries)):
-        got = [
-            (index.meta(int(r)).host_id, index.meta(int(r)).key, float(s))
-            for s, r in zip(scores[q], rows[q], strict=True)
-        ]
-        assert [(h, d) for h, d, _ in got] == [(h, d) for h, d, _ in expected[q]]
-        assert [s for _, _, s in got] == pytest.approx([s for _, _, s in expected[q]], abs=1e-5)
+        true = {(h, d): score for h, d, score in expected[q]}
+        got = [(index.meta(int(r)).host_id, index.meta(int(r)).key) for r in rows[q]]
+        assert len(set(got)) == len(got) == k
+        assert [true[g] for g in got] == pytest.approx([s for _, _, s in expected[q][:k]], abs=tolerance)
+        assert scores[q].tolist() == pytest.approx([true[g] for g in got], abs=tolerance)
     assert sorted(index.host_ids) == sorted(oracle.hosts)
     assert len(index) == sum(len(ds) for ds, _ in oracle.hosts.values())
 
@@ -109,7 +114,7 @@ def test_the_graph_keeps_removed_rows_as_tombstones_until_a_fifth_are_dead() -> 
     for i in range(6, 22):
         del oracle.hosts[f"h{i:02d}"]
     assert not index.approximate and len(index) == 14
-    assert_same_as_oracle(index, oracle, rng, k=14)
+    assert_same_as_oracle(index, oracle, rng, k=14, half=True)
 
 
 def test_the_graph_finds_nearly_all_true_neighbours_at_scale() -> None:
