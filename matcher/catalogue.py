@@ -24,7 +24,7 @@ from matcher.embedding import Embedder
 from matcher.engine import Engine, MatchSettings, UpsertReport
 from matcher.errors import IndexMismatch, UnknownHost
 from matcher.index import HostIndex
-from matcher.memory import release_freed_memory
+from matcher.runtime import release_freed_memory
 from matcher.store import Store
 from models.profiles import HostLab
 

@@ -252,7 +252,7 @@ class Engine:
             raise UnknownHost(host_id)
         weights = weights or Weights()
         rows = self.index.host_rows(host_id)
-        docs = self.index.vectors()[rows]
+        docs = self.index.gather(rows)
         all_texts = [researcher_texts(r) for r in researchers]
         flat = [t.text for texts in all_texts for t in texts]
         vectors = self.embedder.encode(flat) if flat else np.zeros((0, self.embedder.dim), np.float32)
@@ -354,7 +354,7 @@ class Engine:
         """Exact similarities of every query text to every document of each host: (m, H, L) padded."""
         segments = [self.index.host_rows(h) for h in host_ids]
         rows = np.concatenate(segments)
-        sims = queries @ self.index.vectors()[rows].T  # (m, R)
+        sims = queries @ self.index.gather(rows).T  # (m, R)
         offsets = np.cumsum([0] + [len(s) for s in segments[:-1]])
         columns = [np.arange(o, o + len(s)) for o, s in zip(offsets, segments, strict=True)]
         block, lengths = pad_segments(sims, columns)

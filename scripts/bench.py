@@ -50,6 +50,7 @@ from matcher.embedding import (
 )
 from matcher.engine import Engine
 from matcher.index import HostIndex
+from matcher.runtime import single_threaded_blas
 from matcher.store import Store
 from models.profiles import ResearcherProfile
 from scripts.synthetic import synthetic_call
@@ -130,6 +131,7 @@ def large_corpus(home: Path, model: Embedder, n_hosts: int, docs: int, base: int
 def match_ratio(model: Embedder, home: Path, queries: int) -> dict[str, float]:
     embedder = CachingEmbedder(model, EmbeddingCache(home / "cache" / "embeddings.sqlite3"))
     engine = Engine.open(home / "index", embedder)
+    single_threaded_blas()  # as the service does
     statement = (
         "We study how slow slip events on subduction megathrusts load the seismogenic zone, combining seafloor "
         "geodesy, ocean-bottom seismometers and numerical models of rate-and-state friction to estimate "
@@ -210,6 +212,13 @@ def main(argv: list[str] | None = None) -> None:
         result.update(build_ratios(model, args.build_docs, args.seed))
         if not (home / "index" / "manifest.json").exists():
             large_corpus(home, model, args.hosts, args.docs, args.base_texts, args.seed)
+        else:  # a kept corpus: bring its index in step with the store (an older index format is rebuilt)
+            cache = EmbeddingCache(home / "cache" / "embeddings.sqlite3")
+            Catalogue.open(
+                Store(f"sqlite:///{home / 'hostmatch.sqlite3'}"),
+                CachingEmbedder(model, cache),
+                index_dir=home / "index",
+            )
         result.update(match_ratio(model, home, args.queries))
         result.update(service_rss(home, model, args.backend))
     print(json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in result.items()}))

@@ -75,6 +75,7 @@ def create_app(config: Mapping[str, Any] | None = None, *, engine: Catalogue | N
 def build_catalogue(config: Mapping[str, Any], home: Home) -> Catalogue:
     """The real collaborators: the encoder (cached), the FAISS index, the database."""
     from matcher.embedding import CachingEmbedder, EmbeddingCache, default_backend, make_embedder
+    from matcher.runtime import single_threaded_blas
     from matcher.store import Store
 
     home.root.mkdir(parents=True, exist_ok=True)
@@ -88,6 +89,7 @@ def build_catalogue(config: Mapping[str, Any], home: Home) -> Catalogue:
         EmbeddingCache(home.cache_path),
     )
     embedder.encode(["warm-up"])  # load the model now, not on the first request
+    single_threaded_blas()
     store = Store(config.get("DATABASE_URL") or home.database_url)
     return Catalogue.open(store, embedder, index_dir=home.index_dir, serving=True)
 

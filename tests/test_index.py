@@ -88,6 +88,11 @@ def test_search_add_update_remove_and_reload_match_the_oracle(tmp_path: Path, an
     assert (loaded.approximate, loaded.tombstones) == (index.approximate, index.tombstones)
     assert_same_as_oracle(loaded, oracle, rng)
     np.testing.assert_array_equal(loaded.vectors(), index.vectors())
+    rows = loaded.host_rows("h17")
+    gathered = loaded.gather(rows)
+    assert gathered.dtype == np.float32
+    np.testing.assert_array_equal(gathered, loaded.vectors()[rows].astype(np.float32))
+    np.testing.assert_allclose(gathered, oracle.hosts["h17"][1], atol=1e-3 if loaded.approximate else 0)
 
 
 def test_the_graph_keeps_removed_rows_as_tombstones_until_a_fifth_are_dead() -> None:
