@@ -16,7 +16,8 @@ optionally a Normalize module, which covers MiniLM, MPNet and BERT-style models.
 a message naming the torch backend, which runs anything sentence-transformers runs.
 
 `int8=True` compresses the weights to 8 bits (NNCF's data-free weight compression: no calibration data set,
-nothing downloaded). It has its own fingerprint, so its vectors never mix with f32 ones.
+nothing downloaded). Each variant has its own fingerprint (`+openvino-rt`, `+openvino-rt-int8`), distinct
+from torch's and from the earlier sentence-transformers/optimum OpenVINO path, so vectors never mix.
 """
 
 from __future__ import annotations
@@ -117,7 +118,7 @@ class OpenVINOEmbedder:
         self.threads = threads
         self.int8 = int8
         self._layout = read_layout(path)
-        self._fingerprint = model_fingerprint(path) + ("+openvino-int8" if int8 else "+openvino")
+        self._fingerprint = model_fingerprint(path) + ("+openvino-rt-int8" if int8 else "+openvino-rt")
         self._runtime: tuple[Any, Any] | None = None
         self._lock = threading.Lock()
         self._local = threading.local()

@@ -173,11 +173,14 @@ def service_rss(home: Path, model: Embedder, backend: str) -> dict[str, float]:
         "from service import create_app\n"
         "app = create_app()\n"
         "client = app.test_client()\n"
-        "client.post('/v1/matches', json={'researcher': {'id': 'r', 'name': 'R', 'institution': 'U', "
-        "'country': 'GB', 'statement': 'Earthquake geodesy.', 'phd': 2022, 'position': 'postdoc', "
+        "response = client.post('/v1/matches', json={'researcher': {'id': 'r', 'name': 'R', 'institution': 'U', "
+        f"'country': 'GB', 'statement': 'Earthquake geodesy, run {uuid.uuid4().hex}.', 'phd': 2022, "
+        "'position': 'postdoc', "
         "'desired_tenure': '12 months'}})\n"
+        "assert response.status_code == 200, response.data\n"
         "rss = int(open('/proc/self/statm').read().split()[1]) * resource.getpagesize()\n"
         "engine = app.extensions['hostmatch'].engine\n"
+        "assert engine.embedder.loaded, 'the model was never loaded'\n"
         "print(json.dumps({'rss': rss, 'vectors': len(engine.index) * engine.index.dim * 4}))\n"
     )
     env = dict(os.environ, HOSTMATCH_HOME=str(home), HOSTMATCH_BACKEND=backend)

@@ -94,7 +94,7 @@ def test_converts_once_matches_torch_and_serves_without_torch(tmp_path: Path) ->
     assert not first.loaded
     vectors = first.encode(TEXTS)
     assert vectors.dtype == np.float32 and vectors.shape == (3, 384)
-    assert first.fingerprint.endswith("+openvino") and first.fingerprint != SentenceTransformerEmbedder().fingerprint
+    assert first.fingerprint.endswith("+openvino-rt") and first.fingerprint != SentenceTransformerEmbedder().fingerprint
     assert (vectors * torch_vectors).sum(axis=1).min() > 0.9999
     assert [p.name for p in tmp_path.iterdir()] == [first.fingerprint]  # no temporary folder left behind
     model_file = first.converted_dir / "openvino_model.xml"
