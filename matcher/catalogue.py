@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from matcher.embedding import Embedder
 from matcher.engine import Engine, MatchSettings, UpsertReport
 from matcher.errors import IndexMismatch, UnknownHost
+from matcher.hosts import HostRecords
 from matcher.index import HostIndex
 from matcher.runtime import release_freed_memory
 from matcher.store import Store
@@ -74,13 +75,22 @@ class Catalogue:
     def sync(self, *, progress: bool = False) -> UpsertReport | None:
         """Make the index hold exactly the stored hosts; None when it already did."""
         with self._writing():
-            stored = self.store.hosts()
-            if stored == self.engine.hosts:
+            if self._in_step():
                 return None
+            stored = self.store.hosts()
             log.info("index differs from the store (%d vs %d hosts); rebuilding", len(self.engine.hosts), len(stored))
             report = self.engine.replace_all(list(stored.values()), progress=progress)
             self._save()
             return report
+
+    def _in_step(self) -> bool:
+        """Whether the index holds exactly the stored hosts, comparing them a batch at a time."""
+        seen = 0
+        for host in self.store.iter_hosts():
+            if not self.engine.hosts.unchanged(host):
+                return False
+            seen += 1
+        return seen == len(self.engine.hosts)
 
     def refresh(self) -> bool:
         """Reload the index if another process saved a newer one. Cheap when nothing changed (one stat)."""
@@ -150,7 +160,7 @@ class Catalogue:
         """One write to store and index: rows in a transaction; the index saved before it commits; on any
         failure the transaction rolls back and the index is put back as it was."""
         with self._writing():
-            before = dict(self.engine.hosts)
+            before = self.engine.hosts.copy()
             try:
                 with self.store.session() as session:
                     yield session
@@ -163,7 +173,7 @@ class Catalogue:
         """What a serving process does after (re)loading: build the term statistics requests need, then
         hand the memory that loading freed back to the operating system."""
         if self.serving:
-            _ = self.engine.terms
+            self.engine.warm()
             release_freed_memory()
 
     # -- internals -------------------------------------------------------------------------------------
@@ -173,7 +183,7 @@ class Catalogue:
             self.engine.save(self.index_dir)
             self._signature = self._disk_signature()
 
-    def _restore(self, hosts: dict[str, HostLab]) -> None:
+    def _restore(self, hosts: HostRecords) -> None:
         """Put the index back to `hosts` after a failed write (embeddings come from the cache)."""
         try:
             if self.engine.hosts != hosts:

@@ -14,7 +14,7 @@ import datetime as dt
 import heapq
 import json
 from collections import Counter
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +24,7 @@ from matcher.conflicts import Keys, conflict_between, host_keys, researcher_keys
 from matcher.documents import Document, QueryText, host_documents, researcher_texts
 from matcher.embedding import Embedder
 from matcher.errors import UnknownHost
+from matcher.hosts import HostRecords
 from matcher.index import ANN_THRESHOLD, HostIndex
 from matcher.ranking import NO_PLACES, HostFilter, PairScore, Weights, best_pairs, ordered, score_pair, upper_bound
 from matcher.similarity import DEFAULT_AGGREGATION, DEFAULT_TOP_K, Aggregation, aggregate, pad_segments
@@ -63,7 +64,7 @@ class Engine:
             raise ValueError("the index and the embedder were made with different models")
         self.embedder = embedder
         self.index = index
-        self.hosts: dict[str, HostLab] = dict(hosts or {})
+        self.hosts = HostRecords((hosts or {}).values())
         self.settings = settings or MatchSettings()
         self._terms: TermStats | None = None
         self._conflict_keys: dict[str, Keys] = {}
@@ -85,14 +86,13 @@ class Engine:
         except FileNotFoundError:
             empty = HostIndex(embedder.dim, embedder.fingerprint, ann_threshold=ann_threshold)
             return cls(embedder, empty, settings=settings)
-        records = json.loads(payloads.get("hosts", b"[]"))
-        hosts = {h.id: h for h in (HostLab.model_validate(r) for r in records)}
-        return cls(embedder, index, hosts, settings=settings)
+        engine = cls(embedder, index, settings=settings)
+        engine.hosts = HostRecords(HostLab.model_validate(r) for r in json.loads(payloads.get("hosts", b"[]")))
+        return engine
 
     def save(self, folder: Path) -> None:
         """Save index and host records together, atomically (one manifest names both)."""
-        records = [self.hosts[h].model_dump(mode="json") for h in sorted(self.hosts)]
-        self.index.save(folder, payloads={"hosts": json.dumps(records, ensure_ascii=False).encode()})
+        self.index.save(folder, payloads={"hosts": self.hosts.json_array()})
 
     # -- changes ---------------------------------------------------------------------------------------
 
@@ -103,7 +103,7 @@ class Engine:
         changed: list[tuple[HostLab, list[Document]]] = []
         for host in hosts:
             docs = host_documents(host)
-            if host.id in self.hosts and self.hosts[host.id] == host:
+            if self.hosts.unchanged(host):
                 unchanged += 1
                 continue
             if host.id in self.hosts:
@@ -119,7 +119,8 @@ class Engine:
             items.append((docs, vectors[start : start + len(docs)]))
             start += len(docs)
         self.index.upsert(items)
-        self.hosts.update((host.id, host) for host, _ in changed)
+        for host, _ in changed:
+            self.hosts[host.id] = host
         for host, _ in changed:
             self._conflict_keys.pop(host.id, None)
         if self._terms is not None:
@@ -201,7 +202,7 @@ class Engine:
             if len(kept_totals) == top and upper_bound(float(similarity[i]), weights) < kept_totals[0]:
                 break
             host_id = host_ids[i]
-            host = self.hosts[host_id]
+            host = self.hosts.profile(host_id)
             found = conflict_between(mine, self._keys(host_id), excluded_hosts=exclude)
             if found is None and enforce_capacity and host.capacity <= 0:
                 found = (NO_PLACES, f"{host.lab_name} has no places left")
@@ -247,9 +248,9 @@ class Engine:
 
         Researchers are not in the FAISS index: all of them are scored exactly against the host's documents.
         """
-        host = self.hosts.get(host_id)
-        if host is None:
+        if host_id not in self.hosts:
             raise UnknownHost(host_id)
+        host = self.hosts.profile(host_id)
         weights = weights or Weights()
         rows = self.index.host_rows(host_id)
         docs = self.index.gather(rows)
@@ -311,6 +312,18 @@ class Engine:
             keys = self._conflict_keys[host_id] = host_keys(self.hosts[host_id])
         return keys
 
+    def warm(self) -> None:
+        """Build now, in one pass over the full records, what matching otherwise builds on first use: the
+        term statistics and every host's conflict keys."""
+
+        def visiting() -> Iterator[HostLab]:
+            for host_id in self.hosts:
+                host = self.hosts[host_id]
+                self._conflict_keys.setdefault(host_id, host_keys(host))
+                yield host
+
+        self._terms = TermStats(visiting())
+
     @property
     def terms(self) -> TermStats:
         """Term statistics over the hosts, built on first use and kept up to date by host changes."""
@@ -326,7 +339,7 @@ class Engine:
         candidates that pass (so a narrow filter never comes back empty because FAISS looked elsewhere).
         """
         if host_filter.active:
-            allowed = [h for h in sorted(self.hosts) if host_filter.allows(self.hosts[h])]
+            allowed = [h for h in sorted(self.hosts) if host_filter.allows(self.hosts.profile(h))]
             if sum(len(self.index.host_rows(h)) for h in allowed) <= self.settings.exact_limit:
                 return allowed
             allowed_set = set(allowed)
@@ -370,7 +383,7 @@ class Engine:
         rows: np.ndarray,
         researcher_terms: set[str],
     ) -> Match:
-        host = self.hosts[host_id]
+        host = self.hosts.profile(host_id)
         evidence = [
             self._evidence(texts[q].key, texts[q].title, rows[d], sim)
             for q, d, sim in best_pairs(sims, length, n=self.settings.evidence)

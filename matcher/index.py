@@ -138,7 +138,8 @@ class HostIndex:
         precision in the graph (twice as fast as NumPy's float16 conversion)."""
         rows = np.asarray(rows, dtype=np.int64)
         if not self.approximate:
-            return self.vectors()[rows]
+            flat: np.ndarray = self.vectors()[rows]
+            return flat
         store: Any = faiss.downcast_index(self._faiss.storage)
         n = int(self._faiss.ntotal)
         codes = faiss.rev_swig_ptr(store.codes.data(), n * store.code_size).reshape(n, store.code_size)

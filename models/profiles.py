@@ -17,6 +17,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    PlainSerializer,
     StringConstraints,
     ValidationInfo,
     field_validator,
@@ -27,6 +28,10 @@ from models.durations import Days, format_days
 from models.programmes import check_programme_id
 from models.stages import CareerStage, Position, career_stage
 from models.taxonomy import broad_sections_of, normalise_section
+
+# Sets are written as sorted lists, so a profile has one JSON form: equal profiles serialise to equal bytes
+# (hostmatch compares stored hosts by their JSON) and API output does not vary with hash order.
+_SORTED = PlainSerializer(lambda values: sorted(str(v) for v in values), return_type=list[str], when_used="json")
 
 Identifier = Annotated[
     str,
@@ -117,10 +122,10 @@ class HostLab(_Model):
     description: Text
     publications: tuple[Publication, ...] = ()
     capacity: int = Field(ge=0, le=1000, description="Places for fellows; 0 means full.")
-    accepted_stages: frozenset[CareerStage] = Field(min_length=1)
+    accepted_stages: Annotated[frozenset[CareerStage], _SORTED] = Field(min_length=1)
     hosting_window: HostingWindow
-    programmes: frozenset[ProgrammeId] = Field(min_length=1)
-    languages: frozenset[LanguageCode] = frozenset({"en"})
+    programmes: Annotated[frozenset[ProgrammeId], _SORTED] = Field(min_length=1)
+    languages: Annotated[frozenset[LanguageCode], _SORTED] = frozenset({"en"})
 
 
 class ResearcherProfile(_Model):
@@ -140,8 +145,8 @@ class ResearcherProfile(_Model):
     position: Position
     desired_tenure: Days
     desired_start: dt.date | None = None
-    programmes: frozenset[ProgrammeId] = frozenset()
-    languages: frozenset[LanguageCode] = frozenset({"en"})
+    programmes: Annotated[frozenset[ProgrammeId], _SORTED] = frozenset()
+    languages: Annotated[frozenset[LanguageCode], _SORTED] = frozenset({"en"})
     jsps_alumni: bool = False
 
     @field_validator("phd")

@@ -12,6 +12,8 @@ from sqlalchemy.exc import IntegrityError
 
 from matcher.records import read_hosts, read_researchers, sample_path
 from matcher.store import Base, Store
+from models.profiles import HostLab
+from tests.conftest import host_record
 
 URLS = ["sqlite"] + (["postgres"] if os.environ.get("HOSTMATCH_TEST_DATABASE_URL") else [])
 
@@ -91,3 +93,12 @@ def test_ids_are_unique(store: Store) -> None:
         session.add(HostRow(id=host.id, lab_name="a", institution="b", prefecture="c", profile={}))
         session.add(HostRow(id=host.id, lab_name="a", institution="b", prefecture="c", profile={}))
         session.flush()
+
+
+def test_hosts_are_read_a_batch_at_a_time_in_id_order(store: Store) -> None:
+    hosts = [HostLab.model_validate(host_record(f"h-{i:02d}")) for i in (5, 1, 9, 3, 7)]
+    with store.session() as session:
+        store.put_hosts(session, hosts)
+    for batch in (1, 2, 5, 10):
+        assert [h.id for h in store.iter_hosts(batch=batch)] == ["h-01", "h-03", "h-05", "h-07", "h-09"]
+    assert list(store.iter_hosts(batch=2)) == list(store.hosts().values())
