@@ -96,7 +96,10 @@ def score_call(
     for a, applicant in enumerate(tqdm(applicants, desc="scoring", unit="applicant", disable=not progress or None)):
         lo, hi = int(starts[a]), int(starts[a + 1])
         queries = vectors[lo:hi]
-        found = sorted(set(engine.index.host_of_rows(rows[lo:hi].ravel())))
+        found = sorted(
+            set(engine.index.host_of_rows(rows[lo:hi].ravel()))
+            | engine.index.nearest_hosts(queries, engine.settings.host_pool)
+        )
         if not found:
             continue
         similarity = engine.topic_similarity(queries, [t.weight for t in texts[a]], found)
@@ -106,7 +109,7 @@ def score_call(
         verdicts = eligible_programmes(applicant, on=when)
         stage = applicant.stage(on=when)
         for i in best:
-            host = engine.hosts[found[i]]
+            host = hosts[host_index[found[i]]]
             if (applicant.id, host.id) in excluded:
                 left_out[a][EXCLUDED] += 1
                 continue

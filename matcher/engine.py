@@ -39,6 +39,7 @@ class MatchSettings:
     aggregation: Aggregation = DEFAULT_AGGREGATION
     top_k_docs: int = DEFAULT_TOP_K
     pool: int = 256  # documents FAISS returns per query text; their hosts are scored exactly
+    host_pool: int = 256  # and the hosts with the nearest mean document vectors, per query text
     evidence: int = 3  # evidence pairs per match
     exact_limit: int = 50_000  # with filters, score every allowed host exactly up to this many documents
 
@@ -313,8 +314,8 @@ class Engine:
         return keys
 
     def warm(self) -> None:
-        """Build now, in one pass over the full records, what matching otherwise builds on first use: the
-        term statistics and every host's conflict keys."""
+        """Build now what matching otherwise builds on first use: the term statistics and every host's
+        conflict keys (in one pass over the full records), and the hosts' mean vectors."""
 
         def visiting() -> Iterator[HostLab]:
             for host_id in self.hosts:
@@ -323,6 +324,7 @@ class Engine:
                 yield host
 
         self._terms = TermStats(visiting())
+        self.index.centroids()
 
     @property
     def terms(self) -> TermStats:
@@ -334,19 +336,23 @@ class Engine:
     def _candidates(self, queries: np.ndarray, host_filter: HostFilter) -> list[str]:
         """Hosts to score exactly, sorted by id.
 
-        Without filters: the hosts owning any of the top `pool` documents of any query text. With filters:
-        every host that passes them when their documents are few enough to score exactly, else the FAISS
-        candidates that pass (so a narrow filter never comes back empty because FAISS looked elsewhere).
+        Without filters: the hosts owning any of the top `pool` documents of any query text, and the
+        `host_pool` hosts whose mean document vector is nearest to it (see `HostIndex.nearest_hosts`). With
+        filters: every host that passes them when their documents are few enough to score exactly, else
+        the candidates of four times those sizes that pass (so a narrow filter never comes back empty
+        because the search looked elsewhere).
         """
         if host_filter.active:
             allowed = [h for h in sorted(self.hosts) if host_filter.allows(self.hosts.profile(h))]
             if sum(len(self.index.host_rows(h)) for h in allowed) <= self.settings.exact_limit:
                 return allowed
-            allowed_set = set(allowed)
             _, rows = self.index.search(queries, self.settings.pool * 4)
-            return sorted(set(self.index.host_of_rows(rows.ravel())) & allowed_set)
+            found = set(self.index.host_of_rows(rows.ravel()))
+            found |= self.index.nearest_hosts(queries, self.settings.host_pool * 4)
+            return sorted(found.intersection(allowed))
         _, rows = self.index.search(queries, self.settings.pool)
-        return sorted(set(self.index.host_of_rows(rows.ravel())))
+        found = set(self.index.host_of_rows(rows.ravel()))
+        return sorted(found | self.index.nearest_hosts(queries, self.settings.host_pool))
 
     def topic_similarity(self, queries: np.ndarray, weights: Sequence[float], host_ids: list[str]) -> np.ndarray:
         """Aggregated similarity of one researcher's texts (m, dim) to each host: (H,)."""

@@ -78,6 +78,7 @@ class HostIndex:
         self._meta: list[DocMeta] = []
         self._rows_by_host: dict[str, np.ndarray] = {}
         self._dead = 0  # tombstone rows (graph mode only)
+        self._centroids: tuple[list[str], np.ndarray] | None = None  # built on first use, dropped on change
         self._excluded: Any = None  # an ID selector that leaves the tombstones out, when there are any
         self._excluded_parts: Any = None  # what that selector points into; SWIG does not keep it alive
 
@@ -229,6 +230,7 @@ class HostIndex:
         self._rows_by_host = {h: np.asarray(rows, dtype=np.int64) for h, rows in by_host.items()}
         assert len(self._meta) == self._faiss.ntotal, "metadata and FAISS rows out of step"
         self._excluded = self._excluded_parts = None
+        self._centroids = None
         if self._dead:
             dead = np.asarray([i for i, m in enumerate(self._meta) if m.host_id == _DEAD], dtype=np.int64)
             batch = faiss.IDSelectorBatch(dead)
@@ -265,6 +267,38 @@ class HostIndex:
             fill = rows < 0
             scores[fill], rows[fill] = exact_scores[fill], exact_rows[fill]
         return scores, rows
+
+    def nearest_hosts(self, queries: np.ndarray, k: int) -> set[str]:
+        """The k hosts whose mean document vector is most similar to each query, together.
+
+        Document search alone misses hosts whose strength is several good documents rather than one
+        excellent one, when many near-identical documents of other hosts fill the top ranks: on the
+        benchmark's corpus the top-256 documents held half of the true ten best hosts (by top-3 mean), the
+        256 nearest centroids nine in ten. The engine takes both candidate sets.
+        """
+        ids, centroids = self.centroids()
+        if not ids or k <= 0:
+            return set()
+        sims = np.asarray(queries, dtype=np.float32) @ centroids.T
+        k = min(k, len(ids))
+        best = np.argpartition(-sims, k - 1, axis=1)[:, :k]
+        return {ids[i] for i in best.ravel().tolist()}
+
+    def centroids(self) -> tuple[list[str], np.ndarray]:
+        """Host ids and their documents' mean vectors, normalised: (ids, (hosts, dim) float32)."""
+        if self._centroids is None:
+            ids = list(self._rows_by_host)
+            centroids = np.zeros((len(ids), self.dim), dtype=np.float32)
+            for start in range(0, len(ids), 1000):  # bounded temporaries: ~1,000 hosts' vectors at a time
+                chunk = [self._rows_by_host[h] for h in ids[start : start + 1000]]
+                vectors = self.gather(np.concatenate(chunk))
+                offsets = np.cumsum([0] + [len(rows) for rows in chunk[:-1]])
+                sums = np.add.reduceat(vectors, offsets, axis=0)
+                centroids[start : start + len(chunk)] = sums / np.maximum(
+                    np.linalg.norm(sums, axis=1, keepdims=True), 1e-12
+                )
+            self._centroids = (ids, centroids)
+        return self._centroids
 
     def _exact_search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         live = np.asarray([i for i, m in enumerate(self._meta) if m.host_id != _DEAD], dtype=np.int64)

@@ -221,3 +221,48 @@ def test_a_save_that_fails_midway_leaves_the_previous_index_intact(
     assert len(names) == len(before)
     manifest = json.loads((tmp_path / "manifest.json").read_text())
     assert manifest["count"] == 5 and manifest["hosts"] == 2 and manifest["fingerprint"] == "fp"
+
+
+@pytest.mark.parametrize("ann_threshold", [index_module.ANN_THRESHOLD, 20], ids=["flat", "graph"])
+def test_host_centroids_follow_changes(ann_threshold: int) -> None:
+    rng = np.random.default_rng(9)
+    index = HostIndex(DIM, "fp", ann_threshold=ann_threshold)
+    hosts = {f"h{i}": random_host(rng, f"h{i}", 5) for i in range(8)}
+    index.upsert(hosts.values())
+
+    def expected(host_id: str) -> np.ndarray:
+        mean = hosts[host_id][1].mean(axis=0)
+        return mean / np.linalg.norm(mean)
+
+    ids, centroids = index.centroids()
+    assert sorted(ids) == sorted(hosts)
+    for host_id, centroid in zip(ids, centroids, strict=True):
+        np.testing.assert_allclose(centroid, expected(host_id), atol=2e-3)
+    hosts["h3"] = random_host(rng, "h3", 2)
+    index.upsert([hosts["h3"]])
+    index.remove(["h5"])
+    del hosts["h5"]
+    ids, centroids = index.centroids()
+    assert sorted(ids) == sorted(hosts)
+    np.testing.assert_allclose(centroids[ids.index("h3")], expected("h3"), atol=2e-3)
+
+
+def test_nearest_hosts_find_the_host_with_several_good_documents_that_document_search_misses() -> None:
+    rng = np.random.default_rng(10)
+    query = np.zeros((1, DIM), np.float32)
+    query[0, 0] = 1.0
+    index = HostIndex(DIM, "fp")
+    items = []
+    for i in range(6):  # each has one document almost equal to the query, and four unrelated ones
+        docs, vectors = random_host(rng, f"one-hit-{i}", 5)
+        vectors[0] = query[0] + rng.normal(0, 0.01, DIM)
+        vectors[1:, 0] = -0.5
+        items.append((docs, (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)))
+    docs, vectors = random_host(rng, "broad", 5)  # every document fairly close to the query
+    vectors = query + rng.normal(0, 0.4, (5, DIM))
+    items.append((docs, (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)))
+    index.upsert(items)
+    _, rows = index.search(query, 6)
+    assert "broad" not in index.host_of_rows(rows[0])
+    assert index.nearest_hosts(query, 1) == {"broad"}
+    assert len(index.nearest_hosts(query, 100)) == 7
