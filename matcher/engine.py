@@ -38,7 +38,7 @@ from models.results import Candidate, CandidateResult, Evidence, Exclusion, Matc
 class MatchSettings:
     aggregation: Aggregation = DEFAULT_AGGREGATION
     top_k_docs: int = DEFAULT_TOP_K
-    pool: int = 256  # documents FAISS returns per query text; their hosts are scored exactly
+    pool: int = 128  # documents FAISS returns per query text; their hosts are scored exactly
     host_pool: int = 256  # and the hosts with the nearest mean document vectors, per query text
     evidence: int = 3  # evidence pairs per match
     exact_limit: int = 50_000  # with filters, score every allowed host exactly up to this many documents
