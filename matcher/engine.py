@@ -27,7 +27,7 @@ from matcher.errors import UnknownHost
 from matcher.hosts import HostRecords
 from matcher.index import ANN_THRESHOLD, HostIndex
 from matcher.ranking import NO_PLACES, HostFilter, PairScore, Weights, best_pairs, ordered, score_pair, upper_bound
-from matcher.similarity import DEFAULT_AGGREGATION, DEFAULT_TOP_K, Aggregation, aggregate, pad_segments
+from matcher.similarity import DEFAULT_AGGREGATION, DEFAULT_TOP_K, Aggregation, aggregate, pad_runs
 from matcher.terms import TermStats, researcher_text, terms
 from models.eligibility import eligible_programmes
 from models.profiles import HostLab, ResearcherProfile
@@ -373,10 +373,8 @@ class Engine:
         """Exact similarities of every query text to every document of each host: (m, H, L) padded."""
         segments = [self.index.host_rows(h) for h in host_ids]
         rows = np.concatenate(segments)
-        sims = queries @ self.index.gather(rows).T  # (m, R)
-        offsets = np.cumsum([0] + [len(s) for s in segments[:-1]])
-        columns = [np.arange(o, o + len(s)) for o, s in zip(offsets, segments, strict=True)]
-        block, lengths = pad_segments(sims, columns)
+        sims = queries @ self.index.gather(rows).T  # (m, R), host after host
+        block, lengths = pad_runs(sims, np.fromiter(map(len, segments), dtype=np.int64, count=len(segments)))
         return block, lengths, segments
 
     def _match(

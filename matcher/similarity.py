@@ -78,9 +78,21 @@ def pad_segments(values: np.ndarray, segments: list[np.ndarray]) -> tuple[np.nda
 
     Returns the block and the (H,) lengths; padding is 0 and must be masked by `aggregate`'s lengths.
     """
-    lengths = np.array([len(s) for s in segments], dtype=np.int64)
+    lengths = np.fromiter((len(s) for s in segments), dtype=np.int64, count=len(segments))
     width = int(lengths.max()) if len(lengths) else 1
     columns = np.zeros((len(segments), width), dtype=np.int64)
-    for i, seg in enumerate(segments):
-        columns[i, : len(seg)] = seg
+    if len(segments):
+        columns[np.arange(width) < lengths[:, None]] = np.concatenate(segments)  # row-major: host by host
+    return values[:, columns], lengths
+
+
+def pad_runs(values: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """`pad_segments` for columns laid out host after host: host i owns the next `lengths[i]` columns."""
+    lengths = np.asarray(lengths, dtype=np.int64)
+    if not len(lengths):
+        return values[:, np.zeros((0, 1), dtype=np.int64)], lengths
+    width = int(lengths.max())
+    starts = np.cumsum(lengths) - lengths
+    offsets = np.arange(width)
+    columns = np.where(offsets < lengths[:, None], starts[:, None] + offsets, 0)
     return values[:, columns], lengths

@@ -8,6 +8,7 @@ both D and I.
 
 from __future__ import annotations
 
+import functools
 from types import MappingProxyType
 
 BROAD_SECTIONS: tuple[str, ...] = tuple("ABCDEFGHIJK")
@@ -83,6 +84,7 @@ _MEDIUM: dict[str, tuple[str, tuple[str, ...]]] = {
 MEDIUM_SECTIONS: MappingProxyType[str, str] = MappingProxyType({code: name for code, (name, _) in _MEDIUM.items()})
 
 
+@functools.lru_cache(maxsize=1024)  # pure, and called for every scored pair
 def normalise_section(code: str | int) -> str:
     """Return the canonical medium-section code ("07" and 7 become "7").
 
@@ -97,6 +99,7 @@ def normalise_section(code: str | int) -> str:
     return text
 
 
+@functools.lru_cache(maxsize=1024)
 def broad_sections_of(medium: str) -> tuple[str, ...]:
     """The broad section letter(s) a medium section belongs to."""
     return _MEDIUM[normalise_section(medium)][1]

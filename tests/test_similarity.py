@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from matcher.similarity import aggregate, pad_segments
+from matcher.similarity import aggregate, pad_runs, pad_segments
 
 
 def test_max_mean_topk_on_one_host() -> None:
@@ -65,3 +65,13 @@ def test_pad_segments_gathers_columns_per_host() -> None:
     assert lengths.tolist() == [2, 1, 3]
     assert block[1, 2].tolist() == [6, 7, 8]
     assert block[0, 0, :2].tolist() == [0, 3]
+
+
+def test_pad_runs_is_pad_segments_for_hosts_laid_out_in_order() -> None:
+    values = np.arange(12, dtype=np.float32).reshape(2, 6)
+    block, lengths = pad_runs(values, np.array([2, 1, 3]))
+    expected, expected_lengths = pad_segments(values, [np.array([0, 1]), np.array([2]), np.array([3, 4, 5])])
+    np.testing.assert_array_equal(lengths, expected_lengths)
+    np.testing.assert_array_equal(block, expected)
+    empty, none = pad_runs(values, np.zeros(0, dtype=np.int64))
+    assert empty.shape == (2, 0, 1) and len(none) == 0
