@@ -19,7 +19,7 @@ import unicodedata
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 
-from models.profiles import HostLab, ResearcherProfile
+from models.profiles import HostLab, Publication, ResearcherProfile
 
 SAME_INSTITUTION = "same institution"
 CO_AUTHORSHIP = "co-authorship"
@@ -64,25 +64,21 @@ class Keys:
 
 
 def host_keys(host: HostLab) -> Keys:
-    coauthors = _names(a for pub in host.publications for a in pub.coauthors)
-    return Keys(
-        host.id,
-        host.pi_name,
-        host.institution,
-        institution_key(host.institution),
-        frozenset(name_keys(host.pi_name)),
-        frozenset(coauthors),
-    )
+    return _keys(host.id, host.pi_name, host.institution, host.publications)
 
 
 def researcher_keys(researcher: ResearcherProfile) -> Keys:
-    coauthors = _names(a for pub in researcher.publications for a in pub.coauthors)
+    return _keys(researcher.id, researcher.name, researcher.institution, researcher.publications)
+
+
+def _keys(profile_id: str, name: str, institution: str, publications: Iterable[Publication]) -> Keys:
+    coauthors = _names(a for pub in publications for a in pub.coauthors)
     return Keys(
-        researcher.id,
-        researcher.name,
-        researcher.institution,
-        institution_key(researcher.institution),
-        frozenset(name_keys(researcher.name)),
+        profile_id,
+        name,
+        institution,
+        institution_key(institution),
+        frozenset(name_keys(name)),
         frozenset(coauthors),
     )
 

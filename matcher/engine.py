@@ -1,8 +1,8 @@
 """The engine: the one place where the embedder, the index and the host records meet.
 
     researcher -> query texts -> embed (cached) -> FAISS top documents per text, and the hosts with the
-      nearest mean vectors -> candidate hosts -> exact similarity to every document of each candidate -> aggregate per host -> weight the texts
-      -> order -> evidence
+      nearest mean vectors -> candidate hosts -> exact similarity to every document of each candidate
+      -> aggregate per host -> weight the texts -> order -> evidence
 
 Everything heavy is injected: any `Embedder`, a `HostIndex`, and the host records. Scoring and ordering are
 the pure functions of `matcher.similarity` and `matcher.ranking`.

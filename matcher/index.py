@@ -78,7 +78,8 @@ class HostIndex:
         self._meta: list[DocMeta] = []
         self._rows_by_host: dict[str, np.ndarray] = {}
         self._dead = 0  # tombstone rows (graph mode only)
-        self._centroids: tuple[list[str], np.ndarray] | None = None  # built on first use, dropped on change
+        self._centroid_of: dict[str, np.ndarray] = {}  # per host; built on first use, kept up to date after
+        self._centroids: tuple[list[str], np.ndarray] | None = None  # those stacked, restacked after a change
         self._excluded: Any = None  # an ID selector that leaves the tombstones out, when there are any
         self._excluded_parts: Any = None  # what that selector points into; SWIG does not keep it alive
 
@@ -166,6 +167,10 @@ class HostIndex:
             self._meta.extend(_doc_meta(d.host_id, d.key, d.title) for docs, _ in batch for d in docs)
         self._restructure()
         self._reindex_rows()
+        if self._centroid_of:  # in use: bring the changed hosts' mean vectors up to date now
+            changed = [docs[0].host_id for docs, _ in batch]
+            self._centroid_of.update(zip(changed, self._means(changed), strict=True))
+        self._centroids = None
 
     def remove(self, host_ids: Iterable[str]) -> None:
         """Remove hosts and all their documents.
@@ -180,6 +185,9 @@ class HostIndex:
         self._remove_rows(wanted)
         self._restructure()
         self._reindex_rows()
+        for host_id in wanted:
+            self._centroid_of.pop(host_id, None)
+        self._centroids = None
 
     def _checked(self, docs: Sequence[Document], vectors: np.ndarray) -> np.ndarray:
         vectors = np.asarray(vectors)
@@ -230,7 +238,6 @@ class HostIndex:
         self._rows_by_host = {h: np.asarray(rows, dtype=np.int64) for h, rows in by_host.items()}
         assert len(self._meta) == self._faiss.ntotal, "metadata and FAISS rows out of step"
         self._excluded = self._excluded_parts = None
-        self._centroids = None
         if self._dead:
             dead = np.asarray([i for i, m in enumerate(self._meta) if m.host_id == _DEAD], dtype=np.int64)
             batch = faiss.IDSelectorBatch(dead)
@@ -286,19 +293,25 @@ class HostIndex:
 
     def centroids(self) -> tuple[list[str], np.ndarray]:
         """Host ids and their documents' mean vectors, normalised: (ids, (hosts, dim) float32)."""
-        if self._centroids is None:
+        if not self._centroid_of and self._rows_by_host:
             ids = list(self._rows_by_host)
-            centroids = np.zeros((len(ids), self.dim), dtype=np.float32)
-            for start in range(0, len(ids), 1000):  # bounded temporaries: ~1,000 hosts' vectors at a time
-                chunk = [self._rows_by_host[h] for h in ids[start : start + 1000]]
-                vectors = self.gather(np.concatenate(chunk))
-                offsets = np.cumsum([0] + [len(rows) for rows in chunk[:-1]])
-                sums = np.add.reduceat(vectors, offsets, axis=0)
-                centroids[start : start + len(chunk)] = sums / np.maximum(
-                    np.linalg.norm(sums, axis=1, keepdims=True), 1e-12
-                )
-            self._centroids = (ids, centroids)
+            self._centroid_of = dict(zip(ids, self._means(ids), strict=True))
+        if self._centroids is None:
+            ids = list(self._centroid_of)
+            stacked = np.stack([self._centroid_of[h] for h in ids]) if ids else np.zeros((0, self.dim), np.float32)
+            self._centroids = (ids, stacked)
         return self._centroids
+
+    def _means(self, host_ids: list[str]) -> np.ndarray:
+        """Normalised mean vectors of these hosts' documents, ~1,000 hosts' vectors in memory at a time."""
+        means = np.zeros((len(host_ids), self.dim), dtype=np.float32)
+        for start in range(0, len(host_ids), 1000):
+            chunk = [self._rows_by_host[h] for h in host_ids[start : start + 1000]]
+            vectors = self.gather(np.concatenate(chunk))
+            offsets = np.cumsum([0] + [len(rows) for rows in chunk[:-1]])
+            sums = np.add.reduceat(vectors, offsets, axis=0)
+            means[start : start + len(chunk)] = sums / np.maximum(np.linalg.norm(sums, axis=1, keepdims=True), 1e-12)
+        return means
 
     def _exact_search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         live = np.asarray([i for i, m in enumerate(self._meta) if m.host_id != _DEAD], dtype=np.int64)

@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from matcher.embedding import DEFAULT_BATCH_SIZE, default_model_path, model_fingerprint
+from matcher.embedding import DEFAULT_BATCH_SIZE, local_model_dir, model_fingerprint
 
 SETTINGS_FILE = "hostmatch-openvino.json"
 _POOLING_MODES = ("mean", "cls", "max")
@@ -109,9 +109,7 @@ class OpenVINOEmbedder:
         threads: int | None = None,
         int8: bool = False,
     ) -> None:
-        path = Path(model_path) if model_path is not None else default_model_path()
-        if not (path / "config.json").is_file() and not (path / "modules.json").is_file():
-            raise FileNotFoundError(f"{path} is not a local sentence-transformers model directory")
+        path = local_model_dir(model_path)
         self.model_path = path
         self.export_dir = Path(export_dir)
         self.batch_size = batch_size
