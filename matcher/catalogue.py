@@ -170,8 +170,8 @@ class Catalogue:
                 raise
 
     def _warm(self) -> None:
-        """What a serving process does after (re)loading: build the term statistics requests need, then
-        hand the memory that loading freed back to the operating system."""
+        """What a serving process does after (re)loading: build what requests need (term statistics,
+        conflict keys, host mean vectors), then hand the memory loading freed back to the system."""
         if self.serving:
             self.engine.warm()
             release_freed_memory()

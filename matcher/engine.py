@@ -25,7 +25,7 @@ from matcher.documents import Document, QueryText, host_documents, researcher_te
 from matcher.embedding import Embedder
 from matcher.errors import UnknownHost
 from matcher.hosts import HostRecords
-from matcher.index import ANN_THRESHOLD, HostIndex
+from matcher.index import HostIndex
 from matcher.ranking import NO_PLACES, HostFilter, PairScore, Weights, best_pairs, ordered, score_pair, upper_bound
 from matcher.similarity import DEFAULT_AGGREGATION, DEFAULT_TOP_K, Aggregation, aggregate, pad_runs
 from matcher.terms import TermStats, researcher_text, terms
@@ -73,20 +73,12 @@ class Engine:
     # -- persistence -----------------------------------------------------------------------------------
 
     @classmethod
-    def open(
-        cls,
-        folder: Path,
-        embedder: Embedder,
-        *,
-        settings: MatchSettings | None = None,
-        ann_threshold: int = ANN_THRESHOLD,
-    ) -> Engine:
+    def open(cls, folder: Path, embedder: Embedder, *, settings: MatchSettings | None = None) -> Engine:
         """Load the index and host records saved in `folder`, or start empty when there is none."""
         try:
-            index, payloads = HostIndex.load(folder, fingerprint=embedder.fingerprint, ann_threshold=ann_threshold)
+            index, payloads = HostIndex.load(folder, fingerprint=embedder.fingerprint)
         except FileNotFoundError:
-            empty = HostIndex(embedder.dim, embedder.fingerprint, ann_threshold=ann_threshold)
-            return cls(embedder, empty, settings=settings)
+            return cls(embedder, HostIndex(embedder.dim, embedder.fingerprint), settings=settings)
         engine = cls(embedder, index, settings=settings)
         engine.hosts = HostRecords(HostLab.model_validate(r) for r in json.loads(payloads.get("hosts", b"[]")))
         return engine
