@@ -129,9 +129,11 @@ def large_corpus(home: Path, model: Embedder, n_hosts: int, docs: int, base: int
     catalogue.upsert_hosts(hosts)
 
 
-def match_ratio(model: Embedder, home: Path, queries: int, recall_queries: int = 10) -> dict[str, float]:
+def match_ratio(
+    model: Embedder, home: Path, queries: int, settings: MatchSettings, recall_queries: int = 10
+) -> dict[str, float]:
     embedder = CachingEmbedder(model, EmbeddingCache(home / "cache" / "embeddings.sqlite3"))
-    engine = Engine.open(home / "index", embedder)
+    engine = Engine.open(home / "index", embedder, settings=settings)
     single_threaded_blas()  # as the service does
     statement = (
         "We study how slow slip events on subduction megathrusts load the seismogenic zone, combining seafloor "
@@ -204,6 +206,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--build-docs", type=int, default=1000)
     parser.add_argument("--base-texts", type=int, default=2000)
     parser.add_argument("--queries", type=int, default=30)
+    parser.add_argument("--pool", type=int, default=MatchSettings.pool, help="documents searched per query text")
+    parser.add_argument(
+        "--host-pool", type=int, default=MatchSettings.host_pool, help="hosts by mean vector per query text (0: none)"
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--backend", choices=BACKENDS, default=default_backend())
     parser.add_argument("--keep", type=Path, help="keep (and reuse) the large corpus in this folder")
@@ -225,7 +231,8 @@ def main(argv: list[str] | None = None) -> None:
                 CachingEmbedder(model, cache),
                 index_dir=home / "index",
             )
-        result.update(match_ratio(model, home, args.queries))
+        settings = MatchSettings(pool=args.pool, host_pool=args.host_pool)
+        result.update(match_ratio(model, home, args.queries, settings))
         result.update(service_rss(home, model, args.backend))
     print(json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in result.items()}))
 
