@@ -24,7 +24,7 @@ from matcher.assignment import Assignment, Edges, Unassigned, explain_unassigned
 from matcher.conflicts import EXCLUDED, conflict_between, host_keys, institution_key, researcher_keys
 from matcher.documents import researcher_texts
 from matcher.engine import Engine
-from matcher.ranking import PairScore, Weights, score_pair
+from matcher.ranking import PairScore, ResearcherSide, Weights, score
 from models.eligibility import eligible_programmes
 from models.profiles import HostLab, ResearcherProfile
 
@@ -107,19 +107,18 @@ def score_call(
         when = on or applicant.desired_start or dt.date.today()
         mine = researcher_keys(applicant)
         verdicts = eligible_programmes(applicant, on=when)
-        stage = applicant.stage(on=when)
+        side = ResearcherSide.of(applicant, stage=applicant.stage(on=when), verdicts=verdicts)
         for i in best:
-            host = hosts[host_index[found[i]]]
-            if (applicant.id, host.id) in excluded:
+            host_id = found[i]
+            if (applicant.id, host_id) in excluded:
                 left_out[a][EXCLUDED] += 1
                 continue
-            clash = conflict_between(mine, host_conflict_keys[host.id])
+            clash = conflict_between(mine, host_conflict_keys[host_id])
             if clash is not None:
                 left_out[a][clash[0]] += 1
                 continue
-            pair = score_pair(
-                applicant, host, float(similarity[i]), stage=stage, verdicts=verdicts, weights=settings.weights
-            )
+            host = engine.hosts.side(host_id)
+            pair = score(side, host, float(similarity[i]), settings.weights)
             if not pair.programmes or (settings.programme and settings.programme not in pair.programmes):
                 left_out[a]["no programme in common"] += 1
                 continue
@@ -127,7 +126,7 @@ def score_call(
                 left_out[a]["no places"] += 1
                 continue
             applicant_idx.append(a)
-            host_idx.append(host_index[host.id])
+            host_idx.append(host_index[host_id])
             scores.append(min(1.0, max(0.0, pair.total)))
             pairs.append(pair)
     edges = Edges(np.array(applicant_idx, np.int64), np.array(host_idx, np.int64), np.array(scores, np.float64))

@@ -26,7 +26,18 @@ from matcher.embedding import Embedder
 from matcher.errors import UnknownHost
 from matcher.hosts import HostRecords
 from matcher.index import HostIndex
-from matcher.ranking import NO_PLACES, HostFilter, PairScore, Weights, best_pairs, ordered, score_pair, upper_bound
+from matcher.ranking import (
+    NO_PLACES,
+    HostFilter,
+    PairScore,
+    ResearcherSide,
+    Weights,
+    best_pairs,
+    ordered,
+    score,
+    score_pair,
+    upper_bound,
+)
 from matcher.similarity import DEFAULT_AGGREGATION, DEFAULT_TOP_K, Aggregation, aggregate, pad_runs
 from matcher.terms import TermStats, researcher_text, terms
 from models.eligibility import eligible_programmes
@@ -183,7 +194,7 @@ class Engine:
         block, lengths, segments = self.similarity_block(queries, host_ids)
         similarity = self.weighted_similarity(block, lengths, [t.weight for t in texts])
 
-        stage = researcher.stage(on=when)
+        side = ResearcherSide.of(researcher, stage=researcher.stage(on=when), verdicts=verdicts)
         mine = researcher_keys(researcher)
         scored: list[tuple[int, PairScore]] = []
         kept_totals: list[float] = []  # min-heap of the best `top` totals so far
@@ -191,18 +202,19 @@ class Engine:
         below = 0
         # Hosts in order of topic similarity: once even perfect other components could not lift the next
         # host into the top, no later host can either (exact pruning; the total is a weighted mean).
-        for i in sorted(range(len(host_ids)), key=lambda i: (-float(similarity[i]), host_ids[i])):
+        # (host_ids are sorted, so a stable sort breaks ties by id.)
+        for i in np.argsort(-similarity, kind="stable").tolist():
             if len(kept_totals) == top and upper_bound(float(similarity[i]), weights) < kept_totals[0]:
                 break
             host_id = host_ids[i]
-            host = self.hosts.profile(host_id)
+            host = self.hosts.side(host_id)
             found = conflict_between(mine, self._keys(host_id), excluded_hosts=exclude)
             if found is None and enforce_capacity and host.capacity <= 0:
-                found = (NO_PLACES, f"{host.lab_name} has no places left")
+                found = (NO_PLACES, f"{self.hosts.profile(host_id).lab_name} has no places left")
             if found is not None:
                 exclusions.append(Exclusion(id=host_id, reason=found[0], detail=found[1]))
                 continue
-            pair = score_pair(researcher, host, float(similarity[i]), stage=stage, verdicts=verdicts, weights=weights)
+            pair = score(side, host, float(similarity[i]), weights)
             if host_filter.programme and host_filter.programme not in pair.programmes:
                 continue  # the host takes part, but not for this researcher's stay (e.g. window)
             if pair.total < min_score:

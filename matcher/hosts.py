@@ -17,6 +17,7 @@ from __future__ import annotations
 import zlib
 from collections.abc import Iterable, Iterator, MutableMapping
 
+from matcher.ranking import HostSide
 from models.profiles import HostLab
 
 
@@ -30,6 +31,7 @@ class HostRecords(MutableMapping[str, HostLab]):
     def __init__(self, hosts: Iterable[HostLab] = ()) -> None:
         self._profiles: dict[str, HostLab] = {}
         self._packed: dict[str, bytes] = {}
+        self._sides: dict[str, HostSide] = {}  # folded on first use, dropped when the host changes
         for host in hosts:
             self[host.id] = host
 
@@ -43,10 +45,12 @@ class HostRecords(MutableMapping[str, HostLab]):
             raise ValueError(f"record {host.id!r} stored under {host_id!r}")
         self._packed[host_id] = _packed(host)
         self._profiles[host_id] = host.model_copy(update={"publications": ()})
+        self._sides.pop(host_id, None)
 
     def __delitem__(self, host_id: str) -> None:
         del self._packed[host_id]
         del self._profiles[host_id]
+        self._sides.pop(host_id, None)
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._packed)
@@ -70,6 +74,13 @@ class HostRecords(MutableMapping[str, HostLab]):
         """The host without its publications: everything scoring, filters and results read."""
         return self._profiles[host_id]
 
+    def side(self, host_id: str) -> HostSide:
+        """What the score components read of the host, folded once (`matcher.ranking.HostSide`)."""
+        side = self._sides.get(host_id)
+        if side is None:
+            side = self._sides[host_id] = HostSide.of(self._profiles[host_id])
+        return side
+
     def unchanged(self, host: HostLab) -> bool:
         """Whether `host` is already held exactly as it is."""
         return self._packed.get(host.id) == _packed(host)
@@ -79,6 +90,7 @@ class HostRecords(MutableMapping[str, HostLab]):
         snapshot = HostRecords()
         snapshot._profiles = dict(self._profiles)
         snapshot._packed = dict(self._packed)
+        snapshot._sides = dict(self._sides)
         return snapshot
 
     def json_array(self) -> bytes:

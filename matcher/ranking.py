@@ -21,8 +21,9 @@ descending, ties by host id.
 from __future__ import annotations
 
 import math
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, fields
+from functools import cache
 
 import numpy as np
 
@@ -79,6 +80,8 @@ class Weights:
 
 
 # -- components -----------------------------------------------------------------------------------------
+# Each component has a value function, the hot path (hundreds of pairs per match, ~250,000 per call), and a
+# `*_component` that adds the reason a person reads, written only for the pairs that are shown.
 
 
 def calibrate_topic(similarity: float) -> float:
@@ -93,11 +96,17 @@ def topic_component(similarity: float) -> tuple[float, str]:
 
 
 _STAGE_INDEX = {stage: i for i, stage in enumerate(CareerStage)}
+_STAGE_FIT = (1.0, 0.4, 0.1, 0.0)  # by distance in stages from the nearest accepted one
+_OFF_PROGRAMME = 0.75  # factor when the shared programmes are meant for other stages
 
 
-def stage_component(
+def stage_distance(stage: CareerStage, accepted: Collection[CareerStage]) -> int:
+    return min(abs(_STAGE_INDEX[stage] - _STAGE_INDEX[s]) for s in accepted)
+
+
+def stage_value(
     stage: CareerStage, accepted: Collection[CareerStage], programme_stages: Collection[CareerStage] | None
-) -> tuple[float, str]:
+) -> float:
     """How well a career stage fits the lab (and the programmes the pair could use).
 
     Args:
@@ -105,16 +114,23 @@ def stage_component(
         accepted: stages the lab accepts (non-empty).
         programme_stages: stages the shared programmes are meant for; None when no programme is shared.
     """
-    distance = min(abs(_STAGE_INDEX[stage] - _STAGE_INDEX[s]) for s in accepted)
-    lab_fit = (1.0, 0.4, 0.1, 0.0)[distance]
+    value = _STAGE_FIT[stage_distance(stage, accepted)]
+    return value * _OFF_PROGRAMME if programme_stages is not None and stage not in programme_stages else value
+
+
+def stage_component(
+    stage: CareerStage, accepted: Collection[CareerStage], programme_stages: Collection[CareerStage] | None
+) -> tuple[float, str]:
+    """`stage_value` and its reason."""
+    distance = stage_distance(stage, accepted)
     accepted_text = ", ".join(sorted(accepted))
     if distance == 0:
         reason = f"{stage} is a stage the lab accepts ({accepted_text})"
     else:
         reason = f"{stage} is {distance} stage(s) from what the lab accepts ({accepted_text})"
     if programme_stages is not None and stage not in programme_stages:
-        return lab_fit * 0.75, reason + f"; the shared programmes are meant for {', '.join(sorted(programme_stages))}"
-    return lab_fit, reason
+        reason += f"; the shared programmes are meant for {', '.join(sorted(programme_stages))}"
+    return stage_value(stage, accepted, programme_stages), reason
 
 
 def tenure_fit(desired: int, low: int, high: int) -> float:
@@ -125,28 +141,62 @@ def tenure_fit(desired: int, low: int, high: int) -> float:
     return math.exp(-((math.log(desired / bound) / TENURE_TOLERANCE) ** 2))
 
 
+def tenure_value(desired: int, window: tuple[int, int], programme_ranges: Sequence[tuple[int, int]]) -> float:
+    """Fit of the wanted stay to the lab's window, times the best fit to a programme range (if any)."""
+    value = tenure_fit(desired, *window)
+    if programme_ranges:
+        value *= max(tenure_fit(desired, low, high) for low, high in programme_ranges)
+    return value
+
+
 def tenure_component(
     desired: int, window: tuple[int, int], programme_ranges: Sequence[tuple[int, int]]
 ) -> tuple[float, str]:
-    """Fit of the wanted stay to the lab's window, times the best fit to a programme range (if any)."""
+    """`tenure_value` and its reason."""
     low, high = window
-    window_value = tenure_fit(desired, low, high)
     stay, span = format_days(desired), f"{format_days(low)} to {format_days(high)}"
-    if window_value == 1.0:
+    if low <= desired <= high:
         reason = f"{stay} is within the lab's hosting window ({span})"
     else:
-        side = "shorter" if desired < low else "longer"
-        reason = f"{stay} is {side} than the lab's hosting window ({span})"
-    if not programme_ranges:
-        return window_value, reason
-    programme_value = max(tenure_fit(desired, lo, hi) for lo, hi in programme_ranges)
-    if programme_value < 1.0:
+        reason = f"{stay} is {'shorter' if desired < low else 'longer'} than the lab's hosting window ({span})"
+    if programme_ranges and not any(lo <= desired <= hi for lo, hi in programme_ranges):
         reason += "; outside every shared programme's tenure range"
-    return window_value * programme_value, reason
+    return tenure_value(desired, window, programme_ranges), reason
 
 
-def _phrases(keywords: Sequence[str]) -> set[str]:
-    return {" ".join(k.casefold().split()) for k in keywords}
+def keyword_phrases(keywords: Iterable[str]) -> frozenset[str]:
+    """Keywords as compared: case-folded, inner whitespace collapsed."""
+    return frozenset(" ".join(k.casefold().split()) for k in keywords)
+
+
+def shared_keywords(mine: Iterable[str], theirs: Collection[str]) -> list[str]:
+    """My phrases that equal, contain or are contained in one of theirs, sorted."""
+    return sorted(k for k in mine if any(k == t or k in t or t in k for t in theirs))
+
+
+def field_value(
+    sections: Collection[str],
+    broad: Collection[str],
+    phrases: Collection[str],
+    host_sections: Iterable[str],
+    host_broad: Iterable[str],
+    host_phrases: Collection[str],
+) -> float:
+    """Shared KAKENHI sections (medium 1, broad only 0.5) at 70%, shared keywords (two or more: 1) at 30%.
+
+    A researcher who gave no fields gets a neutral 0.5 for every lab, which leaves the order unchanged.
+    Sections are medium codes, broad are their letters, phrases come from `keyword_phrases`.
+    """
+    if not sections and not phrases:
+        return 0.5
+    if any(s in sections for s in host_sections):
+        section = 1.0
+    elif any(b in broad for b in host_broad):
+        section = 0.5
+    else:
+        section = 0.0
+    keywords = sum(1 for k in phrases if any(k == t or k in t or t in k for t in host_phrases))
+    return 0.7 * section + 0.3 * min(1.0, keywords / 2)
 
 
 def field_component(
@@ -155,44 +205,55 @@ def field_component(
     host_sections: Sequence[str],
     host_keywords: Sequence[str],
 ) -> tuple[float, str]:
-    """Shared KAKENHI sections (medium 1, broad only 0.5) at 70%, shared keywords at 30%.
-
-    A researcher who gave no fields gets a neutral 0.5 for every lab, which leaves the order unchanged.
-    """
-    if not researcher_sections and not researcher_keywords:
-        return 0.5, "no fields given"
-    shared_medium = set(researcher_sections) & set(host_sections)
+    """`field_value` of the researcher's and the lab's fields, and its reason."""
+    mine, theirs = keyword_phrases(researcher_keywords), keyword_phrases(host_keywords)
     r_broad = {b for s in researcher_sections for b in broad_sections_of(s)}
     h_broad = {b for s in host_sections for b in broad_sections_of(s)}
+    value = field_value(set(researcher_sections), r_broad, mine, host_sections, h_broad, theirs)
+    if not researcher_sections and not researcher_keywords:
+        return value, "no fields given"
+    shared_medium = set(researcher_sections) & set(host_sections)
     if shared_medium:
-        section_value, section_reason = 1.0, f"same KAKENHI medium section {', '.join(sorted(shared_medium, key=int))}"
+        reason = f"same KAKENHI medium section {', '.join(sorted(shared_medium, key=int))}"
     elif r_broad & h_broad:
-        section_value, section_reason = 0.5, f"same KAKENHI broad section {', '.join(sorted(r_broad & h_broad))}"
+        reason = f"same KAKENHI broad section {', '.join(sorted(r_broad & h_broad))}"
     else:
-        section_value, section_reason = 0.0, "no KAKENHI section in common"
-    mine, theirs = _phrases(researcher_keywords), _phrases(host_keywords)
-    shared = sorted(k for k in mine if any(k == t or k in t or t in k for t in theirs))
-    keyword_value = min(1.0, len(shared) / 2)
-    reason = section_reason + (f"; shared keywords: {', '.join(shared)}" if shared else "")
-    return 0.7 * section_value + 0.3 * keyword_value, reason
+        reason = "no KAKENHI section in common"
+    shared = shared_keywords(mine, theirs)
+    return value, reason + (f"; shared keywords: {', '.join(shared)}" if shared else "")
+
+
+def practical_value(researcher_languages: Collection[str], host_languages: Iterable[str], capacity: int) -> float:
+    """A shared language at 70%; places left at 30% (none 0, one 0.75, two or more 1)."""
+    language = 1.0 if any(lang in researcher_languages for lang in host_languages) else 0.0
+    places = 0.0 if capacity <= 0 else 0.75 if capacity == 1 else 1.0
+    return 0.7 * language + 0.3 * places
 
 
 def practical_component(
     researcher_languages: Collection[str], host_languages: Collection[str], capacity: int
 ) -> tuple[float, str]:
-    """A shared language at 70%; places left at 30% (none 0, one 0.75, two or more 1)."""
+    """`practical_value` and its reason."""
     shared = sorted(set(researcher_languages) & set(host_languages))
-    language_value = 1.0 if shared else 0.0
-    places = 0.0 if capacity <= 0 else 0.75 if capacity == 1 else 1.0
     language_reason = f"shared language: {', '.join(shared)}" if shared else "no shared language"
     place_reason = "no places left" if capacity <= 0 else f"{capacity} place{'s' if capacity != 1 else ''} left"
-    return 0.7 * language_value + 0.3 * places, f"{language_reason}; {place_reason}"
+    return practical_value(researcher_languages, host_languages, capacity), f"{language_reason}; {place_reason}"
+
+
+COMPONENTS = ("topic", "stage", "tenure", "field", "practical")
+
+
+@cache
+def _shares(weights: Weights) -> tuple[float, ...]:
+    """Each component's weight over the sum of the weights, in COMPONENTS order."""
+    values = [getattr(weights, name) for name in COMPONENTS]
+    return tuple(v / sum(values) for v in values)
 
 
 def upper_bound(similarity: float, weights: Weights) -> float:
     """The highest total a host with this topic similarity can reach (every other component at 1)."""
-    others = sum(getattr(weights, f.name) for f in fields(weights) if f.name != "topic")
-    return float((weights.topic * calibrate_topic(similarity) + others) / (weights.topic + others))
+    topic = _shares(weights)[0]
+    return float(topic * calibrate_topic(similarity) + (1.0 - topic))
 
 
 def combine(values: dict[str, float], weights: Weights) -> float:
@@ -210,8 +271,74 @@ NO_PLACES = "no places left"
 
 
 @dataclass(frozen=True, slots=True)
+class ResearcherSide:
+    """What the components read of a researcher, folded once per match (or per applicant of a call)."""
+
+    stage: CareerStage
+    desired_tenure: int
+    eligible: tuple[str, ...]  # programmes the researcher is eligible for, in programme order
+    sections: frozenset[str]
+    broad: frozenset[str]
+    phrases: frozenset[str]
+    languages: frozenset[str]
+    keywords: tuple[str, ...]  # as given, for reasons
+
+    @classmethod
+    def of(cls, researcher: ResearcherProfile, *, stage: CareerStage, verdicts: Sequence[Verdict]) -> ResearcherSide:
+        fields_ = researcher.fields
+        return cls(
+            stage=stage,
+            desired_tenure=researcher.desired_tenure,
+            eligible=tuple(v.programme for v in verdicts if v.eligible),
+            sections=frozenset(fields_.sections),
+            broad=fields_.broad_sections,
+            phrases=keyword_phrases(fields_.keywords),
+            languages=researcher.languages,
+            keywords=fields_.keywords,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class HostSide:
+    """What the components read of a host, folded once and kept while the host is unchanged (small tuples:
+    membership tests over a few items are as fast as sets and take a fraction of the memory)."""
+
+    accepted: frozenset[CareerStage]
+    window: tuple[int, int]
+    programmes: tuple[str, ...]  # known programmes the host takes part in, in programme order
+    sections: tuple[str, ...]
+    broad: tuple[str, ...]
+    phrases: tuple[str, ...]
+    keywords: tuple[str, ...]
+    languages: frozenset[str]
+    capacity: int
+
+    @classmethod
+    def of(cls, host: HostLab) -> HostSide:
+        return cls(
+            accepted=host.accepted_stages,
+            window=(host.hosting_window.min, host.hosting_window.max),
+            programmes=tuple(p for p in programmes() if p in host.programmes),
+            sections=tuple(host.fields.sections),
+            broad=tuple(sorted(host.fields.broad_sections)),
+            phrases=tuple(sorted(keyword_phrases(host.fields.keywords))),
+            keywords=host.fields.keywords,
+            languages=host.languages,
+            capacity=host.capacity,
+        )
+
+
+@cache
+def _programme_terms(considered: tuple[str, ...]) -> tuple[frozenset[CareerStage] | None, tuple[tuple[int, int], ...]]:
+    """Stages the programmes are meant for (None if there are none) and their tenure ranges."""
+    table = programmes()
+    stages = frozenset(s for p in considered for s in table[p].stages)
+    return stages or None, tuple((table[p].tenure_min, table[p].tenure_max) for p in considered)
+
+
+@dataclass(frozen=True, slots=True)
 class Part:
-    """One component of a pair's score (plain data on the hot path; `as_component` for results)."""
+    """One component of a pair's score, with its reason (`as_component` for results)."""
 
     name: str
     value: float
@@ -222,20 +349,62 @@ class Part:
         return Component(name=self.name, value=self.value, weight=self.weight, reason=self.reason)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PairScore:
+    """One researcher and one host: the total, the component values, and the programmes they could use.
+
+    The reasons are written when `components` is read, so ranking thousands of pairs writes none."""
+
     total: float
     similarity: float
-    components: tuple[Part, ...]
+    values: tuple[float, ...]  # in COMPONENTS order
     programmes: tuple[str, ...]  # programmes this pair could apply under
+    weights: Weights
+    researcher: ResearcherSide
+    host: HostSide
+
+    @property
+    def components(self) -> tuple[Part, ...]:
+        r, h = self.researcher, self.host
+        programme_stages, ranges = _programme_terms(_considered(r, h))
+        reasons = (
+            topic_component(self.similarity)[1],
+            stage_component(r.stage, h.accepted, programme_stages)[1],
+            tenure_component(r.desired_tenure, h.window, ranges)[1],
+            field_component(tuple(r.sections), r.keywords, h.sections, h.keywords)[1],
+            practical_component(r.languages, h.languages, h.capacity)[1],
+        )
+        return tuple(
+            Part(name, round(value, 4), getattr(self.weights, name), reason)
+            for name, value, reason in zip(COMPONENTS, self.values, reasons, strict=True)
+        )
 
     def result_components(self) -> tuple[Component, ...]:
         return tuple(part.as_component() for part in self.components)
 
 
-def pair_programmes(host: HostLab, verdicts: Sequence[Verdict]) -> tuple[str, ...]:
-    """Programmes the host takes part in and the researcher is eligible for, in programme order."""
-    return tuple(v.programme for v in verdicts if v.eligible and v.programme in host.programmes)
+def _shared_programmes(researcher: ResearcherSide, host: HostSide) -> tuple[str, ...]:
+    return tuple(p for p in researcher.eligible if p in host.programmes)
+
+
+def _considered(researcher: ResearcherSide, host: HostSide) -> tuple[str, ...]:
+    """The programmes whose stages and tenure ranges count: the shared ones, else all of the host's."""
+    return _shared_programmes(researcher, host) or host.programmes
+
+
+def score(researcher: ResearcherSide, host: HostSide, similarity: float, weights: Weights) -> PairScore:
+    """Every component value and the weighted total for one pair (the hot path: no reasons written)."""
+    shared = _shared_programmes(researcher, host)
+    programme_stages, ranges = _programme_terms(shared or host.programmes)
+    values = (
+        calibrate_topic(similarity),
+        stage_value(researcher.stage, host.accepted, programme_stages),
+        tenure_value(researcher.desired_tenure, host.window, ranges),
+        field_value(researcher.sections, researcher.broad, researcher.phrases, host.sections, host.broad, host.phrases),
+        practical_value(researcher.languages, host.languages, host.capacity),
+    )
+    total = sum(share * value for share, value in zip(_shares(weights), values, strict=True))
+    return PairScore(total, similarity, values, shared, weights, researcher, host)
 
 
 def score_pair(
@@ -247,28 +416,8 @@ def score_pair(
     verdicts: Sequence[Verdict],
     weights: Weights,
 ) -> PairScore:
-    """Every component and the weighted total for one researcher and one host."""
-    shared = pair_programmes(host, verdicts)
-    table = programmes()
-    considered = shared or tuple(p for p in host.programmes if p in table)
-    programme_stages = {s for p in considered for s in table[p].stages} or None
-    ranges = [(table[p].tenure_min, table[p].tenure_max) for p in considered]
-    parts = {
-        "topic": topic_component(similarity),
-        "stage": stage_component(stage, host.accepted_stages, programme_stages),
-        "tenure": tenure_component(
-            researcher.desired_tenure, (host.hosting_window.min, host.hosting_window.max), ranges
-        ),
-        "field": field_component(
-            researcher.fields.sections, researcher.fields.keywords, host.fields.sections, host.fields.keywords
-        ),
-        "practical": practical_component(researcher.languages, host.languages, host.capacity),
-    }
-    components = tuple(
-        Part(name, round(value, 4), getattr(weights, name), reason) for name, (value, reason) in parts.items()
-    )
-    total = combine({name: value for name, (value, _) in parts.items()}, weights)
-    return PairScore(total=total, similarity=similarity, components=components, programmes=shared)
+    """`score` of a researcher and a host given as profiles (folding both sides first)."""
+    return score(ResearcherSide.of(researcher, stage=stage, verdicts=verdicts), HostSide.of(host), similarity, weights)
 
 
 # -- filters --------------------------------------------------------------------------------------------

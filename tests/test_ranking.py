@@ -25,15 +25,17 @@ from matcher.ranking import (
     field_component,
     ordered,
     practical_component,
+    score_pair,
     stage_component,
     tenure_component,
     tenure_fit,
     topic_component,
 )
 from models.durations import months
+from models.eligibility import eligible_programmes
 from models.profiles import HostLab, ResearcherProfile
 from models.stages import CareerStage
-from tests.conftest import FakeEmbedder
+from tests.conftest import FakeEmbedder, host_record, researcher_record
 
 MakeHost = Callable[..., HostLab]
 MakeResearcher = Callable[..., ResearcherProfile]
@@ -99,6 +101,19 @@ def test_a_full_host_is_never_returned_when_capacity_is_enforced(
     assert engine.match(researcher).excluded == {"no places left": 1}
     relaxed = engine.match(researcher, enforce_capacity=False)
     assert sorted(m.host_id for m in relaxed.matches) == ["h-full", "h-open"]
+
+
+def test_a_host_that_fills_up_is_left_out_by_the_next_match(
+    make_host: MakeHost, make_researcher: MakeResearcher
+) -> None:
+    """What scoring reads of a host is folded once and kept; an update must replace it, not go stale."""
+    text = "Marine microbial ecology of hydrothermal vents."
+    engine = engine_with([make_host("h-lab", description=text)])
+    researcher = make_researcher(statement=text)
+    assert [m.host_id for m in engine.match(researcher).matches] == ["h-lab"]
+    engine.upsert_hosts([make_host("h-lab", description=text, capacity=0)])
+    assert engine.match(researcher).matches == ()
+    assert engine.match(researcher).excluded == {"no places left": 1}
 
 
 def test_same_institution_and_explicit_exclusions_are_left_out(
@@ -388,3 +403,76 @@ def test_the_engine_order_is_stable_when_hosts_arrive_in_another_order(
 def test_best_pairs_take_one_pair_per_document() -> None:
     sims = np.array([[0.1, 0.9, 0.3], [0.8, 0.2, 0.4]])
     assert best_pairs(sims, 3, n=2) == [(0, 1, pytest.approx(0.9)), (1, 0, pytest.approx(0.8))]
+
+
+sections = st.lists(st.sampled_from(["10", "17", "60", "61", "62", "90"]), max_size=3, unique=True)
+keywords = st.lists(
+    st.sampled_from(["Gaussian processes", "sparse gaussian processes", "ice", "ice cores"]), max_size=3
+)
+programme_ids = st.sets(st.sampled_from(["postdoc-standard", "postdoc-short", "summer", "bridge"]), min_size=1)
+languages_ = st.sets(st.sampled_from(["en", "ja", "fr"]), min_size=1)
+
+
+@given(
+    similarity=st.floats(-1, 1),
+    host_fields=st.tuples(sections, keywords),
+    my_fields=st.tuples(sections, keywords),
+    accepted=st.sets(stages, min_size=1),
+    window=st.tuples(days, days),
+    host_programmes=programme_ids,
+    my_programmes=programme_ids,
+    phd=st.integers(1990, 2025),
+    desired=days,
+    host_languages=languages_,
+    my_languages=languages_,
+    capacity=st.integers(0, 3),
+    weights=st.fixed_dictionaries({name: st.floats(0.01, 1) for name in COMPONENTS}),
+)
+def test_the_reasons_shown_belong_to_the_values_that_ranked(
+    similarity: float,
+    host_fields: tuple[list[str], list[str]],
+    my_fields: tuple[list[str], list[str]],
+    accepted: set[CareerStage],
+    window: tuple[int, int],
+    host_programmes: set[str],
+    my_programmes: set[str],
+    phd: int,
+    desired: int,
+    host_languages: set[str],
+    my_languages: set[str],
+    capacity: int,
+    weights: dict[str, float],
+) -> None:
+    """Ranking computes values only and writes reasons later, for the pairs shown: the components shown
+    must be those values, and each must be what the component function says for that pair."""
+    host = HostLab.model_validate(
+        host_record(
+            fields={"sections": host_fields[0], "keywords": host_fields[1]},
+            accepted_stages=sorted(accepted),
+            hosting_window={"min": min(window), "max": max(window)},
+            programmes=sorted(host_programmes),
+            languages=sorted(host_languages),
+            capacity=capacity,
+        )
+    )
+    researcher = ResearcherProfile.model_validate(
+        researcher_record(
+            fields={"sections": my_fields[0], "keywords": my_fields[1]},
+            phd=phd,
+            desired_tenure=desired,
+            programmes=sorted(my_programmes),
+            languages=sorted(my_languages),
+        )
+    )
+    verdicts = eligible_programmes(researcher)
+    w = Weights(**weights)
+    pair = score_pair(researcher, host, similarity, stage=researcher.stage(), verdicts=verdicts, weights=w)
+    shown = {part.name: part for part in pair.components}
+    assert [part.value for part in pair.components] == [round(v, 4) for v in pair.values]
+    assert pair.total == pytest.approx(combine(dict(zip(COMPONENTS, pair.values, strict=True)), w))
+    assert shown["field"].value == round(field_component(*my_fields, *host_fields)[0], 4)
+    practical, why = practical_component(my_languages, host_languages, capacity)
+    assert (shown["practical"].value, shown["practical"].reason) == (round(practical, 4), why)
+    assert shown["practical"].weight == w.practical
+    assert shown["topic"].reason == topic_component(similarity)[1]
+    assert pair.programmes == tuple(v.programme for v in verdicts if v.eligible and v.programme in host_programmes)
