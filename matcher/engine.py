@@ -258,7 +258,6 @@ class Engine:
         host = self.hosts.profile(host_id)
         weights = weights or Weights()
         rows = self.index.host_rows(host_id)
-        docs = self.index.gather(rows)
         all_texts = [researcher_texts(r) for r in researchers]
         flat = [t.text for texts in all_texts for t in texts]
         vectors = self.embedder.encode(flat) if flat else np.zeros((0, self.embedder.dim), np.float32)
@@ -266,7 +265,7 @@ class Engine:
         exclusions: list[Exclusion] = []
         start = 0
         for researcher, texts in zip(researchers, all_texts, strict=True):
-            sims = vectors[start : start + len(texts)] @ docs.T  # (m, L)
+            sims = self.index.similarities(vectors[start : start + len(texts)], rows)  # (m, L)
             start += len(texts)
             found = conflict_between(researcher_keys(researcher), self._keys(host_id))
             if found is not None:
@@ -377,7 +376,7 @@ class Engine:
         """Exact similarities of every query text to every document of each host: (m, H, L) padded."""
         segments = [self.index.host_rows(h) for h in host_ids]
         rows = np.concatenate(segments)
-        sims = queries @ self.index.gather(rows).T  # (m, R), host after host
+        sims = self.index.similarities(queries, rows)  # (m, R), host after host
         block, lengths = pad_runs(sims, np.fromiter(map(len, segments), dtype=np.int64, count=len(segments)))
         return block, lengths, segments
 

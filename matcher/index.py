@@ -8,14 +8,19 @@ Two structures, chosen by size:
 
 - below `ann_threshold` documents, an exact `IndexFlatIP`. Removing hosts compacts the remaining rows in
   order (`remove_ids`) and the metadata the same way, so row numbers stay aligned without a rebuild;
-- from `ann_threshold` documents on, an HNSW graph (M=16) over vectors stored in half precision
-  (`IndexHNSWSQ`, fp16): a search costs well under a millisecond at 200,000 documents where an exact scan
-  costs ~13 ms, more than encoding the query, and the vectors take half the memory (a cosine moves by
-  less than 1e-3). A graph cannot drop nodes, so removed rows become tombstones, left out of every search
-  by an ID selector, and the graph is rebuilt from the live rows once a fifth of its rows are dead.
+- from `ann_threshold` documents on, an HNSW graph (M=16) over vectors stored as bfloat16 (`IndexHNSWSQ`,
+  QT_bf16: the top half of each float32): a search costs well under a millisecond at 200,000 documents
+  where an exact scan costs ~13 ms, more than encoding the query, and the vectors take half the memory. On
+  real abstracts a cosine moves by 7e-5 on average, 5e-4 at most (`python -m scripts.bench_storage`).
+  IEEE half precision moves it ten times less, but FAISS decodes it ten times slower (1.3 ms against 0.1
+  ms for a match's ~7,000 candidate documents). Neither needs training, so nothing depends on which
+  vectors came first. A graph cannot drop nodes, so removed rows become tombstones, left out of every
+  search by an ID selector, and the graph is rebuilt from the live rows once a fifth of its rows are dead
+  (re-encoding a decoded vector gives back the same bits).
 
-Either way the vectors sit contiguously in one store (`vectors()`), so the engine scores its candidate
-hosts' documents exactly; only which hosts become candidates is approximate above the threshold.
+Either way the vectors sit contiguously in one store, so the engine scores every document of its candidate
+hosts (`similarities`), not only those a search returned: which hosts become candidates is approximate
+above the threshold, their scores are those of the stored vectors.
 
 On disk an index is a folder:
 
@@ -47,7 +52,7 @@ import numpy as np
 from matcher.documents import Document
 from matcher.errors import IndexMismatch, UnknownHost
 
-FORMAT_VERSION = 2  # 2: the graph structure above ann_threshold; rows without text hashes
+FORMAT_VERSION = 3  # 2: the graph above ann_threshold, rows without text hashes; 3: bfloat16 in the graph
 ANN_THRESHOLD = 20_000  # documents; an exact scan of this many costs ~1.3 ms here, an HNSW build ~0.5 s
 HNSW_M = 16  # graph degree: measured recall@256 0.97 at efSearch 384 on 200k documents (scripts/bench.py)
 EF_SEARCH = 384  # candidates an HNSW search keeps; raised to k when k is larger
@@ -119,34 +124,26 @@ class HostIndex:
     def host_of_rows(self, rows: np.ndarray) -> list[str]:
         return [self._meta[int(r)].host_id for r in rows]
 
-    def vectors(self) -> np.ndarray:
-        """Every row's vector, tombstones included, (rows, dim): a read-only view of FAISS's own storage,
-        no copy; float32 in the flat index, float16 in the graph (NumPy computes in float32 when it meets a
-        float32 query). Index it with `host_rows`."""
+    def gather(self, rows: np.ndarray) -> np.ndarray:
+        """The stored vectors of these rows as float32, (len(rows), dim): a copy (decoded by FAISS in the
+        graph)."""
+        rows = np.asarray(rows, dtype=np.int64)
         n = int(self._faiss.ntotal)
         if n == 0:
-            return np.zeros((0, self.dim), dtype=np.float32)
-        if self.approximate:
-            store: Any = faiss.downcast_index(self._faiss.storage)
-            raw = faiss.rev_swig_ptr(store.codes.data(), n * store.code_size)
-            view = raw.view(np.float16).reshape(n, self.dim)
-        else:
-            view = faiss.rev_swig_ptr(self._faiss.get_xb(), n * self.dim).reshape(n, self.dim)
-        view.flags.writeable = False
-        return view
-
-    def gather(self, rows: np.ndarray) -> np.ndarray:
-        """The vectors of these rows as float32, (len(rows), dim): a copy, decoded by FAISS from half
-        precision in the graph (twice as fast as NumPy's float16 conversion)."""
-        rows = np.asarray(rows, dtype=np.int64)
+            empty: np.ndarray = np.zeros((0, self.dim), np.float32)[rows]  # raises IndexError for any row
+            return empty
         if not self.approximate:
-            flat: np.ndarray = self.vectors()[rows]
+            flat: np.ndarray = faiss.rev_swig_ptr(self._faiss.get_xb(), n * self.dim).reshape(n, self.dim)[rows]
             return flat
         store: Any = faiss.downcast_index(self._faiss.storage)
-        n = int(self._faiss.ntotal)
         codes = faiss.rev_swig_ptr(store.codes.data(), n * store.code_size).reshape(n, store.code_size)
         decoded: np.ndarray = store.sa_decode(np.ascontiguousarray(codes[rows]))
         return decoded
+
+    def similarities(self, queries: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """Inner products of queries (m, dim) with the stored vectors of these rows: (m, len(rows))."""
+        sims: np.ndarray = np.asarray(queries, dtype=np.float32) @ self.gather(rows).T
+        return sims
 
     # -- changes ---------------------------------------------------------------------------------------
 
@@ -315,7 +312,7 @@ class HostIndex:
 
     def _exact_search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         live = np.asarray([i for i, m in enumerate(self._meta) if m.host_id != _DEAD], dtype=np.int64)
-        sims = queries @ self.gather(live).T
+        sims = self.similarities(queries, live)
         order = np.argsort(-sims, axis=1, kind="stable")[:, :k]
         return np.take_along_axis(sims, order, axis=1), live[order]
 
@@ -400,10 +397,10 @@ def _doc_meta(host_id: str, key: str, title: str) -> DocMeta:
 
 
 def _graph(dim: int) -> faiss.IndexHNSWSQ:
-    fp16: Any = faiss.ScalarQuantizer.QT_fp16  # an enum value; the type stubs ask for a ScalarQuantizer
-    graph = faiss.IndexHNSWSQ(dim, fp16, HNSW_M, faiss.METRIC_INNER_PRODUCT)
+    bf16: Any = faiss.ScalarQuantizer.QT_bf16  # an enum value; the type stubs ask for a ScalarQuantizer
+    graph = faiss.IndexHNSWSQ(dim, bf16, HNSW_M, faiss.METRIC_INNER_PRODUCT)
     graph.hnsw.efConstruction = 40
-    return graph  # fp16 needs no training
+    return graph  # bfloat16 needs no training
 
 
 def read_manifest(folder: Path) -> dict[str, Any]:
