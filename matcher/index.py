@@ -296,6 +296,7 @@ class HostIndex:
         if self._centroids is None:
             ids = list(self._centroid_of)
             stacked = np.stack([self._centroid_of[h] for h in ids]) if ids else np.zeros((0, self.dim), np.float32)
+            self._centroid_of = dict(zip(ids, stacked, strict=True))  # rows of the stack: one copy, not two
             self._centroids = (ids, stacked)
         return self._centroids
 

@@ -9,12 +9,14 @@ inverse document frequency, so "basho" beats "analysis". The counts update incre
 added or removed; nothing is recounted.
 
 Kept compact: 10,000 hosts of 20 abstracts hold ~8.5 million (host, term) pairs over ~3 million distinct
-terms, ~1 GB as Python sets of strings. Here a host's terms are a sorted array of 64-bit term hashes (8
-bytes each), and the frequencies two aligned arrays (sorted hashes, counts), ~100 MB in all. The hash is
+terms, ~1 GB as Python sets of strings. Here a host's terms are a sorted array of 32-bit term hashes, and
+the frequencies two aligned arrays (sorted hashes, counts), ~60 MB in all. The hash is the low 32 bits of
 Python's own string hash: fast, and stable within the process, which is all it needs (nothing here is
-saved). A researcher's terms are hashed the same way, so the shared ones are an intersection of two sorted
-arrays, named by the researcher's own words. Changes are merged in one pass over the frequency arrays per
-batch of hosts, not per host.
+saved). At 3 million terms about a thousand pairs of terms share a hash, which adds their two counts
+together, and a researcher's term passes for one of a host's ~850 with odds of 2e-7: harmless for a list
+of words shown as explanation, and 64-bit hashes cost 55 MB more. A researcher's terms are hashed the same
+way, so the shared ones are an intersection of two sorted arrays, named by the researcher's own words.
+Changes are merged in one pass over the frequency arrays per batch of hosts, not per host.
 """
 
 from __future__ import annotations
@@ -54,8 +56,12 @@ def terms(text: str) -> set[str]:
     return set(words).union(f"{a} {b}" for a, b in itertools.pairwise(words))
 
 
-def _hashes(found: set[str]) -> np.ndarray:
-    return np.unique(np.fromiter((hash(t) for t in found), dtype=np.int64, count=len(found)))
+def _hash(term: str) -> int:
+    return hash(term) & 0xFFFFFFFF
+
+
+def _hashes(found: Iterable[str]) -> np.ndarray:
+    return np.unique(np.fromiter(map(_hash, found), dtype=np.uint32))
 
 
 def host_text(host: HostLab) -> str:
@@ -71,8 +77,8 @@ class TermStats:
 
     def __init__(self, hosts: Iterable[HostLab] = ()) -> None:
         self._terms: dict[str, np.ndarray] = {}
-        self._vocab = np.zeros(0, dtype=np.int64)  # sorted term hashes with a positive count
-        self._df = np.zeros(0, dtype=np.int64)  # aligned counts
+        self._vocab = np.zeros(0, dtype=np.uint32)  # sorted term hashes with a positive count
+        self._df = np.zeros(0, dtype=np.int32)  # aligned counts
         self.update(hosts)
 
     def __len__(self) -> int:
@@ -99,27 +105,36 @@ class TermStats:
         vocab = np.concatenate([self._vocab, changed])
         df = np.concatenate([self._df, sign * counts])
         vocab, inverse = np.unique(vocab, return_inverse=True)
-        totals = np.bincount(inverse, weights=df, minlength=len(vocab)).astype(np.int64)
+        totals = np.bincount(inverse, weights=df, minlength=len(vocab)).astype(np.int32)
         keep = totals > 0
         self._vocab, self._df = vocab[keep], totals[keep]
 
     def df(self, term: str) -> int:
         """Number of hosts whose text has the term."""
-        key = hash(term)
-        i = int(np.searchsorted(self._vocab, key))
-        return int(self._df[i]) if i < len(self._vocab) and self._vocab[i] == key else 0
+        return int(self._dfs(np.array([_hash(term)], dtype=np.uint32))[0])
+
+    def _dfs(self, keys: np.ndarray) -> np.ndarray:
+        """Document frequencies of many term hashes at once (0 for unknown ones)."""
+        if not len(self._vocab):
+            return np.zeros(len(keys), dtype=np.int32)
+        at = np.minimum(np.searchsorted(self._vocab, keys), len(self._vocab) - 1)
+        return np.where(self._vocab[at] == keys, self._df[at], 0)
 
     def idf(self, term: str) -> float:
-        return math.log((1 + len(self._terms)) / (1 + self.df(term))) + 1.0
+        return self._idf(self.df(term))
+
+    def _idf(self, df: int) -> float:
+        return math.log((1 + len(self._terms)) / (1 + df)) + 1.0
 
     def shared(self, researcher_terms: set[str], host_id: str, *, n: int = 5) -> list[str]:
         """The n most distinctive terms in both, bigrams shadowing the words they contain."""
         host = self._terms.get(host_id)
         if host is None or not researcher_terms:
             return []
-        named = {hash(t): t for t in researcher_terms}
-        common = np.intersect1d(host, np.fromiter(named, dtype=np.int64), assume_unique=True)
-        ranked = sorted((named[h] for h in common.tolist()), key=lambda t: (-self.idf(t) - 0.5 * (" " in t), t))
+        named = {_hash(t): t for t in researcher_terms}
+        common = np.intersect1d(host, np.fromiter(named, dtype=np.uint32), assume_unique=True)
+        idf = {named[h]: self._idf(df) for h, df in zip(common.tolist(), self._dfs(common).tolist(), strict=True)}
+        ranked = sorted(idf, key=lambda t: (-idf[t] - 0.5 * (" " in t), t))
         chosen: list[str] = []
         for term in ranked:
             if any(term in c.split() or c in term.split() for c in chosen if " " in c or " " in term):

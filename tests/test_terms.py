@@ -37,3 +37,10 @@ def test_counts_follow_adds_replacements_and_removals() -> None:
     stats.discard(["b", "never-there"])
     assert (len(stats), stats.df("flagellar"), stats.df("honorifics")) == (1, 0, 1)
     assert stats.idf("honorifics") < stats.idf("flagellar")
+
+
+def test_an_empty_collection_knows_no_term() -> None:
+    stats = TermStats([])
+    assert (stats.df("anything"), stats.shared(terms("anything at all"), "a")) == (0, [])
+    stats.update([lab("a", "Zebrafish.")])
+    assert (stats.df("zebrafish"), stats.df("aardvark"), stats.df("zzz")) == (1, 0, 0)  # before, after the last
