@@ -35,7 +35,6 @@ from matcher.ranking import (
     best_pairs,
     ordered,
     score,
-    score_pair,
     upper_bound,
 )
 from matcher.similarity import DEFAULT_AGGREGATION, DEFAULT_TOP_K, Aggregation, aggregate, pad_runs
@@ -210,7 +209,7 @@ class Engine:
             host = self.hosts.side(host_id)
             found = conflict_between(mine, self._keys(host_id), excluded_hosts=exclude)
             if found is None and enforce_capacity and host.capacity <= 0:
-                found = (NO_PLACES, f"{self.hosts.profile(host_id).lab_name} has no places left")
+                found = (NO_PLACES, f"{host.lab_name} has no places left")
             if found is not None:
                 exclusions.append(Exclusion(id=host_id, reason=found[0], detail=found[1]))
                 continue
@@ -255,7 +254,7 @@ class Engine:
         """
         if host_id not in self.hosts:
             raise UnknownHost(host_id)
-        host = self.hosts.profile(host_id)
+        host = self.hosts.side(host_id)
         weights = weights or Weights()
         rows = self.index.host_rows(host_id)
         all_texts = [researcher_texts(r) for r in researchers]
@@ -274,9 +273,8 @@ class Engine:
             when = on or researcher.desired_start or dt.date.today()
             similarity = float(self.weighted_similarity(sims[:, None, :], None, [t.weight for t in texts])[0])
             verdicts = eligible_programmes(researcher, on=when)
-            pair = score_pair(
-                researcher, host, similarity, stage=researcher.stage(on=when), verdicts=verdicts, weights=weights
-            )
+            side = ResearcherSide.of(researcher, stage=researcher.stage(on=when), verdicts=verdicts)
+            pair = score(side, host, similarity, weights)
             scored.append((researcher.id, pair, researcher, sims, texts))
         best = ordered([(rid, pair.total) for rid, pair, *_ in scored])[:top]
         candidates = []
@@ -346,7 +344,7 @@ class Engine:
         because the search looked elsewhere).
         """
         if host_filter.active:
-            allowed = [h for h in sorted(self.hosts) if host_filter.allows(self.hosts.profile(h))]
+            allowed = [h for h in sorted(self.hosts) if host_filter.allows(self.hosts.side(h))]
             if sum(len(self.index.host_rows(h)) for h in allowed) <= self.settings.exact_limit:
                 return allowed
             _, rows = self.index.search(queries, self.settings.pool * 4)
@@ -390,7 +388,7 @@ class Engine:
         rows: np.ndarray,
         researcher_terms: set[str],
     ) -> Match:
-        host = self.hosts.profile(host_id)
+        host = pair.host
         evidence = [
             self._evidence(texts[q].key, texts[q].title, rows[d], sim)
             for q, d, sim in best_pairs(sims, length, n=self.settings.evidence)

@@ -1,13 +1,14 @@
 """The engine's host records, held compactly.
 
-Matching reads a host's profile (programmes, stages, window, fields, languages, capacity) for every
-candidate, but its publications only when the host is added (to embed them), when its conflict keys and
-term statistics are built, and when the index is saved. So each host is kept twice, both small:
+Matching reads a few parts of a host for every candidate (programmes, stages, window, fields, languages,
+capacity, names), but its description and publications only when the host is added (to embed them), when
+its conflict keys and term statistics are built, and when the index is saved. So each host is kept twice,
+both small:
 
-- its profile without publications, a pydantic `HostLab`, for scoring;
+- what matching reads, folded into a `matcher.ranking.HostSide`;
 - its whole record as zlib-compressed JSON, from which `records[host_id]` rebuilds the full `HostLab`.
 
-At 10,000 labs of 20 publications this holds ~60 MB where full `HostLab` objects took 220 MB (measured
+At 10,000 labs of 20 publications this holds ~35 MB where full `HostLab` objects took 220 MB (measured
 with scripts/bench.py's corpus). Two hosts are equal exactly when their JSON is, which also makes
 "has this host changed?" a byte comparison.
 """
@@ -26,12 +27,11 @@ def _packed(host: HostLab) -> bytes:
 
 
 class HostRecords(MutableMapping[str, HostLab]):
-    """host id -> HostLab (the full record, rebuilt on access); `profile(id)` is the cheap scoring view."""
+    """host id -> HostLab (the full record, rebuilt on access); `side(id)` is the cheap view matching reads."""
 
     def __init__(self, hosts: Iterable[HostLab] = ()) -> None:
-        self._profiles: dict[str, HostLab] = {}
         self._packed: dict[str, bytes] = {}
-        self._sides: dict[str, HostSide] = {}  # folded on first use, dropped when the host changes
+        self._sides: dict[str, HostSide] = {}
         for host in hosts:
             self[host.id] = host
 
@@ -44,13 +44,11 @@ class HostRecords(MutableMapping[str, HostLab]):
         if host.id != host_id:
             raise ValueError(f"record {host.id!r} stored under {host_id!r}")
         self._packed[host_id] = _packed(host)
-        self._profiles[host_id] = host.model_copy(update={"publications": ()})
-        self._sides.pop(host_id, None)
+        self._sides[host_id] = HostSide.of(host)
 
     def __delitem__(self, host_id: str) -> None:
         del self._packed[host_id]
-        del self._profiles[host_id]
-        self._sides.pop(host_id, None)
+        del self._sides[host_id]
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._packed)
@@ -70,16 +68,9 @@ class HostRecords(MutableMapping[str, HostLab]):
 
     # -- cheap views -------------------------------------------------------------------------------------
 
-    def profile(self, host_id: str) -> HostLab:
-        """The host without its publications: everything scoring, filters and results read."""
-        return self._profiles[host_id]
-
     def side(self, host_id: str) -> HostSide:
-        """What the score components read of the host, folded once (`matcher.ranking.HostSide`)."""
-        side = self._sides.get(host_id)
-        if side is None:
-            side = self._sides[host_id] = HostSide.of(self._profiles[host_id])
-        return side
+        """What matching reads of the host: score inputs, what filters test, the names results show."""
+        return self._sides[host_id]
 
     def unchanged(self, host: HostLab) -> bool:
         """Whether `host` is already held exactly as it is."""
@@ -88,7 +79,6 @@ class HostRecords(MutableMapping[str, HostLab]):
     def copy(self) -> HostRecords:
         """A snapshot sharing the (immutable) stored parts."""
         snapshot = HostRecords()
-        snapshot._profiles = dict(self._profiles)
         snapshot._packed = dict(self._packed)
         snapshot._sides = dict(self._sides)
         return snapshot

@@ -300,9 +300,16 @@ class ResearcherSide:
 
 @dataclass(frozen=True, slots=True)
 class HostSide:
-    """What the components read of a host, folded once and kept while the host is unchanged (small tuples:
-    membership tests over a few items are as fast as sets and take a fraction of the memory)."""
+    """What matching reads of a host: the components' inputs, what filters test and the names a result
+    shows; folded once and kept while the host is unchanged, in place of the record (whose publications and
+    description matching never reads). Small tuples: membership tests over a few items are as fast as sets
+    and take a fraction of the memory."""
 
+    id: str
+    lab_name: str
+    pi_name: str
+    institution: str
+    prefecture: str
     accepted: frozenset[CareerStage]
     window: tuple[int, int]
     programmes: tuple[str, ...]  # known programmes the host takes part in, in programme order
@@ -316,6 +323,11 @@ class HostSide:
     @classmethod
     def of(cls, host: HostLab) -> HostSide:
         return cls(
+            id=host.id,
+            lab_name=host.lab_name,
+            pi_name=host.pi_name,
+            institution=host.institution,
+            prefecture=host.prefecture,
             accepted=host.accepted_stages,
             window=(host.hosting_window.min, host.hosting_window.max),
             programmes=tuple(p for p in programmes() if p in host.programmes),
@@ -458,15 +470,16 @@ class HostFilter:
     def active(self) -> bool:
         return any(getattr(self, f.name) for f in fields(self))
 
-    def allows(self, host: HostLab) -> bool:
+    def allows(self, host: HostSide) -> bool:
+        """Whether the host passes every active filter (`HostSide.of(record)` for a full record)."""
         if self.programme and self.programme not in host.programmes:
             return False
         if self.section:
             wanted = self.section.strip().upper()
             if wanted.isalpha():
-                if wanted not in host.fields.broad_sections:
+                if wanted not in host.broad:
                     return False
-            elif str(int(wanted)) not in host.fields.sections:
+            elif str(int(wanted)) not in host.sections:
                 return False
         if self.institution and self.institution.casefold() not in host.institution.casefold():
             return False

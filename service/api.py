@@ -111,9 +111,10 @@ def post_match(body: MatchRequest) -> Response:
 def list_hosts(query: HostQuery) -> Response:
     """Host labs, optionally filtered; anyone may read them."""
     host_filter = _host_filter(query)
-    hosts = [h for h in catalogue().engine.hosts.values() if host_filter.allows(h)]
-    hosts.sort(key=lambda h: h.id)
-    return _json(HostList(total=len(hosts), hosts=hosts[query.offset : query.offset + query.limit]))
+    records = catalogue().engine.hosts
+    ids = sorted(h for h in records if host_filter.allows(records.side(h)))
+    page = [records[h] for h in ids[query.offset : query.offset + query.limit]]  # only these are unpacked
+    return _json(HostList(total=len(ids), hosts=page))
 
 
 @api.post("/hosts", tags=[hosts_tag], responses={200: WriteResult, 201: WriteResult, **ERRORS}, security=STAFF)

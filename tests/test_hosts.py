@@ -1,4 +1,4 @@
-"""The engine's compact host records: full records back on demand, a cheap profile for scoring."""
+"""The engine's compact host records: full records back on demand, a cheap view for matching."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import json
 import pytest
 
 from matcher.hosts import HostRecords
+from matcher.ranking import HostSide
 from models.profiles import HostLab
 from tests.conftest import host_record
 
@@ -20,13 +21,16 @@ def lab(host_id: str, **overrides: object) -> HostLab:
     return HostLab.model_validate(host_record(host_id, publications=PUBLICATIONS, **overrides))
 
 
-def test_records_come_back_whole_and_profiles_leave_out_only_the_publications() -> None:
+def test_records_come_back_whole_and_the_matching_view_follows_changes() -> None:
     records = HostRecords([lab("h-1"), lab("h-2", capacity=0)])
     assert records["h-1"] == lab("h-1") and len(records["h-1"].publications) == 2
-    profile = records.profile("h-2")
-    assert profile.publications == ()
-    assert profile.model_dump(exclude={"publications"}) == lab("h-2", capacity=0).model_dump(exclude={"publications"})
+    assert records.side("h-2") == HostSide.of(lab("h-2", capacity=0))
+    records["h-2"] = lab("h-2", capacity=3, lab_name="Renamed Lab")
+    assert (records.side("h-2").capacity, records.side("h-2").lab_name) == (3, "Renamed Lab")
     assert sorted(records) == ["h-1", "h-2"] and "h-2" in records and "h-9" not in records
+    del records["h-2"]
+    with pytest.raises(KeyError):
+        records.side("h-2")
 
 
 def test_changes_are_told_from_exact_copies() -> None:

@@ -157,6 +157,9 @@ def test_hosts_can_be_read_by_anyone_and_filtered(service: Service) -> None:
     body = service.call("GET", "/v1/hosts").get_json()
     assert body["total"] == 2 and [h["id"] for h in body["hosts"]] == ["h-poetry", "h-quake"]
     assert [h["id"] for h in service.call("GET", "/v1/hosts?section=C").get_json()["hosts"]] == ["h-quake"]
+    page = service.call("GET", "/v1/hosts?offset=1&limit=1").get_json()
+    assert page["total"] == 2 and [h["id"] for h in page["hosts"]] == ["h-quake"]
+    assert page["hosts"][0]["description"] == QUAKE  # whole records, not the matching view
     assert service.call("GET", "/v1/hosts/h-quake").get_json()["description"] == QUAKE
     assert_error(service.call("GET", "/v1/hosts/h-none"), 404)
     assert_error(service.call("GET", "/v1/hosts?limit=0"), 422, "limit")
