@@ -103,7 +103,7 @@ def score_call(
         if not found:
             continue
         similarity = engine.topic_similarity(queries, [t.weight for t in texts[a]], found)
-        best = sorted(range(len(found)), key=lambda i: (-float(similarity[i]), found[i]))[: settings.candidates]
+        best = np.argsort(-similarity, kind="stable")[: settings.candidates].tolist()  # ties by id: found is sorted
         when = on or applicant.desired_start or dt.date.today()
         mine = researcher_keys(applicant)
         verdicts = eligible_programmes(applicant, on=when)
