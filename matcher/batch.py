@@ -1,7 +1,10 @@
 """A whole call at once: score every applicant against its candidate hosts, then assign globally.
 
-    applicants -> query texts -> embed (cache: a re-run embeds nothing) -> one batched FAISS search
-      -> the `candidates` most similar hosts per applicant (exact, all their documents)
+    applicants -> query texts -> embed (cache: a re-run embeds nothing)
+      -> every host scored for every applicant, a block of texts per matrix product, while the index holds
+         at most the engine's `exact_limit` documents; above it, one batched FAISS search and the hosts
+         with the nearest mean vectors, as a match does, scored exactly
+      -> the `candidates` most similar hosts per applicant
       -> the ranking module's components and eligibility for each pair -> conflicts removed
       -> shortlists, and one assignment for the call (matcher.assignment)
       -> a reason for everyone left without a host
@@ -82,8 +85,15 @@ def score_call(
     texts = [researcher_texts(a) for a in applicants]
     flat = [t.text for ts in texts for t in ts]
     vectors = engine.embedder.encode(flat, progress=progress)
-    docs_per_text = max(engine.settings.pool, 4 * settings.candidates)
-    _, rows = engine.index.search(vectors, docs_per_text)
+    exact = len(engine.index) <= engine.settings.exact_limit
+    if exact:  # few enough documents to score every host for every applicant: one matrix product per block
+        owners = np.repeat(np.arange(len(texts)), [len(ts) for ts in texts])
+        text_weights = np.array([t.weight for ts in texts for t in ts], dtype=np.float32)
+        all_hosts = [h.id for h in hosts]
+        topic = engine.topic_similarities(vectors, owners, text_weights, all_hosts)
+    else:
+        docs_per_text = max(engine.settings.pool, 4 * settings.candidates)
+        _, rows = engine.index.search(vectors, docs_per_text)
     excluded = set(exclusions)
     host_conflict_keys = {h.id: host_keys(h) for h in hosts}
 
@@ -94,15 +104,18 @@ def score_call(
     left_out: dict[int, Counter[str]] = defaultdict(Counter)
     starts = np.concatenate([[0], np.cumsum([len(ts) for ts in texts])])
     for a, applicant in enumerate(tqdm(applicants, desc="scoring", unit="applicant", disable=not progress or None)):
-        lo, hi = int(starts[a]), int(starts[a + 1])
-        queries = vectors[lo:hi]
-        found = sorted(
-            set(engine.index.host_of_rows(rows[lo:hi].ravel()))
-            | engine.index.nearest_hosts(queries, engine.settings.host_pool)
-        )
-        if not found:
-            continue
-        similarity = engine.topic_similarity(queries, [t.weight for t in texts[a]], found)
+        if exact:
+            found, similarity = all_hosts, topic[a]
+        else:
+            lo, hi = int(starts[a]), int(starts[a + 1])
+            queries = vectors[lo:hi]
+            found = sorted(
+                set(engine.index.host_of_rows(rows[lo:hi].ravel()))
+                | engine.index.nearest_hosts(queries, engine.settings.host_pool)
+            )
+            if not found:
+                continue
+            similarity = engine.topic_similarity(queries, [t.weight for t in texts[a]], found)
         best = np.argsort(-similarity, kind="stable")[: settings.candidates].tolist()  # ties by id: found is sorted
         when = on or applicant.desired_start or dt.date.today()
         mine = researcher_keys(applicant)

@@ -360,6 +360,33 @@ class Engine:
         block, lengths, _ = self.similarity_block(queries, host_ids)
         return self.weighted_similarity(block, lengths, weights)
 
+    def topic_similarities(
+        self, queries: np.ndarray, owners: np.ndarray, weights: np.ndarray, host_ids: list[str], *, budget: int = 2**26
+    ) -> np.ndarray:
+        """Topic similarity of many researchers to each of `host_ids` at once: (researchers, H).
+
+        Args:
+            queries: (t, dim) every researcher's texts, one researcher after another.
+            owners: (t,) the researcher (0, 1, ...) each text belongs to.
+            weights: (t,) each text's weight within its researcher.
+            host_ids: the hosts to score exactly.
+            budget: bytes of padded similarities held at once; texts are taken in blocks that fit.
+
+        The same aggregation and weighting as a match (`weighted_similarity`), a block of texts at a time.
+        """
+        owners = np.asarray(owners, dtype=np.int64)
+        weights = np.asarray(weights, dtype=np.float32)
+        result = np.zeros((int(owners.max()) + 1 if len(owners) else 0, len(host_ids)), dtype=np.float32)
+        if not host_ids:
+            return result
+        width = max(len(self.index.host_rows(h)) for h in host_ids)
+        step = max(1, budget // (4 * len(host_ids) * width))
+        for start in range(0, len(queries), step):
+            block, lengths, _ = self.similarity_block(queries[start : start + step], host_ids)
+            per_text = aggregate(block, lengths, method=self.settings.aggregation, k=self.settings.top_k_docs)
+            np.add.at(result, owners[start : start + step], weights[start : start + step, None] * per_text)
+        return result
+
     def weighted_similarity(
         self, block: np.ndarray, lengths: np.ndarray | None, weights: Sequence[float]
     ) -> np.ndarray:

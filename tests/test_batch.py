@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from matcher.batch import CallResult, CallSettings, run_call, score_call
+from matcher.documents import researcher_texts
 from matcher.embedding import CachingEmbedder, EmbeddingCache
 from matcher.engine import Engine
 from matcher.errors import AssignmentInfeasible
@@ -92,6 +93,26 @@ def test_a_rerun_embeds_nothing_and_gives_the_same_assignment(
     again = run_call(score_call(engine, applicants, settings, exclusions=exclusions), settings)
     assert fake.texts_embedded == before
     assert [(a, h) for a, h, _ in again.assigned()] == [(a, h) for a, h, _ in flow_result.assigned()]
+
+
+def test_a_call_over_few_documents_takes_each_applicants_truly_closest_hosts(
+    call: tuple[Engine, list, FakeEmbedder],
+) -> None:
+    """Below the exact limit every host is scored for every applicant in blocks: the candidates must be the
+    hosts a single match would score highest, with the same similarities."""
+    engine, applicants, _ = call
+    scores = score_call(engine, applicants[:40], CallSettings(candidates=8))
+    host_ids = [h.id for h in scores.hosts]
+    for a, applicant in enumerate(applicants[:40]):
+        texts = researcher_texts(applicant)
+        topic = engine.topic_similarity(
+            engine.embedder.encode([t.text for t in texts]), [t.weight for t in texts], host_ids
+        )
+        eighth = np.sort(topic)[-8]
+        for e in np.flatnonzero(scores.edges.applicant == a):
+            h = int(scores.edges.host[e])
+            assert topic[h] >= eighth - 1e-6
+            assert scores.pairs[e].similarity == pytest.approx(float(topic[h]), abs=1e-5)
 
 
 def test_the_outputs(flow_result: CallResult, tmp_path: Path) -> None:
