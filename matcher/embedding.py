@@ -223,6 +223,12 @@ class EmbeddingCache:
     """Vectors on disk in SQLite, keyed by (model fingerprint, SHA-256 of the text).
 
     SQLite gives atomic, crash-safe writes and concurrent readers for free; one file per data folder.
+
+    The vectors live in an ordinary rowid table with its primary key as a separate index: the index holds
+    only (fingerprint, key) and stays in memory, so the lookup of a text never seen (every new query) reads
+    no vector page. The first layout kept each 1.5 KB vector inside a WITHOUT ROWID b-tree, where it spilt
+    onto an overflow page: the file was twice the size, and a miss on a cold 200,000-vector cache read
+    ~1 ms from disk against ~0.09 ms now. A cache in that layout is copied over once, in one transaction.
     """
 
     _CHUNK = 500  # keys per SELECT, under SQLite's bound-parameter limit
@@ -237,10 +243,28 @@ class EmbeddingCache:
             # A cache: NORMAL never corrupts under WAL; a power cut may lose the newest rows, re-embedded later.
             db.execute("PRAGMA synchronous=NORMAL")
             db.execute(
-                "CREATE TABLE IF NOT EXISTS embedding ("
+                "CREATE TABLE IF NOT EXISTS vectors ("
                 " fingerprint TEXT NOT NULL, key BLOB NOT NULL, vector BLOB NOT NULL,"
-                " PRIMARY KEY (fingerprint, key)) WITHOUT ROWID"
+                " PRIMARY KEY (fingerprint, key))"
             )
+            db.commit()
+            self._migrate(db)
+
+    @staticmethod
+    def _migrate(db: sqlite3.Connection) -> None:
+        """Move the vectors of the first layout (table `embedding`) into `vectors`, atomically."""
+        old = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'embedding'"
+        if db.execute(old).fetchone() is None:
+            return
+        db.execute("BEGIN IMMEDIATE")  # another process migrating at the same time waits, then finds none
+        try:
+            if db.execute(old).fetchone() is not None:
+                db.execute("INSERT OR IGNORE INTO vectors SELECT fingerprint, key, vector FROM embedding")
+                db.execute("DROP TABLE embedding")
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
 
     def _connect(self) -> sqlite3.Connection:
         db: sqlite3.Connection | None = getattr(self._local, "db", None)
@@ -254,7 +278,7 @@ class EmbeddingCache:
         found: dict[bytes, np.ndarray] = {}
         db = self._connect()
         if len(keys) <= self._FEW:  # one indexed lookup each: SQLite's IN (...) costs ~1 ms even for one key
-            query = "SELECT vector FROM embedding WHERE fingerprint = ? AND key = ?"
+            query = "SELECT vector FROM vectors WHERE fingerprint = ? AND key = ?"
             for key in keys:
                 row = db.execute(query, (fingerprint, key)).fetchone()
                 if row is not None and len(row[0]) == dim * 4:
@@ -264,7 +288,7 @@ class EmbeddingCache:
             chunk = keys[start : start + self._CHUNK]
             marks = ",".join("?" * len(chunk))
             rows = db.execute(
-                f"SELECT key, vector FROM embedding WHERE fingerprint = ? AND key IN ({marks})",
+                f"SELECT key, vector FROM vectors WHERE fingerprint = ? AND key IN ({marks})",
                 (fingerprint, *chunk),
             )
             for key, blob in rows:
@@ -277,15 +301,15 @@ class EmbeddingCache:
         db = self._connect()
         with db:
             db.executemany(
-                "INSERT OR REPLACE INTO embedding (fingerprint, key, vector) VALUES (?, ?, ?)",
+                "INSERT OR REPLACE INTO vectors (fingerprint, key, vector) VALUES (?, ?, ?)",
                 ((fingerprint, key, np.asarray(v, dtype=np.float32).tobytes()) for key, v in items),
             )
 
     def count(self, fingerprint: str | None = None) -> int:
         db = self._connect()
         if fingerprint is None:
-            return int(db.execute("SELECT COUNT(*) FROM embedding").fetchone()[0])
-        query = "SELECT COUNT(*) FROM embedding WHERE fingerprint = ?"
+            return int(db.execute("SELECT COUNT(*) FROM vectors").fetchone()[0])
+        query = "SELECT COUNT(*) FROM vectors WHERE fingerprint = ?"
         return int(db.execute(query, (fingerprint,)).fetchone()[0])
 
 

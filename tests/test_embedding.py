@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ from matcher.embedding import (
     SentenceTransformerEmbedder,
     default_model_path,
     make_embedder,
+    text_key,
 )
 from tests.conftest import FakeEmbedder
 
@@ -37,6 +39,26 @@ def test_the_cache_survives_a_restart_and_keeps_models_apart(tmp_path: Path) -> 
     other_model = FakeEmbedder(fingerprint="another-model")
     CachingEmbedder(other_model, EmbeddingCache(path)).encode(["one", "two"])
     assert other_model.texts_embedded == 2
+
+
+def test_a_cache_of_the_first_layout_is_moved_over_once(tmp_path: Path) -> None:
+    """Caches written before the vectors moved out of the primary-key b-tree keep every vector."""
+    path = tmp_path / "cache.sqlite3"
+    fake = FakeEmbedder()
+    vector = fake.encode(["kept"])[0]
+    with sqlite3.connect(path) as db:
+        db.execute(
+            "CREATE TABLE embedding (fingerprint TEXT NOT NULL, key BLOB NOT NULL, vector BLOB NOT NULL,"
+            " PRIMARY KEY (fingerprint, key)) WITHOUT ROWID"
+        )
+        db.execute("INSERT INTO embedding VALUES (?, ?, ?)", (fake.fingerprint, text_key("kept"), vector.tobytes()))
+    reopened = FakeEmbedder()
+    np.testing.assert_array_equal(CachingEmbedder(reopened, EmbeddingCache(path)).encode(["kept"])[0], vector)
+    assert reopened.texts_embedded == 0
+    with sqlite3.connect(path) as db:
+        tables = {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert tables == {"vectors"}
+    assert EmbeddingCache(path).count() == 1  # opening again finds nothing left to move
 
 
 def test_long_inputs_are_stored_chunk_by_chunk(tmp_path: Path) -> None:
