@@ -227,8 +227,9 @@ class EmbeddingCache:
     The vectors live in an ordinary rowid table with its primary key as a separate index: the index holds
     only (fingerprint, key) and stays in memory, so the lookup of a text never seen (every new query) reads
     no vector page. The first layout kept each 1.5 KB vector inside a WITHOUT ROWID b-tree, where it spilt
-    onto an overflow page: the file was twice the size, and a miss on a cold 200,000-vector cache read
-    ~1 ms from disk against ~0.09 ms now. A cache in that layout is copied over once, in one transaction.
+    onto an overflow page and made every leaf hold only a few keys: the file was about twice the size, and
+    on a large cache not in memory a miss went to disk. A cache in that layout is copied over once, in one
+    transaction.
     """
 
     _CHUNK = 500  # keys per SELECT, under SQLite's bound-parameter limit
