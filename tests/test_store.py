@@ -96,9 +96,11 @@ def test_ids_are_unique(store: Store) -> None:
 
 
 def test_hosts_are_read_a_batch_at_a_time_in_id_order(store: Store) -> None:
-    hosts = [HostLab.model_validate(host_record(f"h-{i:02d}")) for i in (5, 1, 9, 3, 7)]
+    papers = [{"title": f"Paper {t}", "year": 2020 + t, "coauthors": [f"C. Author {t}"]} for t in (3, 1, 2)]
+    hosts = [HostLab.model_validate(host_record(f"h-{i:02d}", publications=papers[: i % 4])) for i in (5, 1, 9, 3, 7)]
     with store.session() as session:
         store.put_hosts(session, hosts)
     for batch in (1, 2, 5, 10):
         assert [h.id for h in store.iter_hosts(batch=batch)] == ["h-01", "h-03", "h-05", "h-07", "h-09"]
+    assert list(store.iter_hosts(batch=2)) == sorted(hosts, key=lambda h: h.id)  # publications whole, in order
     assert list(store.iter_hosts(batch=2)) == list(store.hosts().values())
