@@ -60,8 +60,9 @@ def _hash(term: str) -> int:
     return hash(term) & 0xFFFFFFFF
 
 
-def _hashes(found: Iterable[str]) -> np.ndarray:
-    return np.unique(np.fromiter(map(_hash, found), dtype=np.uint32))
+def _hashes(found: set[str]) -> np.ndarray:
+    """The terms' `_hash`es, sorted and unique (the 64-bit hashes cast down: the same low 32 bits)."""
+    return np.unique(np.fromiter(map(hash, found), dtype=np.int64, count=len(found)).astype(np.uint32))
 
 
 def host_text(host: HostLab) -> str:
