@@ -9,9 +9,9 @@ Two structures, chosen by size:
 - below `ann_threshold` documents, an exact `IndexFlatIP`. Removing hosts compacts the remaining rows in
   order (`remove_ids`) and the metadata the same way, so row numbers stay aligned without a rebuild;
 - from `ann_threshold` documents on, an HNSW graph (M=16) over vectors stored as bfloat16 (`IndexHNSWSQ`,
-  QT_bf16: each float32 rounded to its top 16 bits): a search costs well under a millisecond at 200,000 documents
-  where an exact scan costs ~13 ms, more than encoding the query, and the vectors take half the memory. On
-  real abstracts a cosine moves by 7e-5 on average, 5e-4 at most (`python -m scripts.bench_storage`).
+  QT_bf16: each float32 rounded to its top 16 bits): a search costs well under a millisecond at 200,000
+  documents where an exact scan costs ~13 ms, more than encoding the query, and the vectors take half the
+  memory. On real abstracts a cosine moves by 7e-5 on average, 5e-4 at most (`python -m scripts.bench_storage`).
   IEEE half precision moves it ten times less, but FAISS decodes it ~11 times slower (1.7 ms against 0.15
   ms for 7,000 candidate documents). Neither needs training, so nothing depends on which vectors came
   first. A graph cannot drop nodes, so removed rows become tombstones, left out of every search by an ID
