@@ -14,7 +14,7 @@ chooses), and every ratio divides by that same encoder's own time.
     rss_over_raw       resident memory of a service process (create_app over the large corpus, after one
                        request) over (model weights + raw float32 vectors) (target <= 1.5);
                        rss_libraries_mb is that process before it loads anything (Python, its libraries and
-                       the encoder's runtime libraries)
+                       the encoder's runtime libraries), service_start_s how long its create_app took
     host_recall_at_10  share of the true ten best hosts (every host scored exactly over the same stored
                        vectors) that a match returns, over the first 10 queries: what candidate generation
                        (documents by HNSW, hosts by mean vector) costs
@@ -180,12 +180,14 @@ def weights_bytes(model: Embedder) -> int:
 def service_rss(home: Path, model: Embedder, backend: str) -> dict[str, float]:
     runtime = "import torch, sentence_transformers" if backend == "torch" else "import openvino, tokenizers"
     code = (
-        "import resource, json\n"
+        "import resource, json, time\n"
         "from service import create_app\n"
         f"{runtime}\n"
         "resident = lambda: int(open('/proc/self/statm').read().split()[1]) * resource.getpagesize()\n"
         "libraries = resident()\n"
+        "start = time.perf_counter()\n"
         "app = create_app()\n"
+        "started = time.perf_counter() - start\n"
         "client = app.test_client()\n"
         "response = client.post('/v1/matches', json={'researcher': {'id': 'r', 'name': 'R', 'institution': 'U', "
         f"'country': 'GB', 'statement': 'Earthquake geodesy, run {uuid.uuid4().hex}.', 'phd': 2022, "
@@ -196,7 +198,7 @@ def service_rss(home: Path, model: Embedder, backend: str) -> dict[str, float]:
         "engine = app.extensions['hostmatch'].engine\n"
         "assert engine.embedder.loaded, 'the model was never loaded'\n"
         "vectors = len(engine.index) * engine.index.dim * 4\n"
-        "print(json.dumps({'rss': rss, 'libraries': libraries, 'vectors': vectors}))\n"
+        "print(json.dumps({'rss': rss, 'libraries': libraries, 'vectors': vectors, 'started': started}))\n"
     )
     env = dict(os.environ, HOSTMATCH_HOME=str(home), HOSTMATCH_BACKEND=backend)
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
@@ -206,6 +208,7 @@ def service_rss(home: Path, model: Embedder, backend: str) -> dict[str, float]:
         "rss_over_raw": measured["rss"] / (weights + measured["vectors"]),
         "rss_mb": measured["rss"] / 2**20,
         "rss_libraries_mb": measured["libraries"] / 2**20,
+        "service_start_s": measured["started"],
         "raw_mb": (weights + measured["vectors"]) / 2**20,
     }
 
