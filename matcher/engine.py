@@ -372,17 +372,20 @@ class Engine:
             host_ids: the hosts to score exactly.
             budget: bytes of padded similarities held at once; texts are taken in blocks that fit.
 
-        The same aggregation and weighting as a match (`weighted_similarity`), a block of texts at a time.
+        The same aggregation and weighting as a match (`weighted_similarity`), a block of texts at a time
+        against the hosts' documents gathered once (up to `MatchSettings.exact_limit` of them: 77 MB at 50,000).
         """
         owners = np.asarray(owners, dtype=np.int64)
         weights = np.asarray(weights, dtype=np.float32)
         result = np.zeros((int(owners.max()) + 1 if len(owners) else 0, len(host_ids)), dtype=np.float32)
         if not host_ids:
             return result
-        width = max(len(self.index.host_rows(h)) for h in host_ids)
-        step = max(1, budget // (4 * len(host_ids) * width))
+        segments = [self.index.host_rows(h) for h in host_ids]
+        lengths = np.fromiter(map(len, segments), dtype=np.int64, count=len(segments))
+        documents = self.index.gather(np.concatenate(segments))  # once, host after host
+        step = max(1, budget // (4 * len(host_ids) * int(lengths.max())))
         for start in range(0, len(queries), step):
-            block, lengths, _ = self.similarity_block(queries[start : start + step], host_ids)
+            block, _ = pad_runs(np.asarray(queries[start : start + step], dtype=np.float32) @ documents.T, lengths)
             per_text = aggregate(block, lengths, method=self.settings.aggregation, k=self.settings.top_k_docs)
             np.add.at(result, owners[start : start + step], weights[start : start + step, None] * per_text)
         return result

@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, fields
-from functools import cache
+from functools import cache, lru_cache
 
 import numpy as np
 
@@ -243,7 +243,7 @@ def practical_component(
 COMPONENTS = ("topic", "stage", "tenure", "field", "practical")
 
 
-@cache
+@lru_cache(maxsize=256)  # bounded: every request may bring its own weights
 def _shares(weights: Weights) -> tuple[float, ...]:
     """Each component's weight over the sum of the weights, in COMPONENTS order."""
     values = [getattr(weights, name) for name in COMPONENTS]
