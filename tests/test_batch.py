@@ -16,13 +16,16 @@ from matcher.embedding import CachingEmbedder, EmbeddingCache
 from matcher.engine import Engine
 from matcher.errors import AssignmentInfeasible
 from matcher.index import HostIndex
+from models.profiles import ResearcherProfile
 from scripts.batch import read_exclusions, read_host_preferences, write_outputs
 from scripts.synthetic import synthetic_call
-from tests.conftest import FakeEmbedder
+from tests.conftest import FakeEmbedder, researcher_record
+
+Call = tuple[Engine, list[ResearcherProfile], FakeEmbedder]
 
 
 @pytest.fixture(scope="module")
-def call(tmp_path_factory: pytest.TempPathFactory) -> tuple[Engine, list, FakeEmbedder]:
+def call(tmp_path_factory: pytest.TempPathFactory) -> Call:
     applicants, hosts = synthetic_call(2000, 500, seed=7)
     fake = FakeEmbedder(dim=128)
     embedder = CachingEmbedder(fake, EmbeddingCache(tmp_path_factory.mktemp("cache") / "c.sqlite3"))
@@ -32,7 +35,7 @@ def call(tmp_path_factory: pytest.TempPathFactory) -> tuple[Engine, list, FakeEm
 
 
 @pytest.fixture(scope="module")
-def exclusions(call: tuple[Engine, list, FakeEmbedder]) -> set[tuple[str, str]]:
+def exclusions(call: Call) -> set[tuple[str, str]]:
     engine, applicants, _ = call
     first = score_call(engine, applicants[:50], CallSettings())
     # exclude each of those applicants' best host: they must end up elsewhere or unassigned
@@ -44,7 +47,7 @@ def exclusions(call: tuple[Engine, list, FakeEmbedder]) -> set[tuple[str, str]]:
 
 
 @pytest.fixture(scope="module")
-def flow_result(call: tuple[Engine, list, FakeEmbedder], exclusions: set[tuple[str, str]]) -> CallResult:
+def flow_result(call: Call, exclusions: set[tuple[str, str]]) -> CallResult:
     engine, applicants, _ = call
     settings = CallSettings(candidates=30, min_score=0.3)
     return run_call(score_call(engine, applicants, settings, exclusions=exclusions), settings)
@@ -75,7 +78,7 @@ def test_a_synthetic_call_of_2000_by_500_assigns_within_every_constraint(
 
 
 def test_stable_on_the_same_call_respects_the_same_constraints(
-    call: tuple[Engine, list, FakeEmbedder], exclusions: set[tuple[str, str]], flow_result: CallResult
+    call: Call, exclusions: set[tuple[str, str]], flow_result: CallResult
 ) -> None:
     engine, applicants, _ = call
     settings = CallSettings(candidates=30, min_score=0.3, method="stable")
@@ -85,7 +88,7 @@ def test_stable_on_the_same_call_respects_the_same_constraints(
 
 
 def test_a_rerun_embeds_nothing_and_gives_the_same_assignment(
-    call: tuple[Engine, list, FakeEmbedder], exclusions: set[tuple[str, str]], flow_result: CallResult
+    call: Call, exclusions: set[tuple[str, str]], flow_result: CallResult
 ) -> None:
     engine, applicants, fake = call
     before = fake.texts_embedded
@@ -96,7 +99,7 @@ def test_a_rerun_embeds_nothing_and_gives_the_same_assignment(
 
 
 def test_a_call_over_few_documents_takes_each_applicants_truly_closest_hosts(
-    call: tuple[Engine, list, FakeEmbedder],
+    call: Call,
 ) -> None:
     """Below the exact limit every host is scored for every applicant in blocks: the candidates must be the
     hosts a single match would score highest, with the same similarities."""
@@ -113,6 +116,34 @@ def test_a_call_over_few_documents_takes_each_applicants_truly_closest_hosts(
             h = int(scores.edges.host[e])
             assert topic[h] >= eighth - 1e-6
             assert scores.pairs[e].similarity == pytest.approx(float(topic[h]), abs=1e-5)
+
+
+def test_block_scoring_does_not_depend_on_the_block_size(call: Call) -> None:
+    """An applicant's texts may fall in two blocks; their weighted sum must not change."""
+    engine, _, _ = call
+    topics = ["coral reef acidification", "graph neural networks", "medieval Japanese poetry", "tokamak plasma"]
+    applicants = [
+        ResearcherProfile.model_validate(
+            researcher_record(
+                f"r-{i}",
+                statement=f"Work on {topics[i % 4]}.",
+                publications=[{"title": f"{topics[(i + j) % 4]} study {j}"} for j in range(i % 4)],
+            )
+        )
+        for i in range(12)
+    ]
+    texts = [researcher_texts(a) for a in applicants]
+    queries = engine.embedder.encode([t.text for ts in texts for t in ts])
+    owners = np.repeat(np.arange(len(texts)), [len(ts) for ts in texts])
+    weights = np.array([t.weight for ts in texts for t in ts], dtype=np.float32)
+    host_ids = sorted(engine.hosts)
+    whole = engine.topic_similarities(queries, owners, weights, host_ids)
+    one_text_at_a_time = engine.topic_similarities(queries, owners, weights, host_ids, budget=1)
+    assert max(len(ts) for ts in texts) > 1  # so some applicant's texts really are split
+    np.testing.assert_allclose(one_text_at_a_time, whole, atol=1e-6)
+    for a in (0, 3, 7):  # and each row is what a single match computes for that applicant
+        alone = engine.topic_similarity(queries[owners == a], list(weights[owners == a]), host_ids)
+        np.testing.assert_allclose(whole[a], alone, atol=1e-6)
 
 
 def test_the_outputs(flow_result: CallResult, tmp_path: Path) -> None:
@@ -137,7 +168,7 @@ def test_the_outputs(flow_result: CallResult, tmp_path: Path) -> None:
     assert html.count("data:image/png;base64,") == 2 and "Why applicants have no host" in html
 
 
-def test_an_infeasible_minimum_load_names_hosts(call: tuple[Engine, list, FakeEmbedder]) -> None:
+def test_an_infeasible_minimum_load_names_hosts(call: Call) -> None:
     engine, applicants, _ = call
     settings = CallSettings(candidates=5, min_load=1)
     scores = score_call(engine, applicants[:20], settings)
@@ -145,7 +176,7 @@ def test_an_infeasible_minimum_load_names_hosts(call: tuple[Engine, list, FakeEm
         run_call(scores, settings)
 
 
-def test_institution_share_caps_each_institution(call: tuple[Engine, list, FakeEmbedder]) -> None:
+def test_institution_share_caps_each_institution(call: Call) -> None:
     engine, applicants, _ = call
     settings = CallSettings(candidates=30, institution_share=0.01)
     result = run_call(score_call(engine, applicants[:600], settings), settings)
@@ -169,7 +200,7 @@ def test_exclusion_and_preference_files(tmp_path: Path) -> None:
         read_exclusions(tmp_path / "bad.csv")
 
 
-def test_host_preferences_drive_the_stable_method(call: tuple[Engine, list, FakeEmbedder]) -> None:
+def test_host_preferences_drive_the_stable_method(call: Call) -> None:
     engine, applicants, _ = call
     settings = CallSettings(candidates=10, method="stable")
     scores = score_call(engine, applicants[:200], settings)
