@@ -169,9 +169,14 @@ def keyword_phrases(keywords: Iterable[str]) -> frozenset[str]:
     return frozenset(" ".join(k.casefold().split()) for k in keywords)
 
 
+def _keyword_shared(phrase: str, theirs: Iterable[str]) -> bool:
+    """Whether a phrase equals, contains or is contained in one of theirs."""
+    return any(phrase in t or t in phrase for t in theirs)
+
+
 def shared_keywords(mine: Iterable[str], theirs: Collection[str]) -> list[str]:
     """My phrases that equal, contain or are contained in one of theirs, sorted."""
-    return sorted(k for k in mine if any(k == t or k in t or t in k for t in theirs))
+    return sorted(k for k in mine if _keyword_shared(k, theirs))
 
 
 def field_value(
@@ -195,7 +200,7 @@ def field_value(
         section = 0.5
     else:
         section = 0.0
-    keywords = sum(1 for k in phrases if any(k == t or k in t or t in k for t in host_phrases))
+    keywords = sum(1 for k in phrases if _keyword_shared(k, host_phrases))
     return 0.7 * section + 0.3 * min(1.0, keywords / 2)
 
 
