@@ -27,7 +27,7 @@ from matcher.assignment import Assignment, Edges, Unassigned, explain_unassigned
 from matcher.conflicts import EXCLUDED, conflict_between, host_keys, institution_key, researcher_keys
 from matcher.documents import researcher_texts
 from matcher.engine import Engine
-from matcher.ranking import PairScore, ResearcherSide, Weights, score
+from matcher.ranking import PairScore, ResearcherSide, Weights, best_positions, score
 from models.eligibility import eligible_programmes
 from models.profiles import HostLab, ResearcherProfile
 
@@ -116,7 +116,7 @@ def score_call(
             if not found:
                 continue
             similarity = engine.topic_similarity(queries, [t.weight for t in texts[a]], found)
-        best = np.argsort(-similarity, kind="stable")[: settings.candidates].tolist()  # ties by id: found is sorted
+        best = best_positions(similarity, settings.candidates)  # ties by id: found is sorted
         when = on or applicant.desired_start or dt.date.today()
         mine = researcher_keys(applicant)
         verdicts = eligible_programmes(applicant, on=when)

@@ -500,6 +500,23 @@ def ordered(items: Sequence[tuple[str, float]]) -> list[int]:
     return sorted(range(len(items)), key=lambda i: (-items[i][1], items[i][0]))
 
 
+def best_positions(values: np.ndarray, n: int) -> list[int]:
+    """Positions of the n largest values, best first, ties by position (with items in id order: by id).
+
+    A partial partition, then a sort of only what it kept (and of every value tied with the last one kept).
+    """
+    values = np.asarray(values)
+    if n <= 0 or not len(values):
+        return []
+    if n < len(values):
+        threshold = np.partition(values, len(values) - n)[len(values) - n]
+        kept = np.flatnonzero(values >= threshold)
+    else:
+        kept = np.arange(len(values))
+    best: list[int] = kept[np.argsort(-values[kept], kind="stable")][:n].tolist()
+    return best
+
+
 def best_pairs(sims: np.ndarray, length: int, *, n: int = 3) -> list[tuple[int, int, float]]:
     """The n closest (query text, document) pairs of one host, one pair per document, best first.
 

@@ -20,6 +20,7 @@ from matcher.ranking import (
     HostFilter,
     Weights,
     best_pairs,
+    best_positions,
     calibrate_topic,
     combine,
     field_component,
@@ -476,3 +477,10 @@ def test_the_reasons_shown_belong_to_the_values_that_ranked(
     assert shown["practical"].weight == w.practical
     assert shown["topic"].reason == topic_component(similarity)[1]
     assert pair.programmes == tuple(v.programme for v in verdicts if v.eligible and v.programme in host_programmes)
+
+
+@given(values=st.lists(st.sampled_from([0.1, 0.2, 0.3, 0.5, 0.9]), max_size=40), n=st.integers(0, 45))
+def test_best_positions_agree_with_a_full_sort(values: list[float], n: int) -> None:
+    """Many ties on purpose: the partial sort must keep the full sort's tie order (by position)."""
+    expected = sorted(range(len(values)), key=lambda i: (-values[i], i))[:n]
+    assert best_positions(np.array(values, dtype=np.float32), n) == expected
