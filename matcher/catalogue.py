@@ -137,7 +137,7 @@ class Catalogue:
         """Make the stored and indexed hosts exactly `hosts`; all or nothing."""
         keep = {h.id for h in hosts}
         with self._transaction() as session:
-            for host_id in sorted(set(self.store.hosts(session)) - keep):
+            for host_id in sorted(set(self.store.host_ids(session)) - keep):
                 self.store.delete_host(session, host_id)
             self.store.put_hosts(session, hosts)
             session.flush()

@@ -169,10 +169,14 @@ class Store:
 
     # -- hosts -----------------------------------------------------------------------------------------
 
-    def hosts(self, session: Session | None = None) -> dict[str, HostLab]:
+    def hosts(self) -> dict[str, HostLab]:
+        """Every stored host, by id (in id order)."""
+        return {h.id: h for h in self.iter_hosts()}
+
+    def host_ids(self, session: Session | None = None) -> list[str]:
+        """Every stored host's id, in order, without reading the hosts."""
         with self._maybe(session) as s:
-            rows = s.scalars(select(HostRow).order_by(HostRow.id)).all()
-            return {r.id: self._host(r) for r in rows}
+            return list(s.scalars(select(HostRow.id).order_by(HostRow.id)))
 
     def iter_hosts(self, *, batch: int = 500) -> Iterator[HostLab]:
         """Every stored host in id order, read `batch` at a time, each batch in its own short session: memory

@@ -104,3 +104,4 @@ def test_hosts_are_read_a_batch_at_a_time_in_id_order(store: Store) -> None:
         assert [h.id for h in store.iter_hosts(batch=batch)] == ["h-01", "h-03", "h-05", "h-07", "h-09"]
     assert list(store.iter_hosts(batch=2)) == sorted(hosts, key=lambda h: h.id)  # publications whole, in order
     assert list(store.iter_hosts(batch=2)) == list(store.hosts().values())
+    assert store.host_ids() == ["h-01", "h-03", "h-05", "h-07", "h-09"]
