@@ -11,10 +11,12 @@ Two structures, chosen by size:
 - from `ann_threshold` documents on, an HNSW graph (M=16) over vectors stored as bfloat16 (`IndexHNSWSQ`,
   QT_bf16: each float32 rounded to its top 16 bits): a search costs well under a millisecond at 200,000
   documents where an exact scan costs ~13 ms, more than encoding the query, and the vectors take half the
-  memory. On real abstracts a cosine moves by 7e-5 on average, 5e-4 at most (`python -m scripts.bench_storage`).
-  IEEE half precision moves it ten times less, but FAISS decodes it ~11 times slower (1.7 ms against 0.15
-  ms for 7,000 candidate documents). Neither needs training, so nothing depends on which vectors came
-  first. A graph cannot drop nodes, so removed rows become tombstones, left out of every search by an ID
+  memory. On real abstracts a cosine moves by 7e-5 on average, 5e-4 at most (`python -m
+  scripts.bench_storage`). IEEE half precision moves it ten times less, but FAISS decodes it ~11 times slower
+  (1.7 ms against 0.15 ms for 7,000 candidate documents). Neither needs training, so nothing depends on which
+  vectors came first: 8-bit codes (QT_8bit) would halve the memory again, but learn per-dimension ranges that
+  later documents can fall outside, and move a cosine by 2.4e-4 on average even over the vectors they learnt
+  from. A graph cannot drop nodes, so removed rows become tombstones, left out of every search by an ID
   selector, and the graph is rebuilt from the live rows once a fifth of its rows are dead (re-encoding a
   decoded vector gives back the same bits).
 
