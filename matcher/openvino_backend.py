@@ -39,6 +39,11 @@ import numpy as np
 from matcher.embedding import DEFAULT_BATCH_SIZE, local_model_dir, model_fingerprint
 
 SETTINGS_FILE = "hostmatch-openvino.json"
+PAD_MULTIPLE = 32
+"""Batches are padded to a multiple of this many tokens. OpenVINO's CPU plugin compiles and keeps kernels
+for every input shape it meets, so a service fed every length from 1 to 256 tokens keeps growing, and pays
+a compilation at each new length; rounding up to 32 leaves 8 lengths per batch size. Padding is masked, so
+a vector moves only by float rounding (`python -m scripts.bench_shapes` measures all three)."""
 _POOLING_MODES = ("mean", "cls", "max")
 _OLD_POOLING_FLAGS = {
     "pooling_mode_mean_tokens": "mean",
@@ -108,6 +113,7 @@ class OpenVINOEmbedder:
         batch_size: int = DEFAULT_BATCH_SIZE,
         threads: int | None = None,
         int8: bool = False,
+        pad_multiple: int = PAD_MULTIPLE,
     ) -> None:
         path = local_model_dir(model_path)
         self.model_path = path
@@ -115,6 +121,7 @@ class OpenVINOEmbedder:
         self.batch_size = batch_size
         self.threads = threads
         self.int8 = int8
+        self.pad_multiple = pad_multiple  # 1: pad each batch to its longest text only
         self._layout = read_layout(path)
         self._fingerprint = model_fingerprint(path) + ("+openvino-rt-int8" if int8 else "+openvino-rt")
         self._runtime: tuple[Any, Any] | None = None
@@ -149,8 +156,11 @@ class OpenVINOEmbedder:
                     config["INFERENCE_NUM_THREADS"] = str(self.threads)
                 compiled = ov.Core().compile_model(str(folder / "openvino_model.xml"), "CPU", config)
                 tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
-                tokenizer.enable_truncation(int(self._layout["max_seq_length"]))
-                tokenizer.enable_padding()
+                longest = int(self._layout["max_seq_length"])
+                tokenizer.enable_truncation(longest)
+                # Never past the truncation length: a model whose limit is not a multiple pads to its texts.
+                multiple = self.pad_multiple if longest % self.pad_multiple == 0 else None
+                tokenizer.enable_padding(pad_to_multiple_of=multiple)
                 self._runtime = (compiled, tokenizer)
             return self._runtime
 
