@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, fields
-from functools import cache, lru_cache
+from functools import cache, cached_property
 
 import numpy as np
 
@@ -55,6 +55,12 @@ class Weights:
     tenure: float = 0.15
     field: float = 0.10
     practical: float = 0.05
+
+    @cached_property
+    def shares(self) -> tuple[float, ...]:
+        """Each component's weight over the sum of the weights, in field (`COMPONENTS`) order."""
+        values = [getattr(self, f.name) for f in fields(self)]
+        return tuple(v / sum(values) for v in values)
 
     def __post_init__(self) -> None:
         values = [getattr(self, f.name) for f in fields(self)]
@@ -248,16 +254,9 @@ def practical_component(
 COMPONENTS = ("topic", "stage", "tenure", "field", "practical")
 
 
-@lru_cache(maxsize=256)  # bounded: every request may bring its own weights
-def _shares(weights: Weights) -> tuple[float, ...]:
-    """Each component's weight over the sum of the weights, in COMPONENTS order."""
-    values = [getattr(weights, name) for name in COMPONENTS]
-    return tuple(v / sum(values) for v in values)
-
-
 def upper_bound(similarity: float, weights: Weights) -> float:
     """The highest total a host with this topic similarity can reach (every other component at 1)."""
-    topic = _shares(weights)[0]
+    topic = weights.shares[0]
     return float(topic * calibrate_topic(similarity) + (1.0 - topic))
 
 
@@ -420,7 +419,7 @@ def score(researcher: ResearcherSide, host: HostSide, similarity: float, weights
         field_value(researcher.sections, researcher.broad, researcher.phrases, host.sections, host.broad, host.phrases),
         practical_value(researcher.languages, host.languages, host.capacity),
     )
-    total = sum(share * value for share, value in zip(_shares(weights), values, strict=True))
+    total = sum(share * value for share, value in zip(weights.shares, values, strict=True))
     return PairScore(total, similarity, values, shared, weights, researcher, host)
 
 

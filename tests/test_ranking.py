@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 import random
@@ -13,6 +14,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from matcher import ranking
 from matcher.conflicts import CO_AUTHORSHIP, EXCLUDED, SAME_INSTITUTION, conflict
 from matcher.engine import Engine
 from matcher.index import HostIndex
@@ -484,3 +486,9 @@ def test_best_positions_agree_with_a_full_sort(values: list[float], n: int) -> N
     """Many ties on purpose: the partial sort must keep the full sort's tie order (by position)."""
     expected = sorted(range(len(values)), key=lambda i: (-values[i], i))[:n]
     assert best_positions(np.array(values, dtype=np.float32), n) == expected
+
+
+def test_weight_shares_follow_the_component_order() -> None:
+    """Totals multiply `Weights.shares` with values in `ranking.COMPONENTS` order: the two must agree."""
+    assert tuple(f.name for f in dataclasses.fields(Weights)) == ranking.COMPONENTS
+    assert Weights(topic=3, stage=1, tenure=0, field=0, practical=0).shares == (0.75, 0.25, 0.0, 0.0, 0.0)
