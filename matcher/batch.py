@@ -24,7 +24,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from matcher.assignment import Assignment, Edges, Unassigned, explain_unassigned, solve_flow, solve_stable
-from matcher.conflicts import EXCLUDED, conflict_between, host_keys, institution_key, researcher_keys
+from matcher.conflicts import EXCLUDED, conflict_between, institution_key, researcher_keys
 from matcher.documents import researcher_texts
 from matcher.engine import Engine
 from matcher.ranking import PairScore, ResearcherSide, Weights, best_positions, score
@@ -95,7 +95,6 @@ def score_call(
         docs_per_text = max(engine.settings.pool, 4 * settings.candidates)
         _, rows = engine.index.search(vectors, docs_per_text)
     excluded = set(exclusions)
-    host_conflict_keys = {h.id: host_keys(h) for h in hosts}
 
     applicant_idx: list[int] = []
     host_idx: list[int] = []
@@ -126,7 +125,7 @@ def score_call(
             if (applicant.id, host_id) in excluded:
                 left_out[a][EXCLUDED] += 1
                 continue
-            clash = conflict_between(mine, host_conflict_keys[host_id])
+            clash = conflict_between(mine, engine.conflict_keys(host_id))  # folded once, kept by the engine
             if clash is not None:
                 left_out[a][clash[0]] += 1
                 continue

@@ -207,7 +207,7 @@ class Engine:
                 break
             host_id = host_ids[i]
             host = self.hosts.side(host_id)
-            found = conflict_between(mine, self._keys(host_id), excluded_hosts=exclude)
+            found = conflict_between(mine, self.conflict_keys(host_id), excluded_hosts=exclude)
             if found is None and enforce_capacity and host.capacity <= 0:
                 found = (NO_PLACES, f"{host.lab_name} has no places left")
             if found is not None:
@@ -266,7 +266,7 @@ class Engine:
         for researcher, texts in zip(researchers, all_texts, strict=True):
             sims = self.index.similarities(vectors[start : start + len(texts)], rows)  # (m, L)
             start += len(texts)
-            found = conflict_between(researcher_keys(researcher), self._keys(host_id))
+            found = conflict_between(researcher_keys(researcher), self.conflict_keys(host_id))
             if found is not None:
                 exclusions.append(Exclusion(id=researcher.id, reason=found[0], detail=found[1]))
                 continue
@@ -307,7 +307,7 @@ class Engine:
             exclusions=tuple(exclusions),
         )
 
-    def _keys(self, host_id: str) -> Keys:
+    def conflict_keys(self, host_id: str) -> Keys:
         """A host's conflict keys, folded once and dropped when the host changes."""
         keys = self._conflict_keys.get(host_id)
         if keys is None:
