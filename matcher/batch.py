@@ -109,7 +109,7 @@ def score_call(
             lo, hi = int(starts[a]), int(starts[a + 1])
             queries = vectors[lo:hi]
             found = sorted(
-                set(engine.index.host_of_rows(rows[lo:hi].ravel()))
+                engine.index.hosts_of_rows(rows[lo:hi].ravel())
                 | engine.index.nearest_hosts(queries, engine.settings.host_pool)
             )
             if not found:

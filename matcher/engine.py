@@ -348,11 +348,11 @@ class Engine:
             if sum(len(self.index.host_rows(h)) for h in allowed) <= self.settings.exact_limit:
                 return allowed
             _, rows = self.index.search(queries, self.settings.pool * 4)
-            found = set(self.index.host_of_rows(rows.ravel()))
+            found = self.index.hosts_of_rows(rows.ravel())
             found |= self.index.nearest_hosts(queries, self.settings.host_pool * 4)
             return sorted(found.intersection(allowed))
         _, rows = self.index.search(queries, self.settings.pool)
-        found = set(self.index.host_of_rows(rows.ravel()))
+        found = self.index.hosts_of_rows(rows.ravel())
         return sorted(found | self.index.nearest_hosts(queries, self.settings.host_pool))
 
     def topic_similarity(self, queries: np.ndarray, weights: Sequence[float], host_ids: list[str]) -> np.ndarray:

@@ -41,7 +41,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import sys
 import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -69,7 +68,77 @@ class DocMeta:
     title: str
 
 
-_TOMBSTONE = DocMeta(_DEAD, "", "")
+class _Rows:
+    """Row metadata in columns: per row a host number and a key number (into small tables of the distinct
+    ids and keys) and a title, the titles held as one UTF-8 buffer with end offsets: 16 bytes per row plus
+    its title's bytes. A `DocMeta` object per row cost several small Python objects per row, allocated among
+    the temporary ones of loading, which left the interpreter's memory fragmented once those were freed."""
+
+    def __init__(self) -> None:
+        self.names: list[str] = []  # host ids by number; a number is never reused while the table lives
+        self._number: dict[str, int] = {}
+        self.keys: list[str] = []
+        self._key_number: dict[str, int] = {}
+        self.host = np.zeros(0, dtype=np.int32)  # per row: number of its host, -1 for a tombstone
+        self.key = np.zeros(0, dtype=np.int32)
+        self._titles = b""
+        self._ends = np.zeros(0, dtype=np.int64)  # per row: end of its title in `_titles`
+
+    def __len__(self) -> int:
+        return len(self.host)
+
+    def append(self, triples: Sequence[tuple[str, str, str]]) -> None:
+        """Add rows (host id, key, title); the host id `_DEAD` makes a tombstone."""
+        if not triples:
+            return
+        n = len(triples)
+        hosts = (-1 if h == _DEAD else _number(self._number, self.names, h) for h, _, _ in triples)
+        host = np.fromiter(hosts, np.int32, n)
+        key = np.fromiter((_number(self._key_number, self.keys, k) for _, k, _ in triples), np.int32, n)
+        encoded = [t.encode() for _, _, t in triples]
+        ends = np.cumsum(np.fromiter(map(len, encoded), np.int64, n)) + len(self._titles)
+        self.host = np.concatenate([self.host, host])
+        self.key = np.concatenate([self.key, key])
+        self._titles += b"".join(encoded)
+        self._ends = np.concatenate([self._ends, ends])
+
+    def title(self, row: int) -> str:
+        start = int(self._ends[row - 1]) if row else 0
+        return self._titles[start : int(self._ends[row])].decode()
+
+    def meta(self, row: int) -> DocMeta:
+        host = int(self.host[row])
+        return DocMeta(self.names[host] if host >= 0 else _DEAD, self.keys[int(self.key[row])], self.title(row))
+
+    def triples(self, rows: Iterable[int]) -> list[tuple[str, str, str]]:
+        return [(m.host_id, m.key, m.title) for m in map(self.meta, rows)]
+
+    def kill(self, rows: np.ndarray) -> None:
+        self.host[rows] = -1
+
+    def live(self) -> np.ndarray:
+        """Rows that are not tombstones, ascending."""
+        return np.flatnonzero(self.host >= 0)
+
+    def dead(self) -> np.ndarray:
+        return np.flatnonzero(self.host < 0)
+
+    def take(self, rows: np.ndarray) -> _Rows:
+        """A table of these rows only, in this order, with fresh host and key tables."""
+        taken = _Rows()
+        taken.append(self.triples(rows.tolist()))
+        return taken
+
+    def host_ids(self, rows: np.ndarray) -> set[str]:
+        return {self.names[h] for h in np.unique(self.host[rows]).tolist() if h >= 0}
+
+    def rows_by_host(self) -> dict[str, np.ndarray]:
+        """Each live host's rows, ascending."""
+        order = np.argsort(self.host, kind="stable")
+        codes = self.host[order]
+        starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]]) if len(codes) else np.zeros(0, np.int64)
+        runs = np.split(order.astype(np.int64), starts[1:])
+        return {self.names[int(codes[s])]: run for s, run in zip(starts.tolist(), runs, strict=True) if codes[s] >= 0}
 
 
 class HostIndex:
@@ -82,7 +151,7 @@ class HostIndex:
         self.fingerprint = fingerprint
         self.ann_threshold = ann_threshold
         self._faiss: Any = faiss.IndexFlatIP(dim)  # or faiss.IndexHNSWSQ (see the module docstring)
-        self._meta: list[DocMeta] = []
+        self._rows = _Rows()
         self._rows_by_host: dict[str, np.ndarray] = {}
         self._dead = 0  # tombstone rows (graph mode only)
         self._centroid_of: dict[str, np.ndarray] = {}  # per host; built on first use, kept up to date after
@@ -114,7 +183,7 @@ class HostIndex:
         return sorted(self._rows_by_host)
 
     def meta(self, row: int) -> DocMeta:
-        return self._meta[row]
+        return self._rows.meta(row)
 
     def host_rows(self, host_id: str) -> np.ndarray:
         """Rows of one host's documents, ascending."""
@@ -123,8 +192,9 @@ class HostIndex:
         except KeyError:
             raise UnknownHost(host_id) from None
 
-    def host_of_rows(self, rows: np.ndarray) -> list[str]:
-        return [self._meta[int(r)].host_id for r in rows]
+    def hosts_of_rows(self, rows: np.ndarray) -> set[str]:
+        """The hosts these rows belong to (tombstones belong to none)."""
+        return self._rows.host_ids(np.asarray(rows, dtype=np.int64))
 
     def gather(self, rows: np.ndarray) -> np.ndarray:
         """The stored vectors of these rows as float32, (len(rows), dim): a copy (decoded by FAISS in the
@@ -163,7 +233,7 @@ class HostIndex:
         batch = [(docs, vectors) for docs, vectors in batch if docs]
         if batch:
             self._faiss.add(np.concatenate([vectors for _, vectors in batch]))
-            self._meta.extend(_doc_meta(d.host_id, d.key, d.title) for docs, _ in batch for d in docs)
+            self._rows.append([(d.host_id, d.key, d.title) for docs, _ in batch for d in docs])
         self._restructure()
         self._reindex_rows()
         if self._centroid_of:  # in use: bring the changed hosts' mean vectors up to date now
@@ -203,13 +273,11 @@ class HostIndex:
             return
         rows = np.concatenate([self._rows_by_host[h] for h in host_ids]).astype(np.int64)
         if self.approximate:  # a graph keeps its nodes: mark the rows dead
-            for row in rows.tolist():
-                self._meta[row] = _TOMBSTONE
+            self._rows.kill(rows)
             self._dead += len(rows)
             return
         self._faiss.remove_ids(rows)  # the SWIG wrapper takes id arrays
-        drop = set(rows.tolist())
-        self._meta = [m for i, m in enumerate(self._meta) if i not in drop]
+        self._rows = self._rows.take(np.setdiff1d(np.arange(len(self._rows)), rows))
 
     def _restructure(self) -> None:
         """Move to the graph at `ann_threshold` documents, back to the flat index well below it, and rebuild
@@ -222,24 +290,19 @@ class HostIndex:
             self._rebuild(graph=True)
 
     def _rebuild(self, *, graph: bool) -> None:
-        keep = np.asarray([i for i, m in enumerate(self._meta) if m.host_id != _DEAD], dtype=np.int64)
+        keep = self._rows.live()
         vectors = self.gather(keep) if len(keep) else np.zeros((0, self.dim), np.float32)
         self._faiss = _graph(self.dim) if graph else faiss.IndexFlatIP(self.dim)
         self._faiss.add(vectors)
-        self._meta = [self._meta[i] for i in keep.tolist()]
+        self._rows = self._rows.take(keep)
         self._dead = 0
 
     def _reindex_rows(self) -> None:
-        by_host: dict[str, list[int]] = {}
-        for row, meta in enumerate(self._meta):
-            by_host.setdefault(meta.host_id, []).append(row)
-        by_host.pop(_DEAD, None)
-        self._rows_by_host = {h: np.asarray(rows, dtype=np.int64) for h, rows in by_host.items()}
-        assert len(self._meta) == self._faiss.ntotal, "metadata and FAISS rows out of step"
+        self._rows_by_host = self._rows.rows_by_host()
+        assert len(self._rows) == self._faiss.ntotal, "metadata and FAISS rows out of step"
         self._excluded = self._excluded_parts = None
         if self._dead:
-            dead = np.asarray([i for i, m in enumerate(self._meta) if m.host_id == _DEAD], dtype=np.int64)
-            batch = faiss.IDSelectorBatch(dead)
+            batch = faiss.IDSelectorBatch(self._rows.dead())
             self._excluded = faiss.IDSelectorNot(batch)
             self._excluded_parts = batch
 
@@ -314,7 +377,7 @@ class HostIndex:
         return means
 
     def _exact_search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        live = np.asarray([i for i, m in enumerate(self._meta) if m.host_id != _DEAD], dtype=np.int64)
+        live = self._rows.live()
         sims = self.similarities(queries, live)
         order = np.argsort(-sims, axis=1, kind="stable")[:, :k]
         return np.take_along_axis(sims, order, axis=1), live[order]
@@ -333,7 +396,7 @@ class HostIndex:
             files["vectors"] = _publish(tmp_path, folder, "vectors", ".faiss")
         finally:
             tmp_path.unlink(missing_ok=True)
-        docs = [[m.host_id, m.key, m.title] for m in self._meta]
+        docs = self._rows.triples(range(len(self._rows)))
         files["docs"] = _write_content(folder, "docs", json.dumps(docs, ensure_ascii=False).encode())
         for name, content in (payloads or {}).items():
             if name in files or not name.isidentifier():
@@ -386,17 +449,20 @@ class HostIndex:
         if faiss_index.d != index.dim or faiss_index.ntotal != len(docs) or len(docs) - dead != manifest["count"]:
             raise IndexMismatch(f"{folder}: vectors, metadata and manifest disagree on size")
         index._faiss = faiss_index
-        index._meta = [_doc_meta(*row) for row in docs]
+        index._rows.append(docs)
         index._dead = dead
         index._restructure()  # a threshold other than the saver's moves the index to the right structure
         index._reindex_rows()
         return index, contents
 
 
-def _doc_meta(host_id: str, key: str, title: str) -> DocMeta:
-    """Row metadata with the host id and document key interned: 200,000 rows share ~10,000 host ids and a
-    few dozen keys, which saves a string object per row for each."""
-    return DocMeta(sys.intern(host_id), sys.intern(key), title)
+def _number(numbers: dict[str, int], table: list[str], value: str) -> int:
+    """The number of `value` in `table`, appending it the first time."""
+    number = numbers.get(value)
+    if number is None:
+        number = numbers[value] = len(table)
+        table.append(value)
+    return number
 
 
 def _graph(dim: int) -> faiss.IndexHNSWSQ:

@@ -267,6 +267,24 @@ def test_nearest_hosts_find_the_host_with_several_good_documents_that_document_s
     items.append((docs, (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)))
     index.upsert(items)
     _, rows = index.search(query, 6)
-    assert "broad" not in index.host_of_rows(rows[0])
+    assert "broad" not in index.hosts_of_rows(rows[0])
     assert index.nearest_hosts(query, 1) == {"broad"}
     assert len(index.nearest_hosts(query, 100)) == 7
+
+
+@pytest.mark.parametrize("ann_threshold", [index_module.ANN_THRESHOLD, 4], ids=["flat", "graph"])
+def test_row_metadata_survives_removal_compaction_and_reload(tmp_path: Path, ann_threshold: int) -> None:
+    rng = np.random.default_rng(11)
+    titles = {"a": ["東北大学の研究", ""], "b": ["Ünïcode — title", "plain"], "c": ["x" * 300]}
+    index = HostIndex(DIM, "fp", ann_threshold=ann_threshold)
+    for host_id, names in titles.items():
+        docs = [Document(host_id, f"pub:{i}", t, f"text {i}") for i, t in enumerate(names)]
+        index.upsert([(docs, random_host(rng, host_id, len(docs))[1])])
+    index.remove(["b"])
+    index.save(tmp_path / "idx")
+    loaded, _ = HostIndex.load(tmp_path / "idx", fingerprint="fp", ann_threshold=ann_threshold)
+    for idx in (index, loaded):
+        got = {h: [(idx.meta(int(r)).key, idx.meta(int(r)).title) for r in idx.host_rows(h)] for h in idx.host_ids}
+        assert got == {h: [(f"pub:{i}", t) for i, t in enumerate(names)] for h, names in titles.items() if h != "b"}
+        assert idx.approximate == (ann_threshold == 4)
+        assert idx.hosts_of_rows(np.arange(len(idx) + idx.tombstones)) == {"a", "c"}
