@@ -79,7 +79,7 @@ class TermStats:
     def __init__(self, hosts: Iterable[HostLab] = ()) -> None:
         self._terms: dict[str, np.ndarray] = {}
         self._vocab = np.zeros(0, dtype=np.uint32)  # sorted term hashes with a positive count
-        self._df = np.zeros(0, dtype=np.int32)  # aligned counts
+        self._df = np.zeros(0, dtype=np.uint16)  # aligned counts, in the narrowest type that holds the host count
         self.update(hosts)
 
     def __len__(self) -> int:
@@ -106,9 +106,10 @@ class TermStats:
         vocab = np.concatenate([self._vocab, changed])
         df = np.concatenate([self._df, sign * counts])
         vocab, inverse = np.unique(vocab, return_inverse=True)
-        totals = np.bincount(inverse, weights=df, minlength=len(vocab)).astype(np.int32)
+        totals = np.bincount(inverse, weights=df, minlength=len(vocab))
         keep = totals > 0
-        self._vocab, self._df = vocab[keep], totals[keep]
+        # A count is at most the number of hosts: 16 bits up to 65,535 of them, which halves the counts.
+        self._vocab, self._df = vocab[keep], totals[keep].astype(np.min_scalar_type(max(len(self._terms), 1)))
 
     def df(self, term: str) -> int:
         """Number of hosts whose text has the term."""

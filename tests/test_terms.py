@@ -44,3 +44,12 @@ def test_an_empty_collection_knows_no_term() -> None:
     assert (stats.df("anything"), stats.shared(terms("anything at all"), "a")) == (0, [])
     stats.update([lab("a", "Zebrafish.")])
     assert (stats.df("zebrafish"), stats.df("aardvark"), stats.df("zzz")) == (1, 0, 0)  # before, after the last
+
+
+def test_counts_stay_exact_as_the_host_count_outgrows_narrow_count_types() -> None:
+    stats = TermStats([lab(f"h{i}", f"Tsunami geodesy, site {i}.") for i in range(250)])
+    assert stats.df("tsunami geodesy") == 250
+    stats.update(lab(f"g{i}", f"Tsunami geodesy and moss, site {i}.") for i in range(70_000 - 250))
+    assert (stats.df("tsunami geodesy"), stats.df("moss"), stats.df("site")) == (70_000, 69_750, 70_000)
+    stats.discard(f"g{i}" for i in range(69_000))
+    assert (stats.df("tsunami geodesy"), stats.df("moss"), stats.df("site")) == (1_000, 750, 1_000)
