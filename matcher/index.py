@@ -8,17 +8,21 @@ Two structures, chosen by size:
 
 - below `ann_threshold` documents, an exact `IndexFlatIP`. Removing hosts compacts the remaining rows in
   order (`remove_ids`) and the metadata the same way, so row numbers stay aligned without a rebuild;
-- from `ann_threshold` documents on, an HNSW graph (M=16) over vectors stored as bfloat16 (`IndexHNSWSQ`,
-  QT_bf16: each float32 rounded to its top 16 bits): a search costs well under a millisecond at 200,000
-  documents where an exact scan costs ~13 ms, more than encoding the query, and the vectors take half the
-  memory. On real abstracts a cosine moves by 7e-5 on average, 5e-4 at most (`python -m
-  scripts.bench_storage`). IEEE half precision moves it ten times less, but FAISS decodes it ~11 times slower
-  (1.7 ms against 0.15 ms for 7,000 candidate documents). Neither needs training, so nothing depends on which
-  vectors came first: 8-bit codes (QT_8bit) would halve the memory again, but learn per-dimension ranges that
-  later documents can fall outside, and move a cosine by 2.4e-4 on average even over the vectors they learnt
-  from. A graph cannot drop nodes, so removed rows become tombstones, left out of every search by an ID
-  selector, and the graph is rebuilt from the live rows once a fifth of its rows are dead (re-encoding a
-  decoded vector gives back the same bits).
+- from `ann_threshold` documents on, an HNSW graph (M=16) over vectors stored as 8-bit codes
+  (`IndexHNSWSQ`, QT_8bit: each component one of 256 steps of a range learnt per dimension): a search costs
+  well under a millisecond at 200,000 documents where an exact scan costs ~13 ms, more than encoding the
+  query, and the vectors take a quarter of float32's memory, which the service's memory target needs.
+  The ranges are learnt once, from the documents the graph starts with (at least `ann_threshold // 2` of
+  them), widened by `RANGE_MARGIN` at both ends, and kept from then on, so a score never depends on which
+  documents came later; a later component outside its range is clipped to it. `python -m
+  scripts.bench_storage` (real abstracts; ranges learnt from one half, scores measured on the other) puts
+  the cost at 3.5e-4 of a cosine on average and 1e-2 at most (0.04% of components clipped, with ranges
+  learnt from only ~600 texts), 99.5% of each text's ten nearest the same. bfloat16 (QT_bf16) was the
+  code before: 7e-5 on average, 5e-4 at most, 99.8% the same, at twice the memory; IEEE half precision
+  is ten times closer still but FAISS decodes it ~12 times slower. A graph cannot drop nodes, so removed
+  rows become tombstones, left out of every search by an ID selector, and the graph is rebuilt from the
+  live rows, with its ranges, once a fifth of its rows are dead (re-encoding a decoded vector gives back
+  the same code).
 
 Either way the vectors sit contiguously in one store, so the engine scores every document of its candidate
 hosts (`similarities`), not only those a search returned: which hosts become candidates is approximate
@@ -53,11 +57,12 @@ import numpy as np
 from matcher.documents import Document
 from matcher.errors import IndexMismatch, UnknownHost
 
-FORMAT_VERSION = 3  # 2: the graph above ann_threshold, rows without text hashes; 3: bfloat16 in the graph
+FORMAT_VERSION = 4  # 2: the graph above ann_threshold, rows without text hashes; 3: bfloat16; 4: 8-bit codes
 ANN_THRESHOLD = 20_000  # documents; an exact scan of this many costs ~1.3 ms here, an HNSW build ~0.5 s
 HNSW_M = 16  # graph degree: measured recall@256 0.97 at efSearch 384 on 200k documents (scripts/bench.py)
 EF_SEARCH = 384  # candidates an HNSW search keeps; raised to k when k is larger
 DEAD_FRACTION = 0.2  # rebuild the graph when this share of its rows are tombstones
+RANGE_MARGIN = 0.1  # each dimension's learnt range is widened by this share of it at both ends
 _DEAD = ""  # host id of a tombstone row in the metadata
 
 
@@ -292,7 +297,11 @@ class HostIndex:
     def _rebuild(self, *, graph: bool) -> None:
         keep = self._rows.live()
         vectors = self.gather(keep) if len(keep) else np.zeros((0, self.dim), np.float32)
-        self._faiss = _graph(self.dim) if graph else faiss.IndexFlatIP(self.dim)
+        if graph:  # a graph rebuilt keeps its ranges, so its codes come back unchanged; a new one learns them
+            ranges = _ranges(self._faiss) if self.approximate else None
+            self._faiss = _graph(self.dim, vectors if ranges is None else None, ranges)
+        else:
+            self._faiss = faiss.IndexFlatIP(self.dim)
         self._faiss.add(vectors)
         self._rows = self._rows.take(keep)
         self._dead = 0
@@ -465,11 +474,29 @@ def _number(numbers: dict[str, int], table: list[str], value: str) -> int:
     return number
 
 
-def _graph(dim: int) -> faiss.IndexHNSWSQ:
-    bf16: Any = faiss.ScalarQuantizer.QT_bf16  # an enum value; the type stubs ask for a ScalarQuantizer
-    graph = faiss.IndexHNSWSQ(dim, bf16, HNSW_M, faiss.METRIC_INNER_PRODUCT)
+def _graph(dim: int, sample: np.ndarray | None, ranges: np.ndarray | None = None) -> faiss.IndexHNSWSQ:
+    """An empty graph over 8-bit codes whose ranges are given, or else learnt from `sample`."""
+    eight_bit: Any = faiss.ScalarQuantizer.QT_8bit  # an enum value; the type stubs ask for a ScalarQuantizer
+    graph = faiss.IndexHNSWSQ(dim, eight_bit, HNSW_M, faiss.METRIC_INNER_PRODUCT)
     graph.hnsw.efConstruction = 40
-    return graph  # bfloat16 needs no training
+    quantiser: Any = faiss.downcast_index(graph.storage).sq  # type: ignore[attr-defined]
+    if ranges is not None:
+        faiss.copy_array_to_vector(ranges, quantiser.trained)
+        graph.is_trained = graph.storage.is_trained = True
+    elif sample is not None:
+        quantiser.rangestat = faiss.ScalarQuantizer.RS_minmax
+        quantiser.rangestat_arg = RANGE_MARGIN
+        graph.train(sample)
+    else:
+        raise ValueError("a graph needs its ranges or vectors to learn them from")
+    return graph
+
+
+def _ranges(graph: faiss.IndexHNSWSQ) -> np.ndarray:
+    """What a graph's 8-bit codes learnt: each dimension's lower end, then each one's span."""
+    quantiser: Any = faiss.downcast_index(graph.storage).sq  # type: ignore[attr-defined]
+    ranges: np.ndarray = faiss.vector_to_array(quantiser.trained)
+    return ranges
 
 
 def read_manifest(folder: Path) -> dict[str, Any]:
