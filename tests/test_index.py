@@ -300,3 +300,15 @@ def test_row_metadata_survives_removal_compaction_and_reload(tmp_path: Path, ann
         assert got == {h: [(f"pub:{i}", t) for i, t in enumerate(names)] for h, names in titles.items() if h != "b"}
         assert idx.approximate == (ann_threshold == 4)
         assert idx.hosts_of_rows(np.arange(len(idx) + idx.tombstones)) == {"a", "c"}
+
+
+def test_similarities_decoded_a_block_at_a_time_equal_one_product(monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = np.random.default_rng(12)
+    index = HostIndex(DIM, "fp", ann_threshold=20)
+    index.upsert(random_host(rng, f"h{i}", 4) for i in range(10))
+    rows = rng.permutation(len(index))[:23]  # any order, repeats of nothing, several blocks and a remainder
+    queries = rng.normal(size=(3, DIM)).astype(np.float32)
+    expected = queries @ index.gather(rows).T
+    monkeypatch.setattr(index_module, "SIMILARITY_BLOCK", 5)
+    np.testing.assert_allclose(index.similarities(queries, rows), expected, rtol=1e-6, atol=1e-6)
+    assert index.similarities(queries, rows[:0]).shape == (3, 0)
