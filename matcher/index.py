@@ -12,7 +12,7 @@ Two structures, chosen by size:
   (`IndexHNSWSQ`, QT_8bit: each component one of 256 steps of a range learnt per dimension): a search costs
   well under a millisecond at 200,000 documents where an exact scan costs ~13 ms, more than encoding the
   query, and the vectors take a quarter of float32's memory, which the service's memory target needs.
-  The ranges are learnt once, from the documents the graph starts with (at least `ann_threshold // 2` of
+  The ranges are learnt once, from the documents the graph starts with (at least `ann_threshold` of
   them), widened by `RANGE_MARGIN` at both ends, and kept from then on, so a score never depends on which
   documents came later; a later component outside its range is clipped to it. `python -m
   scripts.bench_storage` (real abstracts; ranges learnt from one half, scores measured on the other) puts
@@ -150,8 +150,8 @@ class _Rows:
 @dataclass(frozen=True)
 class _Centroids:
     """Host mean vectors in a FAISS flat index of bfloat16 codes, searched by inner product: half the memory
-    of float32 for a candidate set that is approximate anyway. Replaced whole on a change (decoding and
-    re-encoding 10,000 rows costs about a millisecond, and gives back the same bits)."""
+    of float32 for a candidate set that is approximate anyway. Replaced whole on a change: the untouched rows
+    are decoded and encoded again, which gives back the same bits."""
 
     ids: list[str]
     codes: Any  # faiss.IndexScalarQuantizer
