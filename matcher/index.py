@@ -19,7 +19,7 @@ Two structures, chosen by size:
   the cost at 3.5e-4 of a cosine on average and 1e-2 at most (0.04% of components clipped, with ranges
   learnt from only ~600 texts), 99.5% of each text's ten nearest the same. bfloat16 (QT_bf16) was the
   code before: 7e-5 on average, 5e-4 at most, 99.8% the same, at twice the memory; IEEE half precision
-  is ten times closer still but FAISS decodes it ~12 times slower. A graph cannot drop nodes, so removed
+  is eight times closer still but FAISS decodes it ~12 times slower. A graph cannot drop nodes, so removed
   rows become tombstones, left out of every search by an ID selector, and the graph is rebuilt from the
   live rows, with its ranges, once a fifth of its rows are dead (re-encoding a decoded vector gives back
   the same code).
