@@ -12,6 +12,16 @@ Variants (all start from the same cached all-MiniLM-L6-v2 vectors and top-3 aggr
     lexical-doc-L        per document (1-L)*dense + L*tfidf, then top-3 mean
     lexical-doc-L-bigram the same with word bigrams; lexical-doc-L-rawtf with raw (not sublinear) tf
     lexical-profile-B    dense top-3 + B * TF-IDF cosine to the reviewer's whole profile (TPMS-like)
+    bm25                 Okapi BM25 only (k1 = 1.2, b = 0.75), top-3 mean. The documents are every archive
+                         paper of the sample's reviewers, a submission is the query; term counts from
+                         CountVectorizer (English stop words), idf log(1 + (N - df + 0.5) / (df + 0.5)), query
+                         terms counted with repetition. Scores are divided by the query's maximum over all
+                         documents of the sample, so each submission's best document scores 1 (0 stays 0)
+    bm25-doc-L           per document (1-L)*dense + L*normalised BM25, then top-3 mean
+    rrf-K                reciprocal rank fusion per submission over reviewers: reviewers ranked by dense top-3
+                         and by BM25 top-3 (rank 1 the best, ties share their mean rank), score
+                         1/(K + dense rank) + 1/(K + BM25 rank); rrf-K-dense the dense rank term alone (a
+                         check of what ranking over reviewers costs before any BM25 is added)
     weighted-W           weighted top-k with weights W, e.g. weighted-3,2,1
     centred              vectors centred on the corpus mean, then renormalised
     title-T              each vector + T * title vector, renormalised
@@ -33,7 +43,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-from sklearn.feature_extraction.text import TfidfVectorizer
+from scipy import sparse
+from scipy.stats import rankdata
+from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 
 from matcher.embedding import CachingEmbedder, EmbeddingCache, SentenceTransformerEmbedder
 from matcher.evaluation import pooled
@@ -46,6 +58,53 @@ from matcher.similarity import aggregate
 def _unit(x: np.ndarray) -> np.ndarray:
     result: np.ndarray = x / np.linalg.norm(x, axis=-1, keepdims=True)
     return result
+
+
+def bm25_idf(counts: sparse.csr_matrix) -> np.ndarray:
+    """Robertson/Sparck Jones idf of each term column, log(1 + (N - df + 0.5) / (df + 0.5)): never negative."""
+    n_docs = counts.shape[0]
+    df = np.asarray((counts > 0).sum(axis=0), dtype=np.float64).ravel()
+    result: np.ndarray = np.log1p((n_docs - df + 0.5) / (df + 0.5))
+    return result
+
+
+def bm25_weights(counts: sparse.csr_matrix, k1: float = 1.2, b: float = 0.75) -> sparse.csr_matrix:
+    """(documents, terms) BM25 weight of each term in each document from raw term counts.
+
+    weight = idf * tf * (k1 + 1) / (tf + k1 * (1 - b + b * length / mean length)), the length being the
+    document's number of counted terms. k1 sets how fast repeated terms saturate (0: presence only); b how far
+    long documents are discounted (0: not at all, 1: fully).
+    """
+    counts = sparse.csr_matrix(counts, dtype=np.float64)
+    lengths = np.asarray(counts.sum(axis=1), dtype=np.float64).ravel()
+    norm = k1 * (1 - b + b * lengths / (lengths.mean() or 1.0))
+    rows = np.repeat(np.arange(counts.shape[0]), np.diff(counts.indptr))
+    tf = counts.data
+    data = bm25_idf(counts)[counts.indices] * tf * (k1 + 1) / (tf + norm[rows])
+    return sparse.csr_matrix((data, counts.indices, counts.indptr), shape=counts.shape)
+
+
+def bm25_scores(queries: list[str], documents: list[str], k1: float = 1.2, b: float = 0.75) -> np.ndarray:
+    """(queries, documents) BM25 scores: the sum over query terms, with repetition, of their document weight."""
+    counter = CountVectorizer(stop_words="english").fit(documents)
+    weights = bm25_weights(counter.transform(documents), k1, b)
+    result: np.ndarray = (counter.transform(queries) @ weights.T).toarray()
+    return result
+
+
+def normalise_rows(scores: np.ndarray) -> np.ndarray:
+    """Each row divided by its maximum; rows whose maximum is 0 (no shared term) stay 0."""
+    top = scores.max(axis=1, keepdims=True)
+    result: np.ndarray = np.divide(scores, top, out=np.zeros_like(scores, dtype=np.float64), where=top > 0)
+    return result
+
+
+def rrf(scores: list[np.ndarray], k: float = 60) -> np.ndarray:
+    """Reciprocal rank fusion along the last axis: sum of 1 / (k + rank), rank 1 the highest (ties: mean rank)."""
+    fused = np.zeros(np.shape(scores[0]))
+    for s in scores:
+        fused += 1.0 / (k + rankdata(-np.asarray(s), method="average", axis=-1))
+    return fused
 
 
 class Sample:
@@ -106,6 +165,8 @@ def variant(sample: Sample, name: str) -> Callable[[str, np.ndarray], np.ndarray
             return lambda r, rows: (
                 topk(sample.Q[rows] @ sample.D[r].T) + beta * (Qt[rows] @ profile[r].T).toarray()[:, 0]
             )
+    if kind in ("bm25", "rrf"):
+        return _bm25_variant(sample, name, topk)
     if kind == "weighted":
         w = np.array([float(x) for x in arg.split(",")])
 
@@ -144,6 +205,27 @@ def variant(sample: Sample, name: str) -> Callable[[str, np.ndarray], np.ndarray
         hub = -np.sort(-full, axis=1)[:, :k].mean(1)
         column = {r: j for j, r in enumerate(sample.reviewers)}
         return lambda r, rows: full[rows, column[r]] - 0.5 * hub[rows]
+    raise SystemExit(f"unknown variant {name!r}; see --help")
+
+
+def _bm25_variant(
+    sample: Sample, name: str, topk: Callable[[np.ndarray], np.ndarray]
+) -> Callable[[str, np.ndarray], np.ndarray]:
+    documents = [p.text for r in sample.reviewers for p in sample.papers[r]]
+    scores = normalise_rows(bm25_scores([sample.submissions[p].text for p in sample.sub_ids], documents))
+    ends = np.cumsum([len(sample.papers[r]) for r in sample.reviewers])
+    B = dict(zip(sample.reviewers, np.split(scores, ends[:-1], axis=1), strict=True))
+    if name == "bm25":
+        return lambda r, rows: topk(B[r][rows])
+    if name.startswith("bm25-doc-"):
+        lam = float(name.split("-")[2])
+        return lambda r, rows: topk((1 - lam) * (sample.Q[rows] @ sample.D[r].T) + lam * B[r][rows])
+    if name.startswith("rrf-"):
+        dense = np.stack([topk(sample.Q @ sample.D[r].T) for r in sample.reviewers], axis=1)
+        lexical = np.stack([topk(B[r]) for r in sample.reviewers], axis=1)
+        fused = rrf([dense] if name.endswith("-dense") else [dense, lexical], float(name.split("-")[1]))
+        column = {r: j for j, r in enumerate(sample.reviewers)}
+        return lambda r, rows: fused[rows, column[r]]
     raise SystemExit(f"unknown variant {name!r}; see --help")
 
 
