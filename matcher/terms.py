@@ -73,6 +73,17 @@ def researcher_text(researcher: ResearcherProfile) -> str:
     return " ".join([researcher.statement, *(p.text for p in researcher.publications), *researcher.fields.keywords])
 
 
+class QueryTerms:
+    """A researcher's terms hashed once, to be compared with many hosts: sorted unique hashes, and the term
+    each hash stands for."""
+
+    __slots__ = ("keys", "names")
+
+    def __init__(self, found: Iterable[str]) -> None:
+        self.names = {_hash(t): t for t in found}
+        self.keys = np.sort(np.fromiter(self.names, dtype=np.uint32, count=len(self.names)))
+
+
 class TermStats:
     """Document frequencies of terms over the host set."""
 
@@ -128,13 +139,17 @@ class TermStats:
     def _idf(self, df: int) -> float:
         return math.log((1 + len(self._terms)) / (1 + df)) + 1.0
 
-    def shared(self, researcher_terms: set[str], host_id: str, *, n: int = 5) -> list[str]:
-        """The n most distinctive terms in both, bigrams shadowing the words they contain."""
+    def shared(self, researcher_terms: set[str] | QueryTerms, host_id: str, *, n: int = 5) -> list[str]:
+        """The n most distinctive terms in both, bigrams shadowing the words they contain.
+
+        A match names the shared terms of several hosts: hash the researcher's terms once (`QueryTerms`)."""
         host = self._terms.get(host_id)
-        if host is None or not researcher_terms:
+        mine = researcher_terms if isinstance(researcher_terms, QueryTerms) else QueryTerms(researcher_terms)
+        if host is None or not len(host) or not len(mine.keys):
             return []
-        named = {_hash(t): t for t in researcher_terms}
-        common = np.intersect1d(host, np.fromiter(named, dtype=np.uint32), assume_unique=True)
+        at = np.minimum(np.searchsorted(host, mine.keys), len(host) - 1)
+        common = mine.keys[host[at] == mine.keys]
+        named = mine.names
         idf = {named[h]: self._idf(df) for h, df in zip(common.tolist(), self._dfs(common).tolist(), strict=True)}
         ranked = sorted(idf, key=lambda t: (-idf[t] - 0.5 * (" " in t), t))
         chosen: list[str] = []

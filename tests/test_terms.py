@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from matcher.terms import TermStats, terms
+from matcher.terms import QueryTerms, TermStats, terms
 from models.profiles import HostLab
 from tests.conftest import host_record
 
@@ -53,3 +53,20 @@ def test_counts_stay_exact_as_the_host_count_outgrows_narrow_count_types() -> No
     assert (stats.df("tsunami geodesy"), stats.df("moss"), stats.df("site")) == (70_000, 69_750, 70_000)
     stats.discard(f"g{i}" for i in range(69_000))
     assert (stats.df("tsunami geodesy"), stats.df("moss"), stats.df("site")) == (1_000, 750, 1_000)
+
+
+def test_terms_hashed_once_name_the_same_shared_terms_for_every_host() -> None:
+    hosts = [
+        lab("a", "Slow slip events and seafloor geodesy along the Nankai trough."),
+        lab("b", "Seafloor geodesy with acoustic ranging."),
+        lab("c", "Zebrafish fin regeneration."),
+        lab("d", "The of and."),  # function words only: no terms at all
+    ]
+    stats = TermStats(hosts)
+    researcher = terms("Seafloor geodesy of slow slip events near the Nankai trough, with acoustic ranging.")
+    hashed = QueryTerms(researcher)
+    for host in ("a", "b", "c", "d", "unknown"):
+        assert stats.shared(hashed, host) == stats.shared(researcher, host)
+    assert stats.shared(hashed, "b", n=2) == ["acoustic ranging", "seafloor geodesy"]
+    assert stats.shared(hashed, "c") == [] and stats.shared(hashed, "d") == []
+    assert stats.shared(QueryTerms(set()), "a") == []
