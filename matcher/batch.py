@@ -27,7 +27,7 @@ from matcher.assignment import Assignment, Edges, Unassigned, explain_unassigned
 from matcher.conflicts import EXCLUDED, conflict_between, institution_key, researcher_keys
 from matcher.documents import researcher_texts
 from matcher.engine import Engine
-from matcher.ranking import PairScore, ResearcherSide, Weights, best_positions, score
+from matcher.ranking import PairScore, ResearcherSide, Scorer, Weights, best_positions
 from models.eligibility import eligible_programmes
 from models.profiles import HostLab, ResearcherProfile
 
@@ -120,6 +120,7 @@ def score_call(
         mine = researcher_keys(applicant)
         verdicts = eligible_programmes(applicant, on=when)
         side = ResearcherSide.of(applicant, stage=applicant.stage(on=when), verdicts=verdicts)
+        scorer = Scorer(side, settings.weights)
         for i in best:
             host_id = found[i]
             if (applicant.id, host_id) in excluded:
@@ -130,7 +131,7 @@ def score_call(
                 left_out[a][clash[0]] += 1
                 continue
             host = engine.hosts.side(host_id)
-            pair = score(side, host, float(similarity[i]), settings.weights)
+            pair = scorer(host, float(similarity[i]))
             if not pair.programmes or (settings.programme and settings.programme not in pair.programmes):
                 left_out[a]["no programme in common"] += 1
                 continue

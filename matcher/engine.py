@@ -31,6 +31,7 @@ from matcher.ranking import (
     HostFilter,
     PairScore,
     ResearcherSide,
+    Scorer,
     Weights,
     best_pairs,
     ordered,
@@ -38,7 +39,7 @@ from matcher.ranking import (
     upper_bound,
 )
 from matcher.similarity import DEFAULT_AGGREGATION, DEFAULT_TOP_K, Aggregation, aggregate, pad_runs
-from matcher.terms import TermStats, researcher_text, terms
+from matcher.terms import QueryTerms, TermStats, researcher_text, terms
 from models.eligibility import eligible_programmes
 from models.profiles import HostLab, ResearcherProfile
 from models.results import Candidate, CandidateResult, Evidence, Exclusion, Match, MatchResult
@@ -193,7 +194,7 @@ class Engine:
         block, lengths, segments = self.similarity_block(queries, host_ids)
         similarity = self.weighted_similarity(block, lengths, [t.weight for t in texts])
 
-        side = ResearcherSide.of(researcher, stage=researcher.stage(on=when), verdicts=verdicts)
+        scorer = Scorer(ResearcherSide.of(researcher, stage=researcher.stage(on=when), verdicts=verdicts), weights)
         mine = researcher_keys(researcher)
         scored: list[tuple[int, PairScore]] = []
         kept_totals: list[float] = []  # min-heap of the best `top` totals so far
@@ -213,7 +214,7 @@ class Engine:
             if found is not None:
                 exclusions.append(Exclusion(id=host_id, reason=found[0], detail=found[1]))
                 continue
-            pair = score(side, host, float(similarity[i]), weights)
+            pair = scorer(host, float(similarity[i]))
             if host_filter.programme and host_filter.programme not in pair.programmes:
                 continue  # the host takes part, but not for this researcher's stay (e.g. window)
             if pair.total < min_score:
@@ -225,7 +226,7 @@ class Engine:
             elif pair.total > kept_totals[0]:
                 heapq.heapreplace(kept_totals, pair.total)
         best = ordered([(host_ids[i], pair.total) for i, pair in scored])[:top]
-        researcher_terms = terms(researcher_text(researcher))
+        researcher_terms = QueryTerms(terms(researcher_text(researcher)))
         matches = [
             self._match(host_ids[i], pair, texts, block[:, i, :], int(lengths[i]), segments[i], researcher_terms)
             for i, pair in (scored[j] for j in best)
@@ -416,7 +417,7 @@ class Engine:
         sims: np.ndarray,
         length: int,
         rows: np.ndarray,
-        researcher_terms: set[str],
+        researcher_terms: QueryTerms,
     ) -> Match:
         host = pair.host
         evidence = [

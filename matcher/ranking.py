@@ -408,19 +408,55 @@ def _considered(researcher: ResearcherSide, host: HostSide) -> tuple[str, ...]:
     return _shared_programmes(researcher, host) or host.programmes
 
 
-def score(researcher: ResearcherSide, host: HostSide, similarity: float, weights: Weights) -> PairScore:
-    """Every component value and the weighted total for one pair (the hot path: no reasons written)."""
+_ProgrammeFit = tuple[tuple[str, ...], float, float]  # shared programmes, stage value, tenure value
+
+
+def _programme_fit(researcher: ResearcherSide, host: HostSide) -> _ProgrammeFit:
+    """The programmes a pair shares, and the stage and tenure values they and the host's terms decide."""
     shared = _shared_programmes(researcher, host)
     programme_stages, ranges = _programme_terms(shared or host.programmes)
-    values = (
-        calibrate_topic(similarity),
+    return (
+        shared,
         stage_value(researcher.stage, host.accepted, programme_stages),
         tenure_value(researcher.desired_tenure, host.window, ranges),
-        field_value(researcher.sections, researcher.broad, researcher.phrases, host.sections, host.broad, host.phrases),
-        practical_value(researcher.languages, host.languages, host.capacity),
     )
-    total = sum(share * value for share, value in zip(weights.shares, values, strict=True))
-    return PairScore(total, similarity, values, shared, weights, researcher, host)
+
+
+class Scorer:
+    """`score` for one researcher against many hosts: a match's candidates, an applicant's shortlist.
+
+    Labs repeat one another's accepted stages, hosting windows and programmes, and those alone decide the
+    programmes a pair shares and its stage and tenure values: each combination is worked out once per
+    researcher. Values and totals are exactly `score`'s.
+    """
+
+    __slots__ = ("_known", "_shares", "researcher", "weights")
+
+    def __init__(self, researcher: ResearcherSide, weights: Weights) -> None:
+        self.researcher = researcher
+        self.weights = weights
+        self._shares = weights.shares
+        self._known: dict[tuple[frozenset[CareerStage], tuple[int, int], tuple[str, ...]], _ProgrammeFit] = {}
+
+    def __call__(self, host: HostSide, similarity: float) -> PairScore:
+        """Every component value and the weighted total for this researcher and `host` (no reasons written)."""
+        r = self.researcher
+        key = (host.accepted, host.window, host.programmes)
+        fit = self._known.get(key)
+        if fit is None:
+            fit = self._known[key] = _programme_fit(r, host)
+        shared, stage, tenure = fit
+        topic = calibrate_topic(similarity)
+        field = field_value(r.sections, r.broad, r.phrases, host.sections, host.broad, host.phrases)
+        practical = practical_value(r.languages, host.languages, host.capacity)
+        s = self._shares
+        total = s[0] * topic + s[1] * stage + s[2] * tenure + s[3] * field + s[4] * practical
+        return PairScore(total, similarity, (topic, stage, tenure, field, practical), shared, self.weights, r, host)
+
+
+def score(researcher: ResearcherSide, host: HostSide, similarity: float, weights: Weights) -> PairScore:
+    """Every component value and the weighted total for one pair, no reasons written (`Scorer` for many)."""
+    return Scorer(researcher, weights)(host, similarity)
 
 
 def score_pair(

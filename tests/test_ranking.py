@@ -20,6 +20,9 @@ from matcher.engine import Engine
 from matcher.index import HostIndex
 from matcher.ranking import (
     HostFilter,
+    HostSide,
+    ResearcherSide,
+    Scorer,
     Weights,
     best_pairs,
     best_positions,
@@ -28,6 +31,7 @@ from matcher.ranking import (
     field_component,
     ordered,
     practical_component,
+    score,
     score_pair,
     stage_component,
     tenure_component,
@@ -492,3 +496,61 @@ def test_weight_shares_follow_the_component_order() -> None:
     """Totals multiply `Weights.shares` with values in `ranking.COMPONENTS` order: the two must agree."""
     assert tuple(f.name for f in dataclasses.fields(Weights)) == ranking.COMPONENTS
     assert Weights(topic=3, stage=1, tenure=0, field=0, practical=0).shares == (0.75, 0.25, 0.0, 0.0, 0.0)
+
+
+host_terms = st.tuples(
+    st.sampled_from([{"R1"}, {"R1", "R2"}, {"R3", "R4"}]),
+    st.sampled_from([(30, 90), (365, 730)]),
+    st.sampled_from([{"postdoc-standard"}, {"postdoc-short", "summer"}, {"bridge"}]),
+)
+
+
+@given(
+    hosts=st.lists(
+        st.tuples(host_terms, st.tuples(sections, keywords), languages_, st.integers(0, 3), st.floats(-1, 1)),
+        min_size=1,
+        max_size=12,
+    ),
+    my_fields=st.tuples(sections, keywords),
+    my_programmes=programme_ids,
+    phd=st.integers(1990, 2025),
+    desired=days,
+    my_languages=languages_,
+)
+def test_one_scorer_for_many_hosts_gives_what_score_gives_for_each(
+    hosts: list[tuple[Any, tuple[list[str], list[str]], set[str], int, float]],
+    my_fields: tuple[list[str], list[str]],
+    my_programmes: set[str],
+    phd: int,
+    desired: int,
+    my_languages: set[str],
+) -> None:
+    """Hosts sharing stages, window and programmes but not fields, languages or places: what the scorer
+    keeps from one host must never leak into another's values."""
+    researcher = ResearcherProfile.model_validate(
+        researcher_record(
+            fields={"sections": my_fields[0], "keywords": my_fields[1]},
+            phd=phd,
+            desired_tenure=desired,
+            programmes=sorted(my_programmes),
+            languages=sorted(my_languages),
+        )
+    )
+    side = ResearcherSide.of(researcher, stage=researcher.stage(), verdicts=eligible_programmes(researcher))
+    w = Weights(topic=0.5, stage=0.2, tenure=0.1, field=0.15, practical=0.05)
+    scorer = Scorer(side, w)
+    for i, ((accepted, window, programmes_), (host_sections, host_keywords), langs, capacity, sim) in enumerate(hosts):
+        host = HostSide.of(
+            HostLab.model_validate(
+                host_record(
+                    f"h{i}",
+                    fields={"sections": host_sections, "keywords": host_keywords},
+                    accepted_stages=sorted(accepted),
+                    hosting_window={"min": window[0], "max": window[1]},
+                    programmes=sorted(programmes_),
+                    languages=sorted(langs),
+                    capacity=capacity,
+                )
+            )
+        )
+        assert scorer(host, sim) == score(side, host, sim, w)
