@@ -226,7 +226,7 @@ class Engine:
             elif pair.total > kept_totals[0]:
                 heapq.heapreplace(kept_totals, pair.total)
         best = ordered([(host_ids[i], pair.total) for i, pair in scored])[:top]
-        researcher_terms = QueryTerms(terms(researcher_text(researcher)))
+        researcher_terms = self.terms.query(terms(researcher_text(researcher)))
         matches = [
             self._match(host_ids[i], pair, texts, block[:, i, :], int(lengths[i]), segments[i], researcher_terms)
             for i, pair in (scored[j] for j in best)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from matcher.terms import QueryTerms, TermStats, terms
+from matcher.terms import TermStats, terms
 from models.profiles import HostLab
 from tests.conftest import host_record
 
@@ -64,9 +64,9 @@ def test_terms_hashed_once_name_the_same_shared_terms_for_every_host() -> None:
     ]
     stats = TermStats(hosts)
     researcher = terms("Seafloor geodesy of slow slip events near the Nankai trough, with acoustic ranging.")
-    hashed = QueryTerms(researcher)
+    hashed = stats.query(researcher)
     for host in ("a", "b", "c", "d", "unknown"):
         assert stats.shared(hashed, host) == stats.shared(researcher, host)
     assert stats.shared(hashed, "b", n=2) == ["acoustic ranging", "seafloor geodesy"]
     assert stats.shared(hashed, "c") == [] and stats.shared(hashed, "d") == []
-    assert stats.shared(QueryTerms(set()), "a") == []
+    assert stats.shared(stats.query(set()), "a") == []
