@@ -188,7 +188,7 @@ class Engine:
                 return MatchResult(matches=(), candidates=0, programmes=tuple(verdicts), note=note)
         texts = researcher_texts(researcher)
         queries = self.embedder.encode([t.text for t in texts])
-        host_ids = self._candidates(queries, host_filter)
+        host_ids = self.candidates(queries, host_filter)
         if not host_ids:
             return MatchResult(matches=(), candidates=0, programmes=tuple(verdicts))
         block, lengths, segments = self.similarity_block(queries, host_ids)
@@ -335,7 +335,7 @@ class Engine:
             self._terms = TermStats(self.hosts.values())
         return self._terms
 
-    def _candidates(self, queries: np.ndarray, host_filter: HostFilter) -> list[str]:
+    def candidates(self, queries: np.ndarray, host_filter: HostFilter) -> list[str]:
         """Hosts to score exactly, sorted by id.
 
         Without filters: the hosts owning any of the top `pool` documents of any query text, and the

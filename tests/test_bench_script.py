@@ -1,0 +1,30 @@
+"""`python -m scripts.bench` end to end at a toy size: it runs, and prints the one JSON object the README quotes.
+
+The figures themselves are measured by running the script (README, Performance); here only what does not
+depend on timing is checked.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from scripts import bench
+
+
+def test_the_serving_benchmark_prints_every_figure_for_a_tiny_corpus(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["--hosts", "40", "--docs", "3", "--build-docs", "12", "--base-texts", "12", "--queries", "3"]
+    bench.main([*args, "--backend", "torch", "--keep", str(tmp_path)])
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    ratios = ("match_over_encode", "retrieval_over_encode", "build_over_encode", "reindex_speedup", "rss_over_raw")
+    for key in ratios:
+        assert math.isfinite(result[key]) and result[key] > 0, key
+    assert result["backend"] == "torch"
+    assert result["documents"] == 40 * 3 and result["approximate"] is False
+    assert result["host_recall_at_10"] == 1.0  # below the graph threshold every search is exact
+    assert result["build_docs"] == 12
