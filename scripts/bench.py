@@ -12,7 +12,8 @@ chooses), and every ratio divides by that same encoder's own time.
                        after an encode as in a match (its caches cold): the candidate hosts (HNSW documents,
                        nearest host means) and the exact similarity of every one of their documents, over the
                        encode's p50. match_over_encode cannot fall below 1 + this with this retrieval, however
-                       fast ranking and explanation become
+                       fast ranking and explanation become; candidate_hosts_p50 and candidate_documents_p50
+                       say how many it scored
     build_over_encode  documents/s of an index build (embed through the cache, index, save) over documents/s
                        of bare model.encode of the same texts at the same batch size (target >= 0.95)
     reindex_speedup    time of that first build over rebuilding the same corpus into an empty index when the
@@ -139,12 +140,15 @@ def large_corpus(home: Path, model: Embedder, n_hosts: int, docs: int, base: int
     catalogue.upsert_hosts(hosts)
 
 
-def _retrieval(model: Embedder, engine: Engine, text: str) -> float:
-    """Seconds from a fresh query vector to its exact similarity to every candidate host."""
+def _retrieval(model: Embedder, engine: Engine, text: str) -> tuple[float, int, int]:
+    """Seconds from a fresh query vector to its exact similarity to every candidate host; how many hosts
+    and documents that was."""
     vector = model.encode([text])
     start = time.perf_counter()
-    engine.topic_similarity(vector, [1.0], engine.candidates(vector, HostFilter()))
-    return time.perf_counter() - start
+    hosts = engine.candidates(vector, HostFilter())
+    engine.topic_similarity(vector, [1.0], hosts)
+    seconds = time.perf_counter() - start
+    return seconds, len(hosts), sum(len(engine.index.host_rows(h)) for h in hosts)
 
 
 def match_ratio(
@@ -165,7 +169,8 @@ def match_ratio(
     profiles = {t: _researcher(t) for t in texts}
     match_p50 = _p50(lambda t: engine.match(profiles[t], top=10), texts)
     cached_p50 = _p50(lambda t: engine.match(profiles[t], top=10), texts)  # their vectors are cached now
-    retrieval_p50 = statistics.median(_retrieval(model, engine, f"{t} Retrieval.") for t in texts)
+    retrieval = np.array([_retrieval(model, engine, f"{t} Retrieval.") for t in texts])
+    retrieval_p50 = float(np.median(retrieval[:, 0]))
     # The true ten best hosts: every host scored exactly (every document is a candidate), for a few queries.
     flat, _ = HostIndex.load(home / "index", fingerprint=model.fingerprint, ann_threshold=10**12)
     exhaustive = Engine(embedder, flat, settings=MatchSettings(pool=len(flat), host_pool=0))
@@ -182,6 +187,8 @@ def match_ratio(
         "match_cached_p50_ms": cached_p50 * 1000,
         "retrieval_over_encode": retrieval_p50 / encode_p50,
         "retrieval_p50_ms": retrieval_p50 * 1000,
+        "candidate_hosts_p50": float(np.median(retrieval[:, 1])),
+        "candidate_documents_p50": float(np.median(retrieval[:, 2])),
         "host_recall_at_10": float(np.mean(recall)),
         "documents": len(engine.index),
         "approximate": engine.index.approximate,
