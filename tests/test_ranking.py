@@ -420,6 +420,43 @@ programme_ids = st.sets(st.sampled_from(["postdoc-standard", "postdoc-short", "s
 languages_ = st.sets(st.sampled_from(["en", "ja", "fr"]), min_size=1)
 
 
+def drawn_host(
+    host_id: str,
+    fields: tuple[list[str], list[str]],
+    accepted: set[CareerStage],
+    window: tuple[int, int],
+    programmes_: set[str],
+    languages: set[str],
+    capacity: int,
+) -> HostLab:
+    """A host from drawn values (fields as (sections, keywords); the window's bounds in either order)."""
+    return HostLab.model_validate(
+        host_record(
+            host_id,
+            fields={"sections": fields[0], "keywords": fields[1]},
+            accepted_stages=sorted(accepted),
+            hosting_window={"min": min(window), "max": max(window)},
+            programmes=sorted(programmes_),
+            languages=sorted(languages),
+            capacity=capacity,
+        )
+    )
+
+
+def drawn_researcher(
+    fields: tuple[list[str], list[str]], phd: int, desired: int, programmes_: set[str], languages: set[str]
+) -> ResearcherProfile:
+    return ResearcherProfile.model_validate(
+        researcher_record(
+            fields={"sections": fields[0], "keywords": fields[1]},
+            phd=phd,
+            desired_tenure=desired,
+            programmes=sorted(programmes_),
+            languages=sorted(languages),
+        )
+    )
+
+
 @given(
     similarity=st.floats(-1, 1),
     host_fields=st.tuples(sections, keywords),
@@ -452,25 +489,8 @@ def test_the_reasons_shown_belong_to_the_values_that_ranked(
 ) -> None:
     """Ranking computes values only and writes reasons later, for the pairs shown: the components shown
     must be those values, and each must be what the component function says for that pair."""
-    host = HostLab.model_validate(
-        host_record(
-            fields={"sections": host_fields[0], "keywords": host_fields[1]},
-            accepted_stages=sorted(accepted),
-            hosting_window={"min": min(window), "max": max(window)},
-            programmes=sorted(host_programmes),
-            languages=sorted(host_languages),
-            capacity=capacity,
-        )
-    )
-    researcher = ResearcherProfile.model_validate(
-        researcher_record(
-            fields={"sections": my_fields[0], "keywords": my_fields[1]},
-            phd=phd,
-            desired_tenure=desired,
-            programmes=sorted(my_programmes),
-            languages=sorted(my_languages),
-        )
-    )
+    host = drawn_host("h-1", host_fields, accepted, window, host_programmes, host_languages, capacity)
+    researcher = drawn_researcher(my_fields, phd, desired, my_programmes, my_languages)
     verdicts = eligible_programmes(researcher)
     w = Weights(**weights)
     pair = score_pair(researcher, host, similarity, stage=researcher.stage(), verdicts=verdicts, weights=w)
@@ -527,30 +547,10 @@ def test_one_scorer_for_many_hosts_gives_what_score_gives_for_each(
 ) -> None:
     """Hosts sharing stages, window and programmes but not fields, languages or places: what the scorer
     keeps from one host must never leak into another's values."""
-    researcher = ResearcherProfile.model_validate(
-        researcher_record(
-            fields={"sections": my_fields[0], "keywords": my_fields[1]},
-            phd=phd,
-            desired_tenure=desired,
-            programmes=sorted(my_programmes),
-            languages=sorted(my_languages),
-        )
-    )
+    researcher = drawn_researcher(my_fields, phd, desired, my_programmes, my_languages)
     side = ResearcherSide.of(researcher, stage=researcher.stage(), verdicts=eligible_programmes(researcher))
     w = Weights(topic=0.5, stage=0.2, tenure=0.1, field=0.15, practical=0.05)
     scorer = Scorer(side, w)
-    for i, ((accepted, window, programmes_), (host_sections, host_keywords), langs, capacity, sim) in enumerate(hosts):
-        host = HostSide.of(
-            HostLab.model_validate(
-                host_record(
-                    f"h{i}",
-                    fields={"sections": host_sections, "keywords": host_keywords},
-                    accepted_stages=sorted(accepted),
-                    hosting_window={"min": window[0], "max": window[1]},
-                    programmes=sorted(programmes_),
-                    languages=sorted(langs),
-                    capacity=capacity,
-                )
-            )
-        )
+    for i, ((accepted, window, programmes_), host_fields, langs, capacity, sim) in enumerate(hosts):
+        host = HostSide.of(drawn_host(f"h{i}", host_fields, accepted, window, programmes_, langs, capacity))
         assert scorer(host, sim) == score(side, host, sim, w)
