@@ -59,8 +59,8 @@ from matcher.errors import IndexMismatch, UnknownHost
 
 FORMAT_VERSION = 4  # 2: the graph above ann_threshold, rows without text hashes; 3: bfloat16; 4: 8-bit codes
 ANN_THRESHOLD = 20_000  # documents; an exact scan of this many costs ~1.3 ms here, an HNSW build ~0.5 s
-HNSW_M = 16  # graph degree: measured recall@256 0.97 at efSearch 384 on 200k documents (scripts/bench.py)
-EF_SEARCH = 384  # candidates an HNSW search keeps; raised to k when k is larger
+HNSW_M = 16  # graph degree
+EF_SEARCH = 128  # candidates an HNSW search keeps, raised to k when k is larger (see `search`)
 DEAD_FRACTION = 0.2  # rebuild the graph when this share of its rows are tombstones
 SIMILARITY_BLOCK = 1024  # rows decoded at a time when scoring (1.5 MB of float32)
 RANGE_MARGIN = 0.1  # each dimension's learnt range is widened by this share of it at both ends

@@ -24,7 +24,8 @@ chooses), and every ratio divides by that same encoder's own time.
                        the encoder's runtime libraries), service_start_s how long its create_app took
     host_recall_at_10  share of the true ten best hosts (every host scored exactly over the same stored
                        vectors) that a match returns, over the first 10 queries: what candidate generation
-                       (documents by HNSW, hosts by mean vector) costs
+                       (documents by HNSW, hosts by mean vector) costs; document_recall_at_pool is the share
+                       of the exact --pool nearest documents the document search returns, for the same queries
 
 Vectors of the large corpus: embedding 200,000 documents takes about 40 minutes on this machine, so the
 benchmark embeds --base-texts synthetic texts with the real model once and draws each document's vector
@@ -180,6 +181,11 @@ def match_ratio(
         / 10
         for p in list(profiles.values())[:recall_queries]
     ]
+    # The graph's own share of the exact `pool` nearest documents (the cached query vectors of those matches).
+    vectors = embedder.encode(texts[:recall_queries])
+    _, found = engine.index.search(vectors, settings.pool)
+    _, exact = flat.search(vectors, settings.pool)
+    document_recall = [len(set(a) & set(b)) / len(b) for a, b in zip(found.tolist(), exact.tolist(), strict=True)]
     return {
         "match_over_encode": match_p50 / encode_p50,
         "match_p50_ms": match_p50 * 1000,
@@ -190,6 +196,7 @@ def match_ratio(
         "candidate_hosts_p50": float(np.median(retrieval[:, 1])),
         "candidate_documents_p50": float(np.median(retrieval[:, 2])),
         "host_recall_at_10": float(np.mean(recall)),
+        "document_recall_at_pool": float(np.mean(document_recall)),
         "documents": len(engine.index),
         "approximate": engine.index.approximate,
     }
