@@ -24,6 +24,7 @@ import math
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, fields
 from functools import cache, cached_property
+from typing import Any, TypeVar, cast
 
 import numpy as np
 
@@ -330,18 +331,28 @@ class HostSide:
             id=host.id,
             lab_name=host.lab_name,
             pi_name=host.pi_name,
-            institution=host.institution,
-            prefecture=host.prefecture,
-            accepted=host.accepted_stages,
-            window=(host.hosting_window.min, host.hosting_window.max),
-            programmes=tuple(p for p in programmes() if p in host.programmes),
-            sections=tuple(host.fields.sections),
-            broad=tuple(sorted(host.fields.broad_sections)),
-            phrases=tuple(sorted(keyword_phrases(host.fields.keywords))),
+            institution=_shared(host.institution),
+            prefecture=_shared(host.prefecture),
+            accepted=_shared(host.accepted_stages),
+            window=_shared((host.hosting_window.min, host.hosting_window.max)),
+            programmes=_shared(tuple(p for p in programmes() if p in host.programmes)),
+            sections=_shared(tuple(host.fields.sections)),
+            broad=_shared(tuple(sorted(host.fields.broad_sections))),
+            phrases=tuple(sorted(keyword_phrases(host.fields.keywords))),  # mostly a lab's own: not shared
             keywords=host.fields.keywords,
-            languages=host.languages,
+            languages=_shared(host.languages),
             capacity=host.capacity,
         )
+
+
+_SHARED: dict[Any, Any] = {}  # each distinct value seen, kept for the process: only values labs repeat
+_T = TypeVar("_T")
+
+
+def _shared(value: _T) -> _T:
+    """The one object held for every value equal to this one. Labs repeat their institution, stages,
+    window, programmes and languages: thousands of hosts need not each hold their own copies."""
+    return cast(_T, _SHARED.setdefault(value, value))
 
 
 @cache

@@ -554,3 +554,14 @@ def test_one_scorer_for_many_hosts_gives_what_score_gives_for_each(
     for i, ((accepted, window, programmes_), host_fields, langs, capacity, sim) in enumerate(hosts):
         host = HostSide.of(drawn_host(f"h{i}", host_fields, accepted, window, programmes_, langs, capacity))
         assert scorer(host, sim) == score(side, host, sim, w)
+
+
+def test_hosts_with_equal_terms_hold_one_object_for_each() -> None:
+    """Stages, window, programmes, languages and institution repeat across labs: they are held once."""
+    record = {"accepted_stages": ["R1", "R2"], "programmes": ["postdoc-short", "summer"], "languages": ["en", "ja"]}
+    a, b = (HostSide.of(HostLab.model_validate(host_record(h, **record))) for h in ("a", "b"))
+    for name in ("institution", "prefecture", "accepted", "window", "programmes", "sections", "languages"):
+        assert getattr(a, name) is getattr(b, name), name
+    assert a.accepted == frozenset({CareerStage("R1"), CareerStage("R2")})
+    assert a.programmes == ("postdoc-short", "summer") and a.languages == frozenset({"en", "ja"})
+    assert a.id != b.id
