@@ -36,7 +36,6 @@ from matcher.ranking import (
     best_pairs,
     ordered,
     score,
-    upper_bound,
 )
 from matcher.similarity import DEFAULT_AGGREGATION, DEFAULT_TOP_K, Aggregation, aggregate, pad_runs
 from matcher.terms import QueryTerms, TermStats, researcher_text, terms
@@ -200,11 +199,12 @@ class Engine:
         kept_totals: list[float] = []  # min-heap of the best `top` totals so far
         exclusions: list[Exclusion] = []
         below = 0
-        # Hosts in order of topic similarity: once even perfect other components could not lift the next
-        # host into the top, no later host can either (exact pruning; the total is a weighted mean).
+        # Hosts in order of topic similarity: once even the best other components this researcher can get
+        # (`Scorer.best_total`) could not lift the next host into the top, no later host can either (exact
+        # pruning; the total is a weighted mean).
         # (host_ids are sorted, so a stable sort breaks ties by id.)
         for i in np.argsort(-similarity, kind="stable").tolist():
-            if len(kept_totals) == top and upper_bound(float(similarity[i]), weights) < kept_totals[0]:
+            if len(kept_totals) == top and scorer.best_total(float(similarity[i])) < kept_totals[0]:
                 break
             host_id = host_ids[i]
             host = self.hosts.side(host_id)

@@ -255,12 +255,6 @@ def practical_component(
 COMPONENTS = ("topic", "stage", "tenure", "field", "practical")
 
 
-def upper_bound(similarity: float, weights: Weights) -> float:
-    """The highest total a host with this topic similarity can reach (every other component at 1)."""
-    topic = weights.shares[0]
-    return float(topic * calibrate_topic(similarity) + (1.0 - topic))
-
-
 def combine(values: dict[str, float], weights: Weights) -> float:
     """Weighted mean of component values; non-decreasing in every component."""
     total_weight = sum(getattr(weights, name) for name in values)
@@ -441,13 +435,25 @@ class Scorer:
     researcher. Values and totals are exactly `score`'s.
     """
 
-    __slots__ = ("_known", "_shares", "researcher", "weights")
+    __slots__ = ("_known", "_rest", "_shares", "researcher", "weights")
 
     def __init__(self, researcher: ResearcherSide, weights: Weights) -> None:
         self.researcher = researcher
         self.weights = weights
         self._shares = weights.shares
         self._known: dict[tuple[frozenset[CareerStage], tuple[int, int], tuple[str, ...]], _ProgrammeFit] = {}
+        # The most the other components can add for this researcher, whatever the host: stage and tenure
+        # up to 1; field exactly 0.5 when no fields are given; practical only its places part (0.3) when no
+        # language is given. A little slack covers sums taken in another order.
+        field = 1.0 if researcher.sections or researcher.phrases else 0.5
+        practical = 1.0 if researcher.languages else 0.3
+        s = self._shares
+        self._rest = s[1] + s[2] + s[3] * field + s[4] * practical + 1e-9
+
+    def best_total(self, similarity: float) -> float:
+        """The highest total any host with this topic similarity can reach with this researcher: once a
+        match has `top` totals above it, no host of lower similarity can enter them (exact pruning)."""
+        return self._shares[0] * calibrate_topic(similarity) + self._rest
 
     def __call__(self, host: HostSide, similarity: float) -> PairScore:
         """Every component value and the weighted total for this researcher and `host` (no reasons written)."""

@@ -565,3 +565,91 @@ def test_hosts_with_equal_terms_hold_one_object_for_each() -> None:
     assert a.accepted == frozenset({CareerStage("R1"), CareerStage("R2")})
     assert a.programmes == ("postdoc-short", "summer") and a.languages == frozenset({"en", "ja"})
     assert a.id != b.id
+
+
+@given(
+    hosts=st.lists(
+        st.tuples(host_terms, st.tuples(sections, keywords), languages_, st.integers(0, 3), st.floats(-1, 1)),
+        min_size=1,
+        max_size=8,
+    ),
+    my_fields=st.tuples(sections, keywords),
+    my_languages=st.sets(st.sampled_from(["en", "ja", "fr"])),
+    desired=days,
+)
+def test_no_host_beats_the_best_total_for_its_similarity(
+    hosts: list[tuple[Any, tuple[list[str], list[str]], set[str], int, float]],
+    my_fields: tuple[list[str], list[str]],
+    my_languages: set[str],
+    desired: int,
+) -> None:
+    """The bound a match prunes with: it must hold for every host, with or without the researcher's fields
+    and languages (which lower it)."""
+    researcher = drawn_researcher(my_fields, 2018, desired, {"postdoc-standard"}, {"en"})
+    researcher = researcher.model_copy(update={"languages": frozenset(my_languages)})
+    side = ResearcherSide.of(researcher, stage=researcher.stage(), verdicts=eligible_programmes(researcher))
+    scorer = Scorer(side, Weights(topic=0.4, stage=0.1, tenure=0.1, field=0.3, practical=0.1))
+    for i, ((accepted, window, programmes_), host_fields, langs, capacity, sim) in enumerate(hosts):
+        host = HostSide.of(drawn_host(f"h{i}", host_fields, accepted, window, programmes_, langs, capacity))
+        assert scorer(host, sim).total <= scorer.best_total(sim)
+
+
+@pytest.mark.parametrize("fields", [{"sections": [], "keywords": []}, {"sections": ["61"], "keywords": ["ice"]}])
+def test_pruning_returns_what_scoring_every_host_returns(
+    make_host: MakeHost, make_researcher: MakeResearcher, fields: dict[str, list[str]]
+) -> None:
+    """Matching stops scoring once no host of lower similarity can enter the top; the result must be the
+    one scoring every host gives."""
+    rng = random.Random(7)
+    words = ["ice", "cores", "glacier", "snow", "climate", "ocean", "tsunami", "sediment", "isotope", "drill"]
+    hosts = [
+        make_host(
+            f"h-{i:02d}",
+            description=" ".join(rng.choices(words, k=8)),
+            fields={"sections": rng.sample(["61", "17", "60"], rng.randint(0, 2)), "keywords": rng.sample(words, 1)},
+            accepted_stages=rng.sample(["R1", "R2", "R3", "R4"], rng.randint(1, 3)),
+            hosting_window={"min": f"{rng.randint(1, 6)} months", "max": f"{rng.randint(7, 30)} months"},
+            languages=rng.sample(["en", "ja"], rng.randint(1, 2)),
+            capacity=rng.randint(1, 3),
+        )
+        for i in range(40)
+    ]
+    researcher = make_researcher(statement="Ice cores and glacier isotope climate records.", fields=fields)
+    engine = engine_with(hosts)
+    result = engine.match(researcher, top=5)
+    queries = engine.embedder.encode([researcher.statement])
+    ids = sorted(engine.hosts)
+    similarity = engine.topic_similarity(queries, [1.0], ids)
+    verdicts = eligible_programmes(researcher)
+    side = ResearcherSide.of(researcher, stage=researcher.stage(), verdicts=verdicts)
+    totals = [
+        (h, score(side, engine.hosts.side(h), float(s), Weights()).total) for h, s in zip(ids, similarity, strict=True)
+    ]
+    expected = [ids[j] for j in ordered(totals)[:5]]
+    assert [m.host_id for m in result.matches] == expected
+
+
+@pytest.mark.parametrize(
+    ("fields", "languages"),
+    [
+        ({"sections": [], "keywords": []}, ["en"]),  # no fields: every host's field value is 0.5
+        ({"sections": ["61"], "keywords": ["ice", "snow"]}, ["en"]),
+        ({"sections": ["61"], "keywords": ["ice", "snow"]}, []),  # no language: places alone count
+    ],
+)
+def test_a_host_that_fits_in_every_other_way_reaches_the_best_total(
+    make_host: MakeHost, make_researcher: MakeResearcher, fields: dict[str, list[str]], languages: list[str]
+) -> None:
+    """The bound is tight: were it lower, matching would prune hosts that belong in the top."""
+    researcher = make_researcher(fields=fields, languages=languages, desired_tenure="12 months")
+    host = make_host(
+        fields={"sections": ["61"], "keywords": ["ice", "snow"]},
+        accepted_stages=["R1", "R2", "R3", "R4"],
+        programmes=["postdoc-standard", "postdoc-short"],
+        languages=["en"],
+        capacity=2,
+    )
+    side = ResearcherSide.of(researcher, stage=researcher.stage(), verdicts=eligible_programmes(researcher))
+    scorer = Scorer(side, Weights())
+    for similarity in (-0.2, 0.3, 0.6, 0.9):
+        assert scorer(HostSide.of(host), similarity).total == pytest.approx(scorer.best_total(similarity), abs=1e-8)
