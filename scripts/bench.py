@@ -83,6 +83,8 @@ def _researcher(statement: str) -> ResearcherProfile:
             "phd": 2022,
             "position": "postdoc",
             "desired_tenure": "12 months",
+            # as applicants give them (every sample researcher does): they cost the field component its work
+            "fields": {"sections": ["17"], "keywords": ["slow slip", "subduction zones", "seafloor geodesy"]},
         }
     )
 
