@@ -523,14 +523,25 @@ host_terms = st.tuples(
     st.sampled_from([(30, 90), (365, 730)]),
     st.sampled_from([{"postdoc-standard"}, {"postdoc-short", "summer"}, {"bridge"}]),
 )
+DrawnHost = tuple[Any, tuple[list[str], list[str]], set[str], int, float]
+
+
+def drawn_host_lists(max_size: int) -> st.SearchStrategy[list[DrawnHost]]:
+    """Hosts that often share stages, window and programmes but differ in fields, languages and places,
+    each with a topic similarity."""
+    host = st.tuples(host_terms, st.tuples(sections, keywords), languages_, st.integers(0, 3), st.floats(-1, 1))
+    return st.lists(host, min_size=1, max_size=max_size)
+
+
+def sides_and_similarities(hosts: list[DrawnHost]) -> list[tuple[HostSide, float]]:
+    return [
+        (HostSide.of(drawn_host(f"h{i}", host_fields, accepted, window, programmes_, langs, capacity)), sim)
+        for i, ((accepted, window, programmes_), host_fields, langs, capacity, sim) in enumerate(hosts)
+    ]
 
 
 @given(
-    hosts=st.lists(
-        st.tuples(host_terms, st.tuples(sections, keywords), languages_, st.integers(0, 3), st.floats(-1, 1)),
-        min_size=1,
-        max_size=12,
-    ),
+    hosts=drawn_host_lists(max_size=12),
     my_fields=st.tuples(sections, keywords),
     my_programmes=programme_ids,
     phd=st.integers(1990, 2025),
@@ -538,7 +549,7 @@ host_terms = st.tuples(
     my_languages=languages_,
 )
 def test_one_scorer_for_many_hosts_gives_what_score_gives_for_each(
-    hosts: list[tuple[Any, tuple[list[str], list[str]], set[str], int, float]],
+    hosts: list[DrawnHost],
     my_fields: tuple[list[str], list[str]],
     my_programmes: set[str],
     phd: int,
@@ -551,8 +562,7 @@ def test_one_scorer_for_many_hosts_gives_what_score_gives_for_each(
     side = ResearcherSide.of(researcher, stage=researcher.stage(), verdicts=eligible_programmes(researcher))
     w = Weights(topic=0.5, stage=0.2, tenure=0.1, field=0.15, practical=0.05)
     scorer = Scorer(side, w)
-    for i, ((accepted, window, programmes_), host_fields, langs, capacity, sim) in enumerate(hosts):
-        host = HostSide.of(drawn_host(f"h{i}", host_fields, accepted, window, programmes_, langs, capacity))
+    for host, sim in sides_and_similarities(hosts):
         assert scorer(host, sim) == score(side, host, sim, w)
 
 
@@ -568,17 +578,13 @@ def test_hosts_with_equal_terms_hold_one_object_for_each() -> None:
 
 
 @given(
-    hosts=st.lists(
-        st.tuples(host_terms, st.tuples(sections, keywords), languages_, st.integers(0, 3), st.floats(-1, 1)),
-        min_size=1,
-        max_size=8,
-    ),
+    hosts=drawn_host_lists(max_size=8),
     my_fields=st.tuples(sections, keywords),
     my_languages=st.sets(st.sampled_from(["en", "ja", "fr"])),
     desired=days,
 )
 def test_no_host_beats_the_best_total_for_its_similarity(
-    hosts: list[tuple[Any, tuple[list[str], list[str]], set[str], int, float]],
+    hosts: list[DrawnHost],
     my_fields: tuple[list[str], list[str]],
     my_languages: set[str],
     desired: int,
@@ -589,8 +595,7 @@ def test_no_host_beats_the_best_total_for_its_similarity(
     researcher = researcher.model_copy(update={"languages": frozenset(my_languages)})
     side = ResearcherSide.of(researcher, stage=researcher.stage(), verdicts=eligible_programmes(researcher))
     scorer = Scorer(side, Weights(topic=0.4, stage=0.1, tenure=0.1, field=0.3, practical=0.1))
-    for i, ((accepted, window, programmes_), host_fields, langs, capacity, sim) in enumerate(hosts):
-        host = HostSide.of(drawn_host(f"h{i}", host_fields, accepted, window, programmes_, langs, capacity))
+    for host, sim in sides_and_similarities(hosts):
         assert scorer(host, sim).total <= scorer.best_total(sim)
 
 
