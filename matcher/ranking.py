@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, fields
-from functools import cache, cached_property
+from functools import cache, cached_property, lru_cache
 from typing import Any, TypeVar, cast
 
 import numpy as np
@@ -404,13 +404,9 @@ class PairScore:
         return tuple(part.as_component() for part in self.components)
 
 
-def _shared_programmes(researcher: ResearcherSide, host: HostSide) -> tuple[str, ...]:
-    return tuple(p for p in researcher.eligible if p in host.programmes)
-
-
 def _considered(researcher: ResearcherSide, host: HostSide) -> tuple[str, ...]:
     """The programmes whose stages and tenure ranges count: the shared ones, else all of the host's."""
-    return _shared_programmes(researcher, host) or host.programmes
+    return _programme_fit(researcher, host)[0] or host.programmes
 
 
 _ProgrammeFit = tuple[tuple[str, ...], float, float]  # shared programmes, stage value, tenure value
@@ -418,30 +414,42 @@ _ProgrammeFit = tuple[tuple[str, ...], float, float]  # shared programmes, stage
 
 def _programme_fit(researcher: ResearcherSide, host: HostSide) -> _ProgrammeFit:
     """The programmes a pair shares, and the stage and tenure values they and the host's terms decide."""
-    shared = _shared_programmes(researcher, host)
-    programme_stages, ranges = _programme_terms(shared or host.programmes)
-    return (
-        shared,
-        stage_value(researcher.stage, host.accepted, programme_stages),
-        tenure_value(researcher.desired_tenure, host.window, ranges),
+    return _fit(
+        researcher.stage, researcher.desired_tenure, researcher.eligible, host.accepted, host.window, host.programmes
     )
+
+
+@lru_cache(maxsize=4096)
+def _fit(
+    stage: CareerStage,
+    desired_tenure: int,
+    eligible: tuple[str, ...],
+    accepted: frozenset[CareerStage],
+    window: tuple[int, int],
+    host_programmes: tuple[str, ...],
+) -> _ProgrammeFit:
+    """`_programme_fit` of its inputs alone, remembered across researchers: labs repeat one another's
+    stages, windows and programmes, and researchers their stage, stay and eligibility, so a few hundred
+    combinations cover thousands of pairs. The 4,096 most recent are kept."""
+    shared = tuple(p for p in eligible if p in host_programmes)
+    programme_stages, ranges = _programme_terms(shared or host_programmes)
+    return shared, stage_value(stage, accepted, programme_stages), tenure_value(desired_tenure, window, ranges)
 
 
 class Scorer:
     """`score` for one researcher against many hosts: a match's candidates, an applicant's shortlist.
 
-    Labs repeat one another's accepted stages, hosting windows and programmes, and those alone decide the
-    programmes a pair shares and its stage and tenure values: each combination is worked out once per
-    researcher. Values and totals are exactly `score`'s.
+    The programmes a pair shares and its stage and tenure values come from `_programme_fit`, which
+    remembers each combination of terms; the per-researcher part here is the pruning bound. Values and
+    totals are exactly `score`'s.
     """
 
-    __slots__ = ("_known", "_rest", "_shares", "researcher", "weights")
+    __slots__ = ("_rest", "_shares", "researcher", "weights")
 
     def __init__(self, researcher: ResearcherSide, weights: Weights) -> None:
         self.researcher = researcher
         self.weights = weights
         self._shares = weights.shares
-        self._known: dict[tuple[frozenset[CareerStage], tuple[int, int], tuple[str, ...]], _ProgrammeFit] = {}
         # The most the other components can add for this researcher, whatever the host: stage and tenure
         # up to 1; field exactly 0.5 when no fields are given; practical only its places part (0.3) when no
         # language is given. A little slack covers sums taken in another order.
@@ -458,11 +466,7 @@ class Scorer:
     def __call__(self, host: HostSide, similarity: float) -> PairScore:
         """Every component value and the weighted total for this researcher and `host` (no reasons written)."""
         r = self.researcher
-        key = (host.accepted, host.window, host.programmes)
-        fit = self._known.get(key)
-        if fit is None:
-            fit = self._known[key] = _programme_fit(r, host)
-        shared, stage, tenure = fit
+        shared, stage, tenure = _programme_fit(r, host)
         topic = calibrate_topic(similarity)
         field = field_value(r.sections, r.broad, r.phrases, host.sections, host.broad, host.phrases)
         practical = practical_value(r.languages, host.languages, host.capacity)

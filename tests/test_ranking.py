@@ -543,27 +543,35 @@ def sides_and_similarities(hosts: list[DrawnHost]) -> list[tuple[HostSide, float
 @given(
     hosts=drawn_host_lists(max_size=12),
     my_fields=st.tuples(sections, keywords),
-    my_programmes=programme_ids,
-    phd=st.integers(1990, 2025),
-    desired=days,
+    programmes_=st.tuples(programme_ids, programme_ids),
+    phd=st.tuples(st.integers(1990, 2025), st.integers(1990, 2025)),
+    desired=st.tuples(days, days),
     my_languages=languages_,
 )
-def test_one_scorer_for_many_hosts_gives_what_score_gives_for_each(
+def test_remembered_programme_fit_is_what_each_pair_computes_afresh(
     hosts: list[DrawnHost],
     my_fields: tuple[list[str], list[str]],
-    my_programmes: set[str],
-    phd: int,
-    desired: int,
+    programmes_: tuple[set[str], set[str]],
+    phd: tuple[int, int],
+    desired: tuple[int, int],
     my_languages: set[str],
 ) -> None:
-    """Hosts sharing stages, window and programmes but not fields, languages or places: what the scorer
-    keeps from one host must never leak into another's values."""
-    researcher = drawn_researcher(my_fields, phd, desired, my_programmes, my_languages)
-    side = ResearcherSide.of(researcher, stage=researcher.stage(), verdicts=eligible_programmes(researcher))
+    """Hosts sharing stages, window and programmes, scored for two researchers in turn: what is remembered
+    from one pair (across researchers too) must never leak into another's values."""
+    sides = []
+    for i in range(2):
+        researcher = drawn_researcher(my_fields, phd[i], desired[i], programmes_[i], my_languages)
+        sides.append(ResearcherSide.of(researcher, stage=researcher.stage(), verdicts=eligible_programmes(researcher)))
     w = Weights(topic=0.5, stage=0.2, tenure=0.1, field=0.15, practical=0.05)
-    scorer = Scorer(side, w)
+    scorers = [Scorer(side, w) for side in sides]
+    ranking._fit.cache_clear()
+    remembered = [scorer(host, sim) for host, sim in sides_and_similarities(hosts) for scorer in scorers]
+    afresh = []
     for host, sim in sides_and_similarities(hosts):
-        assert scorer(host, sim) == score(side, host, sim, w)
+        for side in sides:
+            ranking._fit.cache_clear()
+            afresh.append(score(side, host, sim, w))
+    assert remembered == afresh
 
 
 def test_hosts_with_equal_terms_hold_one_object_for_each() -> None:
