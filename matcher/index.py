@@ -192,6 +192,7 @@ class HostIndex:
         self._centroids: _Centroids | None = None  # host mean vectors: built on first use, kept up to date after
         self._excluded: Any = None  # an ID selector that leaves the tombstones out, when there are any
         self._excluded_parts: Any = None  # what that selector points into; SWIG does not keep it alive
+        self._scoring: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # see _scoring_terms
 
     # -- size and lookup -------------------------------------------------------------------------------
 
@@ -252,6 +253,15 @@ class HostIndex:
         codes: np.ndarray = faiss.rev_swig_ptr(store.codes.data(), n * store.code_size).reshape(n, store.code_size)
         return codes
 
+    def _scoring_terms(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The graph's codes, each dimension's lower end and its step (span / 255): what `similarities`
+        reads, looked up from FAISS once per state of the graph rather than on every request (a fifth of
+        the time of scoring a match's candidates). Forgotten by `_reindex_rows`, which every change ends in."""
+        if self._scoring is None:
+            low, span = np.split(_ranges(self._faiss).astype(np.float32), 2)
+            self._scoring = (self._codes(), low, span / 255)
+        return self._scoring
+
     def similarities(self, queries: np.ndarray, rows: np.ndarray) -> np.ndarray:
         """Inner products of queries (m, dim) with the stored vectors of these rows: (m, len(rows)).
 
@@ -264,9 +274,8 @@ class HostIndex:
         rows = np.asarray(rows, dtype=np.int64)
         sims = np.empty((len(queries), len(rows)), dtype=np.float32)
         if self.approximate:
-            codes = self._codes()
-            low, span = np.split(_ranges(self._faiss).astype(np.float32), 2)
-            scaled = queries * (span / 255)
+            codes, low, step = self._scoring_terms()
+            scaled = queries * step
             for start in range(0, len(rows), SIMILARITY_BLOCK):
                 block = rows[start : start + SIMILARITY_BLOCK]
                 # as float32: numpy multiplies mixed types without BLAS, five times slower than this copy
@@ -364,6 +373,7 @@ class HostIndex:
         self._rows_by_host = self._rows.rows_by_host()
         assert len(self._rows) == self._faiss.ntotal, "metadata and FAISS rows out of step"
         self._excluded = self._excluded_parts = None
+        self._scoring = None  # the codes may have moved, the graph been replaced
         if self._dead:
             batch = faiss.IDSelectorBatch(self._rows.dead())
             self._excluded = faiss.IDSelectorNot(batch)

@@ -315,3 +315,26 @@ def test_similarities_decoded_a_block_at_a_time_equal_one_product(monkeypatch: p
     monkeypatch.setattr(index_module, "SIMILARITY_BLOCK", 5)
     np.testing.assert_allclose(index.similarities(queries, rows), expected, rtol=1e-6, atol=1e-6)
     assert index.similarities(queries, rows[:0]).shape == (3, 0)
+
+
+def test_graph_similarities_follow_changes_after_being_asked_for() -> None:
+    """What scoring reads of the graph is looked up once and kept: added hosts (which may move the codes),
+    replaced ones and a rebuild that drops tombstones must all be seen by the next request."""
+    rng = np.random.default_rng(13)
+    index = HostIndex(DIM, "fp", ann_threshold=20)
+    index.upsert(random_host(rng, f"h{i}", 4) for i in range(10))
+    queries = rng.normal(size=(2, DIM)).astype(np.float32)
+
+    def agrees() -> None:
+        rows = np.concatenate([index.host_rows(h) for h in sorted(index.host_ids)])
+        expected = queries @ index.gather(rows).T
+        np.testing.assert_allclose(index.similarities(queries, rows), expected, rtol=1e-5, atol=1e-5)
+
+    agrees()
+    index.upsert(random_host(rng, f"n{i}", 4) for i in range(200))  # many rows: FAISS's codes grow
+    agrees()
+    index.upsert([random_host(rng, "h3", 6)])  # replaced: new rows, old ones dead
+    agrees()
+    index.remove([f"n{i}" for i in range(100)])  # past a fifth dead: the graph is rebuilt
+    assert index.approximate and index.tombstones == 0
+    agrees()
