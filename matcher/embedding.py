@@ -233,6 +233,7 @@ class EmbeddingCache:
     """
 
     _CHUNK = 500  # keys per SELECT, under SQLite's bound-parameter limit
+    _COUNT_ALL = "SELECT COUNT(*) FROM vectors"  # SQLite answers from the key index alone, never the vectors
     _FEW = 16  # up to this many keys, looked up one by one (a query's texts)
 
     def __init__(self, path: str | Path) -> None:
@@ -306,10 +307,20 @@ class EmbeddingCache:
                 ((fingerprint, key, np.asarray(v, dtype=np.float32).tobytes()) for key, v in items),
             )
 
+    def warm(self) -> int:
+        """Read the key index once, start to end, and return how many vectors the cache holds.
+
+        The look-up of a text never seen, which every new query makes, reads a leaf of that index; on a
+        cache whose pages the operating system does not hold (after a restart, or long unused) that leaf
+        comes from disk. A service calls this at start, so its queries find the index in memory: the
+        operating system's page cache, not this process's, which keeps no more than SQLite's usual few
+        pages."""
+        return self.count()
+
     def count(self, fingerprint: str | None = None) -> int:
         db = self._connect()
         if fingerprint is None:
-            return int(db.execute("SELECT COUNT(*) FROM vectors").fetchone()[0])
+            return int(db.execute(self._COUNT_ALL).fetchone()[0])
         query = "SELECT COUNT(*) FROM vectors WHERE fingerprint = ?"
         return int(db.execute(query, (fingerprint,)).fetchone()[0])
 

@@ -175,7 +175,8 @@ def match_ratio(
 ) -> dict[str, float]:
     embedder = CachingEmbedder(model, EmbeddingCache(home / "cache" / "embeddings.sqlite3"))
     engine = Engine.open(home / "index", embedder, settings=settings)
-    single_threaded_blas()  # as the service does
+    embedder.cache.warm()  # as the service does at start, and
+    single_threaded_blas()  # as it does
     statement = (
         "We study how slow slip events on subduction megathrusts load the seismogenic zone, combining seafloor "
         "geodesy, ocean-bottom seismometers and numerical models of rate-and-state friction to estimate "

@@ -89,6 +89,7 @@ def build_catalogue(config: Mapping[str, Any], home: Home) -> Catalogue:
         EmbeddingCache(home.cache_path),
     )
     embedder.inner.encode(["warm-up"])  # load the model now, not on the first request (past the cache)
+    embedder.cache.warm()  # and the cache's key index, which every new query looks up
     single_threaded_blas()
     store = Store(config.get("DATABASE_URL") or home.database_url)
     return Catalogue.open(store, embedder, index_dir=home.index_dir, serving=True)

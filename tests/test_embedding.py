@@ -116,3 +116,13 @@ def test_bad_backend_settings_are_refused(tmp_path: Path) -> None:
         make_embedder(backend="openvino")
     with pytest.raises(FileNotFoundError, match="not a local sentence-transformers model"):
         make_embedder(tmp_path, backend="torch")
+
+
+def test_warming_the_cache_reads_its_key_index_and_not_its_vectors(tmp_path: Path) -> None:
+    """A service warms the cache at start: that must read the small key index alone, never the vectors
+    (a large cache holds gigabytes of them)."""
+    cache = EmbeddingCache(tmp_path / "cache.sqlite3")
+    CachingEmbedder(FakeEmbedder(), cache).encode(["one", "two", "three"])
+    assert cache.warm() == 3
+    plan = " ".join(str(row) for row in sqlite3.connect(cache.path).execute("EXPLAIN QUERY PLAN " + cache._COUNT_ALL))
+    assert "COVERING INDEX" in plan
