@@ -29,6 +29,7 @@ from matcher.index import HostIndex
 from matcher.ranking import (
     NO_PLACES,
     HostFilter,
+    HostTerms,
     PairScore,
     ResearcherSide,
     Scorer,
@@ -49,7 +50,8 @@ class MatchSettings:
     aggregation: Aggregation = DEFAULT_AGGREGATION
     top_k_docs: int = DEFAULT_TOP_K
     pool: int = 128  # documents FAISS returns per query text; their hosts are scored exactly
-    host_pool: int = 256  # and the hosts with the nearest mean document vectors, per query text
+    host_pool: int = 128  # and the hosts with the best estimated totals (`Engine.candidates`) ...
+    mean_pool: int = 1024  # ... among this many whose mean document vector is nearest
     evidence: int = 3  # evidence pairs per match
     exact_limit: int = 50_000  # with filters, score every allowed host exactly up to this many documents
 
@@ -78,6 +80,7 @@ class Engine:
         self.hosts = HostRecords((hosts or {}).values())
         self.settings = settings or MatchSettings()
         self._terms: TermStats | None = None
+        self._host_terms: HostTerms | None = None
         self._conflict_keys: dict[str, Keys] = {}
 
     # -- persistence -----------------------------------------------------------------------------------
@@ -126,6 +129,7 @@ class Engine:
             self.hosts[host.id] = host
         for host, _ in changed:
             self._conflict_keys.pop(host.id, None)
+        self._host_terms = None
         if self._terms is not None:
             self._terms.update(host for host, _ in changed)
         return UpsertReport(added, updated, unchanged, misses if changed else 0)
@@ -138,6 +142,7 @@ class Engine:
         for host_id in host_ids:
             del self.hosts[host_id]
             self._conflict_keys.pop(host_id, None)
+        self._host_terms = None
         if self._terms is not None:
             self._terms.discard(host_ids)
 
@@ -186,14 +191,15 @@ class Engine:
                 note = f"not eligible for {verdict.programme_name}: {verdict.summary.removeprefix('not eligible: ')}"
                 return MatchResult(matches=(), candidates=0, programmes=tuple(verdicts), note=note)
         texts = researcher_texts(researcher)
+        text_weights = [t.weight for t in texts]
+        scorer = Scorer(ResearcherSide.of(researcher, stage=researcher.stage(on=when), verdicts=verdicts), weights)
         queries = self.embedder.encode([t.text for t in texts])
-        host_ids = self.candidates(queries, host_filter)
+        host_ids = self.candidates(queries, text_weights, scorer, host_filter)
         if not host_ids:
             return MatchResult(matches=(), candidates=0, programmes=tuple(verdicts))
         block, lengths, segments = self.similarity_block(queries, host_ids)
-        similarity = self.weighted_similarity(block, lengths, [t.weight for t in texts])
+        similarity = self.weighted_similarity(block, lengths, text_weights)
 
-        scorer = Scorer(ResearcherSide.of(researcher, stage=researcher.stage(on=when), verdicts=verdicts), weights)
         mine = researcher_keys(researcher)
         scored: list[tuple[int, PairScore]] = []
         kept_totals: list[float] = []  # min-heap of the best `top` totals so far
@@ -335,14 +341,19 @@ class Engine:
             self._terms = TermStats(self.hosts.values())
         return self._terms
 
-    def candidates(self, queries: np.ndarray, host_filter: HostFilter) -> list[str]:
-        """Hosts to score exactly, sorted by id.
+    def candidates(
+        self, queries: np.ndarray, text_weights: Sequence[float], scorer: Scorer, host_filter: HostFilter
+    ) -> list[str]:
+        """Hosts to score exactly for one researcher's texts (their vectors and weights), sorted by id.
 
-        Without filters: the hosts owning any of the top `pool` documents of any query text, and the
-        `host_pool` hosts whose mean document vector is nearest to it (see `HostIndex.nearest_hosts`). With
-        filters: every host that passes them when their documents are few enough to score exactly, else
-        the candidates of four times those sizes that pass (so a narrow filter never comes back empty
-        because the search looked elsewhere).
+        Without filters: the hosts owning any of the top `pool` documents of any text, and the `host_pool`
+        hosts of the best estimated totals among the `mean_pool` hosts whose mean document vector is nearest
+        to the texts (weighted): each host's total were its topic similarity its mean vector's, the other
+        components at most what they could add (`Scorer.best_totals`), so a lab a little further in topic
+        that fits the researcher's stage, stay and section is scored too. With filters: every host that
+        passes them when their documents are few enough to score exactly, else the candidates of four
+        times those sizes that pass (so a narrow filter never comes back empty because the search looked
+        elsewhere).
         """
         if host_filter.active:
             allowed = [h for h in sorted(self.hosts) if host_filter.allows(self.hosts.side(h))]
@@ -350,11 +361,29 @@ class Engine:
                 return allowed
             _, rows = self.index.search(queries, self.settings.pool * 4)
             found = self.index.hosts_of_rows(rows.ravel())
-            found |= self.index.nearest_hosts(queries, self.settings.host_pool * 4)
+            found |= self._best_estimated(queries, text_weights, scorer, scale=4)
             return sorted(found.intersection(allowed))
         _, rows = self.index.search(queries, self.settings.pool)
-        found = self.index.hosts_of_rows(rows.ravel())
-        return sorted(found | self.index.nearest_hosts(queries, self.settings.host_pool))
+        return sorted(self.index.hosts_of_rows(rows.ravel()) | self._best_estimated(queries, text_weights, scorer))
+
+    def _best_estimated(
+        self, queries: np.ndarray, text_weights: Sequence[float], scorer: Scorer, *, scale: int = 1
+    ) -> set[str]:
+        if self.settings.host_pool <= 0:
+            return set()
+        query = np.asarray(text_weights, dtype=np.float32) @ queries  # its products are the weighted sums
+        positions, similarities = self.index.mean_similarities(query, self.settings.mean_pool * scale)
+        hosts = self.host_terms()
+        estimates = scorer.best_totals(hosts, positions, similarities)
+        best = positions[np.argsort(-estimates, kind="stable")[: self.settings.host_pool * scale]]
+        return {hosts.ids[p] for p in best.tolist()}
+
+    def host_terms(self) -> HostTerms:
+        """The hosts' terms as arrays, in the index's host order; built again after any change."""
+        order = self.index.host_order()
+        if self._host_terms is None or self._host_terms.ids is not order:
+            self._host_terms = HostTerms.of(order, (self.hosts.side(h) for h in order))
+        return self._host_terms
 
     def topic_similarity(self, queries: np.ndarray, weights: Sequence[float], host_ids: list[str]) -> np.ndarray:
         """Aggregated similarity of one researcher's texts (m, dim) to each host: (H,)."""

@@ -424,6 +424,23 @@ class HostIndex:
         _, best = centroids.codes.search(np.ascontiguousarray(queries, dtype=np.float32), min(k, len(centroids.ids)))
         return {centroids.ids[i] for i in best.ravel().tolist() if i >= 0}
 
+    def host_order(self) -> list[str]:
+        """Every host's id, in the order `mean_similarities` numbers them: the same list object until the
+        hosts change, so what is built over it can tell when it is out of date."""
+        return self._built_centroids().ids
+
+    def mean_similarities(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """The k hosts whose mean document vector has the largest inner product with `query` (one vector of
+        any length: a researcher's texts' vectors weighted and summed give the weighted sum of their
+        similarities), as positions in `host_order()`, and those products; best first."""
+        centroids = self._built_centroids()
+        if not centroids.ids or k <= 0:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        vector = np.ascontiguousarray(np.reshape(query, (1, -1)), dtype=np.float32)
+        sims, positions = centroids.codes.search(vector, min(k, len(centroids.ids)))
+        found = positions[0] >= 0
+        return positions[0][found], sims[0][found]
+
     def centroids(self) -> tuple[list[str], np.ndarray]:
         """Host ids and their documents' mean vectors, normalised, as held (bfloat16): (ids, (hosts, dim)
         float32)."""

@@ -96,6 +96,12 @@ def calibrate_topic(similarity: float) -> float:
     return 1.0 / (1.0 + math.exp(-(similarity - TOPIC_MIDPOINT) / TOPIC_SCALE))
 
 
+def calibrate_topics(similarities: np.ndarray) -> np.ndarray:
+    """`calibrate_topic` of many similarities at once."""
+    result: np.ndarray = 1.0 / (1.0 + np.exp(-(np.asarray(similarities, np.float64) - TOPIC_MIDPOINT) / TOPIC_SCALE))
+    return result
+
+
 def topic_component(similarity: float) -> tuple[float, str]:
     value = calibrate_topic(similarity)
     strength = "strong" if value >= 0.8 else "good" if value >= 0.5 else "partial" if value >= 0.2 else "weak"
@@ -186,6 +192,10 @@ def shared_keywords(mine: Iterable[str], theirs: Collection[str]) -> list[str]:
     return sorted(k for k in mine if _keyword_shared(k, theirs))
 
 
+_SECTION_SHARE = 0.7  # of the field component; shared keywords the rest
+_LANGUAGE_SHARE = 0.7  # of the practical component; places left the rest
+
+
 def field_value(
     sections: Collection[str],
     broad: Collection[str],
@@ -208,7 +218,7 @@ def field_value(
     else:
         section = 0.0
     keywords = sum(1 for k in phrases if _keyword_shared(k, host_phrases))
-    return 0.7 * section + 0.3 * min(1.0, keywords / 2)
+    return _SECTION_SHARE * section + (1 - _SECTION_SHARE) * min(1.0, keywords / 2)
 
 
 def field_component(
@@ -235,11 +245,15 @@ def field_component(
     return value, reason + (f"; shared keywords: {', '.join(shared)}" if shared else "")
 
 
+def places_value(capacity: int) -> float:
+    """Places left: none 0, one 0.75, two or more 1."""
+    return 0.0 if capacity <= 0 else 0.75 if capacity == 1 else 1.0
+
+
 def practical_value(researcher_languages: Collection[str], host_languages: Iterable[str], capacity: int) -> float:
-    """A shared language at 70%; places left at 30% (none 0, one 0.75, two or more 1)."""
+    """A shared language at 70%; places left (`places_value`) at 30%."""
     language = 1.0 if any(lang in researcher_languages for lang in host_languages) else 0.0
-    places = 0.0 if capacity <= 0 else 0.75 if capacity == 1 else 1.0
-    return 0.7 * language + 0.3 * places
+    return _LANGUAGE_SHARE * language + (1 - _LANGUAGE_SHARE) * places_value(capacity)
 
 
 def practical_component(
@@ -339,6 +353,7 @@ class HostSide:
         )
 
 
+_NOWHERE = np.zeros(0, dtype=np.int64)
 _SHARED: dict[Any, Any] = {}  # each distinct value seen, kept for the process: only values labs repeat
 _T = TypeVar("_T")
 
@@ -347,6 +362,52 @@ def _shared(value: _T) -> _T:
     """The one object held for every value equal to this one. Labs repeat their institution, stages,
     window, programmes and languages: thousands of hosts need not each hold their own copies."""
     return cast(_T, _SHARED.setdefault(value, value))
+
+
+_Terms = tuple[frozenset[CareerStage], tuple[int, int], tuple[str, ...]]  # accepted stages, window, programmes
+
+
+@dataclass(frozen=True, eq=False)
+class HostTerms:
+    """Many hosts' terms as arrays, host by host in the order of `ids`: what `Scorer.rest_bounds` reads to
+    bound the components other than topic for hundreds of hosts in a few array operations."""
+
+    ids: list[str]
+    kinds: np.ndarray  # (H,) index into `kind_terms`
+    kind_terms: list[_Terms]  # each distinct (accepted, window, programmes)
+    sections: dict[str, np.ndarray]  # medium section -> positions of the hosts giving it
+    broad: dict[str, np.ndarray]  # broad section -> positions
+    tongues: np.ndarray  # (H,) index into `tongue_sets`
+    tongue_sets: list[frozenset[str]]  # each distinct set of working languages
+    places: np.ndarray  # (H,) `places_value` of each host's capacity
+
+    @classmethod
+    def of(cls, ids: list[str], sides: Iterable[HostSide]) -> HostTerms:
+        kinds: dict[_Terms, int] = {}
+        tongues: dict[frozenset[str], int] = {}
+        sections: dict[str, list[int]] = {}
+        broad: dict[str, list[int]] = {}
+        kind, tongue, places = [], [], []
+        for i, host in enumerate(sides):
+            kind.append(kinds.setdefault((host.accepted, host.window, host.programmes), len(kinds)))
+            tongue.append(tongues.setdefault(host.languages, len(tongues)))
+            places.append(places_value(host.capacity))
+            for code in host.sections:
+                sections.setdefault(code, []).append(i)
+            for letter in host.broad:
+                broad.setdefault(letter, []).append(i)
+        if len(kind) != len(ids):
+            raise ValueError(f"{len(ids)} ids but {len(kind)} hosts")
+        return cls(
+            ids=ids,
+            kinds=np.array(kind, dtype=np.int32),
+            kind_terms=list(kinds),
+            sections={code: np.array(at, dtype=np.int64) for code, at in sections.items()},
+            broad={letter: np.array(at, dtype=np.int64) for letter, at in broad.items()},
+            tongues=np.array(tongue, dtype=np.int32),
+            tongue_sets=list(tongues),
+            places=np.array(places, dtype=np.float64),
+        )
 
 
 @cache
@@ -454,7 +515,7 @@ class Scorer:
         # up to 1; field exactly 0.5 when no fields are given; practical only its places part (0.3) when no
         # language is given. A little slack covers sums taken in another order.
         field = 1.0 if researcher.sections or researcher.phrases else 0.5
-        practical = 1.0 if researcher.languages else 0.3
+        practical = 1.0 if researcher.languages else 1 - _LANGUAGE_SHARE
         s = self._shares
         self._rest = s[1] + s[2] + s[3] * field + s[4] * practical + 1e-9
 
@@ -462,6 +523,39 @@ class Scorer:
         """The highest total any host with this topic similarity can reach with this researcher: once a
         match has `top` totals above it, no host of lower similarity can enter them (exact pruning)."""
         return self._shares[0] * calibrate_topic(similarity) + self._rest
+
+    def best_totals(self, hosts: HostTerms, positions: np.ndarray, similarities: np.ndarray) -> np.ndarray:
+        """The most each host at these positions of `hosts` can total with this researcher at these topic
+        similarities: exactly this scorer's totals, except that shared keywords count as if the host shared
+        every keyword the researcher gave (finding which it shares takes a string search per host). For
+        hundreds of hosts at once, in array operations."""
+        totals: np.ndarray = self._shares[0] * calibrate_topics(similarities) + self._rest_bounds(hosts, positions)
+        return totals
+
+    def _rest_bounds(self, hosts: HostTerms, positions: np.ndarray) -> np.ndarray:
+        r, s = self.researcher, self._shares
+        positions = np.asarray(positions, dtype=np.int64)
+        kinds = hosts.kinds[positions]
+        present = np.unique(kinds)
+        stage = np.zeros(len(hosts.kind_terms))
+        tenure = np.zeros(len(hosts.kind_terms))
+        for k in present.tolist():
+            accepted, window, programmes_ = hosts.kind_terms[k]
+            _, stage[k], tenure[k] = _fit(r.stage, r.desired_tenure, r.eligible, accepted, window, programmes_)
+        if r.sections or r.phrases:
+            section = np.zeros(len(hosts.kinds))
+            for letter in r.broad:
+                section[hosts.broad.get(letter, _NOWHERE)] = 0.5
+            for code in r.sections:
+                section[hosts.sections.get(code, _NOWHERE)] = 1.0
+            keywords = min(1.0, len(r.phrases) / 2)
+            field = _SECTION_SHARE * section[positions] + (1 - _SECTION_SHARE) * keywords
+        else:
+            field = np.full(len(positions), 0.5)
+        speaks = np.array([1.0 if tongue & r.languages else 0.0 for tongue in hosts.tongue_sets])
+        practical = _LANGUAGE_SHARE * speaks[hosts.tongues[positions]] + (1 - _LANGUAGE_SHARE) * hosts.places[positions]
+        bounds: np.ndarray = s[1] * stage[kinds] + s[2] * tenure[kinds] + s[3] * field + s[4] * practical
+        return bounds
 
     def __call__(self, host: HostSide, similarity: float) -> PairScore:
         """Every component value and the weighted total for this researcher and `host` (no reasons written)."""

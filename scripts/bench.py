@@ -10,10 +10,10 @@ chooses), and every ratio divides by that same encoder's own time.
     retrieval_over_encode
                        p50 of what any match does between the query vector and the ranking, each timed right
                        after an encode as in a match (its caches cold): the candidate hosts (HNSW documents,
-                       nearest host means) and the exact similarity of every one of their documents, over the
-                       encode's p50. match_over_encode cannot fall below 1 + this with this retrieval, however
-                       fast ranking and explanation become; candidate_hosts_p50 and candidate_documents_p50
-                       say how many it scored
+                       hosts of the best estimated totals among the nearest host means) and the exact
+                       similarity of every one of their documents, over the encode's p50. match_over_encode
+                       cannot fall below 1 + this with this retrieval, however fast ranking and explanation
+                       become; candidate_hosts_p50 and candidate_documents_p50 say how many it scored
     build_over_encode  documents/s of an index build (embed through the cache, index, save) over documents/s
                        of bare model.encode of the same texts at the same batch size, in eight parts, each
                        part encoded bare right beside its build, in alternate order (target >= 0.95)
@@ -25,7 +25,7 @@ chooses), and every ratio divides by that same encoder's own time.
                        the encoder's runtime libraries), service_start_s how long its create_app took
     host_recall_at_10  share of the true ten best hosts (every host scored exactly over the same stored
                        vectors) that a match returns, over the first 10 queries: what candidate generation
-                       (documents by HNSW, hosts by mean vector) costs; document_recall_at_pool is the share
+                       (documents by HNSW, hosts by estimated total) costs; document_recall_at_pool is the share
                        of the exact --pool nearest documents the document search returns, for the same queries
 
 Vectors of the large corpus: embedding 200,000 documents takes about 40 minutes on this machine, so the
@@ -64,9 +64,10 @@ from matcher.embedding import (
 )
 from matcher.engine import Engine, MatchSettings
 from matcher.index import HostIndex
-from matcher.ranking import HostFilter
+from matcher.ranking import HostFilter, ResearcherSide, Scorer, Weights
 from matcher.runtime import single_threaded_blas
 from matcher.store import Store
+from models.eligibility import eligible_programmes
 from models.profiles import ResearcherProfile
 from scripts.synthetic import synthetic_call
 
@@ -162,9 +163,12 @@ def large_corpus(home: Path, model: Embedder, n_hosts: int, docs: int, base: int
 def _retrieval(model: Embedder, engine: Engine, text: str) -> tuple[float, int, int]:
     """Seconds from a fresh query vector to its exact similarity to every candidate host; how many hosts
     and documents that was."""
+    researcher = _researcher(text)
+    side = ResearcherSide.of(researcher, stage=researcher.stage(), verdicts=eligible_programmes(researcher))
+    scorer = Scorer(side, Weights())
     vector = model.encode([text])
     start = time.perf_counter()
-    hosts = engine.candidates(vector, HostFilter())
+    hosts = engine.candidates(vector, [1.0], scorer, HostFilter())
     engine.topic_similarity(vector, [1.0], hosts)
     seconds = time.perf_counter() - start
     return seconds, len(hosts), sum(len(engine.index.host_rows(h)) for h in hosts)
@@ -276,7 +280,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--queries", type=int, default=30)
     parser.add_argument("--pool", type=int, default=MatchSettings.pool, help="documents searched per query text")
     parser.add_argument(
-        "--host-pool", type=int, default=MatchSettings.host_pool, help="hosts by mean vector per query text (0: none)"
+        "--host-pool", type=int, default=MatchSettings.host_pool, help="hosts by estimated total (0: none)"
+    )
+    parser.add_argument(
+        "--mean-pool", type=int, default=MatchSettings.mean_pool, help="hosts by mean vector whose totals are estimated"
     )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--backend", choices=BACKENDS, default=default_backend())
@@ -299,7 +306,7 @@ def main(argv: list[str] | None = None) -> None:
                 CachingEmbedder(model, cache),
                 index_dir=home / "index",
             )
-        settings = MatchSettings(pool=args.pool, host_pool=args.host_pool)
+        settings = MatchSettings(pool=args.pool, host_pool=args.host_pool, mean_pool=args.mean_pool)
         result.update(match_ratio(model, home, args.queries, settings))
         result.update(service_rss(home, model, args.backend))
     print(json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in result.items()}))

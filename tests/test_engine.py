@@ -9,10 +9,11 @@ from typing import Any
 import pytest
 
 from matcher.embedding import CachingEmbedder, EmbeddingCache
-from matcher.engine import Engine
+from matcher.engine import Engine, MatchSettings
 from matcher.errors import UnknownHost
 from matcher.index import HostIndex
 from models.profiles import HostLab, ResearcherProfile
+from models.stages import CareerStage
 from tests.conftest import FakeEmbedder
 
 TOPICS = {
@@ -118,3 +119,52 @@ def test_the_real_model_ranks_the_obviously_matching_host_first(
     result = engine.match(researcher, top=4)
     assert result.matches[0].host_id == "h-ocean"
     assert result.matches[0].score > result.matches[1].score + 0.1
+
+
+def test_a_lab_that_fits_stage_and_stay_is_scored_though_labs_nearer_in_topic_fill_the_searches(
+    make_host: Callable[..., HostLab], make_researcher: Callable[..., ResearcherProfile]
+) -> None:
+    """Candidates are few here (one document, one host by estimated total), and labs nearer in topic that
+    fit neither the researcher's stage nor the stay would fill a search by topic alone: the lab a little
+    further in topic that fits both must still be scored, and come first, as it does when every lab is."""
+    topic = "Coastal sediment transport and tsunami deposits on sandy beaches of the Pacific coast."
+    misfit: dict[str, Any] = {"accepted_stages": ["R4"], "hosting_window": {"min": "1 month", "max": "2 months"}}
+    near = [make_host(f"h-near-{i}", description=topic, **misfit) for i in range(3)]
+    fits = make_host(
+        "h-fits",
+        description="Coastal sediment transport and tsunami deposits.",
+        accepted_stages=["R2"],
+        hosting_window={"min": "12 months", "max": "24 months"},
+    )
+    researcher = make_researcher(statement=topic, desired_tenure="18 months")
+    few, every = new_engine(FakeEmbedder()), new_engine(FakeEmbedder())
+    few.settings, every.settings = MatchSettings(pool=1, host_pool=1), MatchSettings(pool=10, host_pool=0)
+    for engine in (few, every):
+        engine.upsert_hosts([*near, fits])
+    assert every.match(researcher, top=1).matches[0].host_id == "h-fits"
+    result = few.match(researcher, top=1)
+    assert result.matches[0].host_id == "h-fits"
+    assert result.candidates == 2  # the nearest document's lab and the best estimated one
+
+
+def test_the_estimates_follow_changes_to_the_labs(
+    make_host: Callable[..., HostLab], make_researcher: Callable[..., ResearcherProfile]
+) -> None:
+    """What candidates are estimated from is built once and kept: a lab that changes its stages, or
+    leaves, must be seen by the next match."""
+    topic = "Glacier mass balance from ice cores and satellite gravimetry."
+    engine = new_engine(FakeEmbedder())
+    engine.settings = MatchSettings(pool=1, host_pool=1)
+    engine.upsert_hosts([make_host("h-a", description=topic), make_host("h-b", description=topic)])
+    researcher = make_researcher(statement=topic)
+    first = {m.host_id for m in engine.match(researcher).matches}
+    assert engine.host_terms().ids == engine.index.host_order()
+    engine.upsert_hosts([make_host("h-b", description=topic, accepted_stages=["R4"])])
+    terms = engine.host_terms()
+    assert terms.ids == engine.index.host_order()
+    accepted, _, _ = terms.kind_terms[int(terms.kinds[terms.ids.index("h-b")])]
+    assert accepted == {CareerStage.R4}
+    engine.remove_hosts(["h-a"])
+    assert engine.host_terms().ids == ["h-b"]
+    assert first == {"h-a", "h-b"}
+    assert [m.host_id for m in engine.match(researcher).matches] == ["h-b"]

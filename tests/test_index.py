@@ -285,6 +285,14 @@ def test_nearest_hosts_find_the_host_with_several_good_documents_that_document_s
     assert "broad" not in index.hosts_of_rows(rows[0])
     assert index.nearest_hosts(query, 1) == {"broad"}
     assert len(index.nearest_hosts(query, 100)) == 7
+    # the same by position in host_order, with each similarity, for one query vector of any length
+    positions, sims = index.mean_similarities(2 * query[0], 100)
+    order = index.host_order()
+    assert order[positions[0]] == "broad" and len(positions) == 7 and sorted(positions.tolist()) == list(range(7))
+    ids, means = index.centroids()
+    assert ids == order
+    np.testing.assert_allclose(sims, 2 * means[positions] @ query[0], rtol=1e-5, atol=1e-5)
+    assert index.host_order() is order  # the same list until the hosts change
 
 
 @pytest.mark.parametrize("ann_threshold", [index_module.ANN_THRESHOLD, 4], ids=["flat", "graph"])
