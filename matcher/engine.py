@@ -323,7 +323,8 @@ class Engine:
 
     def warm(self) -> None:
         """Build now what matching otherwise builds on first use: the term statistics and every host's
-        conflict keys (in one pass over the full records), and the hosts' mean vectors."""
+        conflict keys (in one pass over the full records), the hosts' mean vectors and their terms as
+        arrays."""
 
         def visiting() -> Iterator[HostLab]:
             for host_id in self.hosts:
@@ -332,7 +333,7 @@ class Engine:
                 yield host
 
         self._terms = TermStats(visiting())
-        self.index.centroids()
+        self.host_terms()  # builds the mean vectors too
 
     @property
     def terms(self) -> TermStats:
