@@ -20,6 +20,7 @@ descending, ties by host id.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, fields
@@ -354,6 +355,7 @@ class HostSide:
 
 
 _NOWHERE = np.zeros(0, dtype=np.int64)
+_FITS_KEPT = 256  # kinds of researcher whose values a HostTerms keeps
 _SHARED: dict[Any, Any] = {}  # each distinct value seen, kept for the process: only values labs repeat
 _T = TypeVar("_T")
 
@@ -380,6 +382,9 @@ class HostTerms:
     tongues: np.ndarray  # (H,) index into `tongue_sets`
     tongue_sets: list[frozenset[str]]  # each distinct set of working languages
     places: np.ndarray  # (H,) `places_value` of each host's capacity
+    fits: dict[tuple[CareerStage, int, tuple[str, ...]], tuple[np.ndarray, np.ndarray]] = dataclasses.field(
+        default_factory=dict, repr=False
+    )  # by researcher stage, stay and eligibility: each kind's stage and tenure values (`Scorer.best_totals`)
 
     @classmethod
     def of(cls, ids: list[str], sides: Iterable[HostSide]) -> HostTerms:
@@ -536,12 +541,14 @@ class Scorer:
         r, s = self.researcher, self._shares
         positions = np.asarray(positions, dtype=np.int64)
         kinds = hosts.kinds[positions]
-        present = np.unique(kinds)
-        stage = np.zeros(len(hosts.kind_terms))
-        tenure = np.zeros(len(hosts.kind_terms))
-        for k in present.tolist():
-            accepted, window, programmes_ = hosts.kind_terms[k]
-            _, stage[k], tenure[k] = _fit(r.stage, r.desired_tenure, r.eligible, accepted, window, programmes_)
+        key = (r.stage, r.desired_tenure, r.eligible)
+        values = hosts.fits.get(key)
+        if values is None:  # once per kind of researcher while the hosts are unchanged
+            if len(hosts.fits) >= _FITS_KEPT:
+                hosts.fits.clear()
+            fitted = [_fit(*key, *terms)[1:] for terms in hosts.kind_terms]
+            values = hosts.fits[key] = (np.array([f[0] for f in fitted]), np.array([f[1] for f in fitted]))
+        stage, tenure = values
         if r.sections or r.phrases:
             section = np.zeros(len(hosts.kinds))
             for letter in r.broad:

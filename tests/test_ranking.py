@@ -578,35 +578,37 @@ def test_remembered_programme_fit_is_what_each_pair_computes_afresh(
 @given(
     hosts=drawn_host_lists(max_size=12),
     my_fields=st.tuples(sections, keywords),
-    my_programmes=programme_ids,
-    phd=st.integers(1990, 2025),
-    desired=days,
+    programmes_=st.tuples(programme_ids, programme_ids),
+    phd=st.tuples(st.integers(1990, 2025), st.integers(1990, 2025)),
+    desired=st.tuples(days, days),
     my_languages=st.sets(st.sampled_from(["en", "ja", "fr"])),
 )
 def test_estimated_totals_bound_each_host_and_are_exact_without_keywords(
     hosts: list[DrawnHost],
     my_fields: tuple[list[str], list[str]],
-    my_programmes: set[str],
-    phd: int,
-    desired: int,
+    programmes_: tuple[set[str], set[str]],
+    phd: tuple[int, int],
+    desired: tuple[int, int],
     my_languages: set[str],
 ) -> None:
     """The totals a match ranks hosts by before it scores them (`Scorer.best_totals`, for many hosts at
     once): never below what a host then scores, and equal to it when the researcher gives no keywords
-    (the one part they bound rather than compute)."""
-    researcher = drawn_researcher(my_fields, phd, desired, my_programmes, {"en"})
-    researcher = researcher.model_copy(update={"languages": frozenset(my_languages)})
-    side = ResearcherSide.of(researcher, stage=researcher.stage(), verdicts=eligible_programmes(researcher))
-    scorer = Scorer(side, Weights(topic=0.4, stage=0.15, tenure=0.15, field=0.2, practical=0.1))
+    (the one part they bound rather than compute). Two researchers in turn over the same hosts: what is
+    kept for one kind of researcher must not serve another."""
     drawn = sides_and_similarities(hosts)
     table = HostTerms.of([host.id for host, _ in drawn], [host for host, _ in drawn])
     positions = np.arange(len(drawn))[::-1]  # any subset, in any order
-    bounds = scorer.best_totals(table, positions, np.array([drawn[p][1] for p in positions]))
-    for bound, p in zip(bounds.tolist(), positions.tolist(), strict=True):
-        total = scorer(*drawn[p]).total
-        assert bound >= total - 1e-9
-        if not side.phrases:
-            assert bound == pytest.approx(total, abs=1e-9)
+    for i in range(2):
+        researcher = drawn_researcher(my_fields, phd[i], desired[i], programmes_[i], {"en"})
+        researcher = researcher.model_copy(update={"languages": frozenset(my_languages)})
+        side = ResearcherSide.of(researcher, stage=researcher.stage(), verdicts=eligible_programmes(researcher))
+        scorer = Scorer(side, Weights(topic=0.4, stage=0.15, tenure=0.15, field=0.2, practical=0.1))
+        bounds = scorer.best_totals(table, positions, np.array([drawn[p][1] for p in positions]))
+        for bound, p in zip(bounds.tolist(), positions.tolist(), strict=True):
+            total = scorer(*drawn[p]).total
+            assert bound >= total - 1e-9
+            if not side.phrases:
+                assert bound == pytest.approx(total, abs=1e-9)
 
 
 def test_hosts_with_equal_terms_hold_one_object_for_each() -> None:
