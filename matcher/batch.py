@@ -4,7 +4,9 @@
       -> every host scored for every applicant, a block of texts per matrix product, while the index holds
          at most the engine's `exact_limit` documents; above it, one batched FAISS search and the hosts
          with the nearest mean vectors, as a match does, scored exactly
-      -> the `candidates` most similar hosts per applicant
+      -> the `candidates` hosts of the best estimated totals per applicant among those it could go to (a
+         programme in common, places left): `Scorer.best_totals`, the exact topic similarity, the other
+         components as scored, keywords at most
       -> the ranking module's components and eligibility for each pair -> conflicts removed
       -> shortlists, and one assignment for the call (matcher.assignment)
       -> a reason for everyone left without a host
@@ -27,14 +29,14 @@ from matcher.assignment import Assignment, Edges, Unassigned, explain_unassigned
 from matcher.conflicts import EXCLUDED, conflict_between, institution_key, researcher_keys
 from matcher.documents import researcher_texts
 from matcher.engine import Engine
-from matcher.ranking import PairScore, ResearcherSide, Scorer, Weights, best_positions
+from matcher.ranking import HostTerms, PairScore, ResearcherSide, Scorer, Weights, best_positions
 from models.eligibility import eligible_programmes
 from models.profiles import HostLab, ResearcherProfile
 
 
 @dataclass(frozen=True)
 class CallSettings:
-    candidates: int = 50  # hosts per applicant taken from FAISS before ranking
+    candidates: int = 50  # hosts per applicant scored in full, by estimated total
     shortlist: int = 10
     min_score: float = 0.0
     programme: str | None = None  # only pairs that can apply under this programme
@@ -79,9 +81,10 @@ def score_call(
     progress: bool = False,
     on: dt.date | None = None,
 ) -> CallScores:
-    """Score each applicant against its `settings.candidates` most similar hosts."""
+    """Score each applicant against the `settings.candidates` hosts of its best estimated totals."""
     hosts = [engine.hosts[h] for h in sorted(engine.hosts)]
     host_index = {h.id: i for i, h in enumerate(hosts)}
+    terms = HostTerms.of([h.id for h in hosts], (engine.hosts.side(h.id) for h in hosts))
     texts = [researcher_texts(a) for a in applicants]
     flat = [t.text for ts in texts for t in ts]
     vectors = engine.embedder.encode(flat, progress=progress)
@@ -104,7 +107,7 @@ def score_call(
     starts = np.concatenate([[0], np.cumsum([len(ts) for ts in texts])])
     for a, applicant in enumerate(tqdm(applicants, desc="scoring", unit="applicant", disable=not progress or None)):
         if exact:
-            found, similarity = all_hosts, topic[a]
+            found, similarity, positions = all_hosts, topic[a], np.arange(len(all_hosts))
         else:
             lo, hi = int(starts[a]), int(starts[a + 1])
             queries = vectors[lo:hi]
@@ -115,12 +118,15 @@ def score_call(
             if not found:
                 continue
             similarity = engine.topic_similarity(queries, [t.weight for t in texts[a]], found)
-        best = best_positions(similarity, settings.candidates)  # ties by id: found is sorted
+            positions = np.fromiter((host_index[h] for h in found), dtype=np.int64, count=len(found))
         when = on or applicant.desired_start or dt.date.today()
         mine = researcher_keys(applicant)
         verdicts = eligible_programmes(applicant, on=when)
         side = ResearcherSide.of(applicant, stage=applicant.stage(on=when), verdicts=verdicts)
         scorer = Scorer(side, settings.weights)
+        estimates = scorer.best_totals(terms, positions, similarity)
+        estimates[~scorer.open_to(terms, positions, settings.programme)] = -np.inf  # last, if at all
+        best = best_positions(estimates, settings.candidates)  # ties by id: found is sorted
         for i in best:
             host_id = found[i]
             if (applicant.id, host_id) in excluded:

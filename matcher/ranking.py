@@ -356,6 +356,17 @@ class HostSide:
 
 _NOWHERE = np.zeros(0, dtype=np.int64)
 _FITS_KEPT = 256  # kinds of researcher whose values a HostTerms keeps
+
+
+@dataclass(frozen=True)
+class _KindFits:
+    """For one kind of researcher, each kind of lab's stage and tenure values and shared programmes."""
+
+    stage: np.ndarray
+    tenure: np.ndarray
+    shared: list[tuple[str, ...]]
+
+
 _SHARED: dict[Any, Any] = {}  # each distinct value seen, kept for the process: only values labs repeat
 _T = TypeVar("_T")
 
@@ -382,9 +393,9 @@ class HostTerms:
     tongues: np.ndarray  # (H,) index into `tongue_sets`
     tongue_sets: list[frozenset[str]]  # each distinct set of working languages
     places: np.ndarray  # (H,) `places_value` of each host's capacity
-    fits: dict[tuple[CareerStage, int, tuple[str, ...]], tuple[np.ndarray, np.ndarray]] = dataclasses.field(
+    fits: dict[tuple[CareerStage, int, tuple[str, ...]], _KindFits] = dataclasses.field(
         default_factory=dict, repr=False
-    )  # by researcher stage, stay and eligibility: each kind's stage and tenure values (`Scorer.best_totals`)
+    )  # by researcher stage, stay and eligibility: what each kind of lab gives them (`Scorer.best_totals`)
 
     @classmethod
     def of(cls, ids: list[str], sides: Iterable[HostSide]) -> HostTerms:
@@ -537,18 +548,37 @@ class Scorer:
         totals: np.ndarray = self._shares[0] * calibrate_topics(similarities) + self._rest_bounds(hosts, positions)
         return totals
 
+    def open_to(self, hosts: HostTerms, positions: np.ndarray, programme: str | None = None) -> np.ndarray:
+        """Whether each host at these positions shares a programme with this researcher (`programme`, if
+        given) and has places left: the hosts a call may assign them to."""
+        fits = self._kind_fits(hosts)
+        if programme is None:
+            shares = np.array([bool(shared) for shared in fits.shared])
+        else:
+            shares = np.array([programme in shared for shared in fits.shared])
+        positions = np.asarray(positions, dtype=np.int64)
+        result: np.ndarray = shares[hosts.kinds[positions]] & (hosts.places[positions] > 0)
+        return result
+
+    def _kind_fits(self, hosts: HostTerms) -> _KindFits:
+        r = self.researcher
+        key = (r.stage, r.desired_tenure, r.eligible)
+        fits = hosts.fits.get(key)
+        if fits is None:  # once per kind of researcher while the hosts are unchanged
+            if len(hosts.fits) >= _FITS_KEPT:
+                hosts.fits.clear()
+            fitted = [_fit(*key, *terms) for terms in hosts.kind_terms]
+            fits = hosts.fits[key] = _KindFits(
+                np.array([f[1] for f in fitted]), np.array([f[2] for f in fitted]), [f[0] for f in fitted]
+            )
+        return fits
+
     def _rest_bounds(self, hosts: HostTerms, positions: np.ndarray) -> np.ndarray:
         r, s = self.researcher, self._shares
         positions = np.asarray(positions, dtype=np.int64)
         kinds = hosts.kinds[positions]
-        key = (r.stage, r.desired_tenure, r.eligible)
-        values = hosts.fits.get(key)
-        if values is None:  # once per kind of researcher while the hosts are unchanged
-            if len(hosts.fits) >= _FITS_KEPT:
-                hosts.fits.clear()
-            fitted = [_fit(*key, *terms)[1:] for terms in hosts.kind_terms]
-            values = hosts.fits[key] = (np.array([f[0] for f in fitted]), np.array([f[1] for f in fitted]))
-        stage, tenure = values
+        fits = self._kind_fits(hosts)
+        stage, tenure = fits.stage, fits.tenure
         if r.sections or r.phrases:
             section = np.zeros(len(hosts.kinds))
             for letter in r.broad:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import json
 from collections import Counter
 from pathlib import Path
@@ -16,6 +17,8 @@ from matcher.embedding import CachingEmbedder, EmbeddingCache
 from matcher.engine import Engine
 from matcher.errors import AssignmentInfeasible
 from matcher.index import HostIndex
+from matcher.ranking import ResearcherSide, Weights, score
+from models.eligibility import eligible_programmes
 from models.profiles import ResearcherProfile
 from scripts.batch import read_exclusions, read_host_preferences, write_outputs
 from scripts.synthetic import synthetic_call
@@ -98,24 +101,36 @@ def test_a_rerun_embeds_nothing_and_gives_the_same_assignment(
     assert [(a, h) for a, h, _ in again.assigned()] == [(a, h) for a, h, _ in flow_result.assigned()]
 
 
-def test_a_call_over_few_documents_takes_each_applicants_truly_closest_hosts(
+def test_a_call_over_few_documents_takes_each_applicants_truly_best_hosts(
     call: Call,
 ) -> None:
     """Below the exact limit every host is scored for every applicant in blocks: the candidates must be the
-    hosts a single match would score highest, with the same similarities."""
+    hosts the applicant could go to (a programme in common, places left) that a single match would total
+    highest, with the same similarities. (Applicants without keywords, the one part the estimates that
+    choose candidates bound rather than compute.)"""
     engine, applicants, _ = call
-    scores = score_call(engine, applicants[:40], CallSettings(candidates=8))
+    plain = [a.model_copy(update={"fields": a.fields.model_copy(update={"keywords": ()})}) for a in applicants[:40]]
+    scores = score_call(engine, plain, CallSettings(candidates=8))
     host_ids = [h.id for h in scores.hosts]
-    for a, applicant in enumerate(applicants[:40]):
+    sides = [engine.hosts.side(h) for h in host_ids]
+    for a, applicant in enumerate(plain):
         texts = researcher_texts(applicant)
         topic = engine.topic_similarity(
             engine.embedder.encode([t.text for t in texts]), [t.weight for t in texts], host_ids
         )
-        eighth = np.sort(topic)[-8]
-        for e in np.flatnonzero(scores.edges.applicant == a):
+        when = applicant.desired_start or dt.date.today()
+        verdicts = eligible_programmes(applicant, on=when)
+        side = ResearcherSide.of(applicant, stage=applicant.stage(on=when), verdicts=verdicts)
+        pairs = [score(side, h, float(sim), Weights()) for h, sim in zip(sides, topic, strict=True)]
+        open_totals = [pair.total for pair in pairs if pair.programmes and pair.host.capacity > 0]
+        kept = np.flatnonzero(scores.edges.applicant == a)
+        assert len(kept) == min(8, len(open_totals))  # no conflicts in this call
+        for e in kept:
             h = int(scores.edges.host[e])
-            assert topic[h] >= eighth - 1e-6
+            assert pairs[h].total >= sorted(open_totals)[-8] - 1e-9
             assert scores.pairs[e].similarity == pytest.approx(float(topic[h]), abs=1e-5)
+            assert scores.pairs[e].total == pytest.approx(pairs[h].total, abs=1e-5)
+    assert len(set(scores.edges.applicant.tolist())) > 20
 
 
 def test_block_scoring_does_not_depend_on_the_block_size(call: Call) -> None:

@@ -593,8 +593,9 @@ def test_estimated_totals_bound_each_host_and_are_exact_without_keywords(
 ) -> None:
     """The totals a match ranks hosts by before it scores them (`Scorer.best_totals`, for many hosts at
     once): never below what a host then scores, and equal to it when the researcher gives no keywords
-    (the one part they bound rather than compute). Two researchers in turn over the same hosts: what is
-    kept for one kind of researcher must not serve another."""
+    (the one part they bound rather than compute); and which hosts a call could assign them to. Two
+    researchers in turn over the same hosts: what is kept for one kind of researcher must not serve
+    another."""
     drawn = sides_and_similarities(hosts)
     table = HostTerms.of([host.id for host, _ in drawn], [host for host, _ in drawn])
     positions = np.arange(len(drawn))[::-1]  # any subset, in any order
@@ -604,11 +605,13 @@ def test_estimated_totals_bound_each_host_and_are_exact_without_keywords(
         side = ResearcherSide.of(researcher, stage=researcher.stage(), verdicts=eligible_programmes(researcher))
         scorer = Scorer(side, Weights(topic=0.4, stage=0.15, tenure=0.15, field=0.2, practical=0.1))
         bounds = scorer.best_totals(table, positions, np.array([drawn[p][1] for p in positions]))
-        for bound, p in zip(bounds.tolist(), positions.tolist(), strict=True):
-            total = scorer(*drawn[p]).total
-            assert bound >= total - 1e-9
+        open_to = scorer.open_to(table, positions)
+        for bound, is_open, p in zip(bounds.tolist(), open_to.tolist(), positions.tolist(), strict=True):
+            pair = scorer(*drawn[p])
+            assert bound >= pair.total - 1e-9
             if not side.phrases:
-                assert bound == pytest.approx(total, abs=1e-9)
+                assert bound == pytest.approx(pair.total, abs=1e-9)
+            assert is_open == (bool(pair.programmes) and pair.host.capacity > 0)
 
 
 def test_hosts_with_equal_terms_hold_one_object_for_each() -> None:
