@@ -479,7 +479,7 @@ def serve(state: State, host: str, port: int, workers: int, dev: bool) -> None:
     default=50,
     show_default=True,
     type=click.IntRange(1, 1000),
-    help="Hosts per applicant from FAISS before ranking.",
+    help="Hosts per applicant scored in full: those of the best estimated totals.",
 )
 @click.option(
     "--method",

@@ -1,4 +1,4 @@
-"""`python -m scripts.bench` end to end at a toy size: it runs, and prints the one JSON object the README quotes.
+"""The benchmark scripts end to end at a toy size: they run, and print the one JSON object the README quotes.
 
 The figures themselves are measured by running the script (README, Performance); here only what does not
 depend on timing is checked.
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from scripts import bench
+from scripts import bench, bench_batch
 
 
 def test_the_serving_benchmark_prints_every_figure_for_a_tiny_corpus(
@@ -32,3 +32,14 @@ def test_the_serving_benchmark_prints_every_figure_for_a_tiny_corpus(
         0 < result["candidate_hosts_p50"] <= 40
         and result["candidate_documents_p50"] == 3 * result["candidate_hosts_p50"]
     )
+
+
+def test_the_call_benchmark_prints_every_figure_for_a_tiny_call(capsys: pytest.CaptureFixture[str]) -> None:
+    bench_batch.main(["--applicants", "12", "--hosts", "6", "--candidates", "4", "--backend", "torch"])
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert result["applicants"] == 12 and result["hosts"] == 6 and result["backend"] == "torch"
+    assert math.isfinite(result["total_over_embed"]) and result["total_over_embed"] > 0
+    # the pipeline's own encode and the rest add up to its total (each rounded to 10 ms)
+    assert result["pipeline_encode_s"] > 0 and result["beyond_encode_s"] > 0
+    assert result["pipeline_encode_s"] + result["beyond_encode_s"] == pytest.approx(result["total_s"], abs=0.02)
+    assert 0 < result["assigned"] <= 12
