@@ -325,15 +325,12 @@ class EmbeddingCache:
         return int(db.execute(query, (fingerprint,)).fetchone()[0])
 
 
-class CachingEmbedder:
-    """An embedder that asks the cache first and embeds only texts it has never seen (each once)."""
+class WrappedEmbedder:
+    """An embedder around another: the same model, so the same fingerprint and dimension; what a subclass
+    changes is how `encode` reaches it."""
 
-    CHUNK = 256  # texts embedded and stored together
-
-    def __init__(self, inner: Embedder, cache: EmbeddingCache) -> None:
+    def __init__(self, inner: Embedder) -> None:
         self.inner = inner
-        self.cache = cache
-        self.last_misses = 0  # texts the last call had to embed: handy for progress reports and tests
 
     @property
     def fingerprint(self) -> str:
@@ -346,6 +343,20 @@ class CachingEmbedder:
     @property
     def loaded(self) -> bool:
         return bool(getattr(self.inner, "loaded", True))
+
+    def encode(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
+        return self.inner.encode(texts, progress=progress)
+
+
+class CachingEmbedder(WrappedEmbedder):
+    """An embedder that asks the cache first and embeds only texts it has never seen (each once)."""
+
+    CHUNK = 256  # texts embedded and stored together
+
+    def __init__(self, inner: Embedder, cache: EmbeddingCache) -> None:
+        super().__init__(inner)
+        self.cache = cache
+        self.last_misses = 0  # texts the last call had to embed: handy for progress reports and tests
 
     def encode(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
         keys = [text_key(t) for t in texts]

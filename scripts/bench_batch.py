@@ -29,32 +29,32 @@ import numpy as np
 
 from matcher.batch import CallSettings, run_call, score_call
 from matcher.documents import host_documents, researcher_texts
-from matcher.embedding import BACKENDS, CachingEmbedder, Embedder, EmbeddingCache, default_backend, make_embedder
+from matcher.embedding import (
+    BACKENDS,
+    CachingEmbedder,
+    Embedder,
+    EmbeddingCache,
+    WrappedEmbedder,
+    default_backend,
+    make_embedder,
+)
 from matcher.engine import Engine
 from matcher.index import HostIndex
 from scripts.batch import write_outputs
 from scripts.synthetic import synthetic_call
 
 
-class TimedEncoder:
+class TimedEncoder(WrappedEmbedder):
     """An encoder that adds up the time its encode calls take."""
 
     def __init__(self, inner: Embedder) -> None:
-        self.inner = inner
+        super().__init__(inner)
         self.seconds = 0.0
-
-    @property
-    def fingerprint(self) -> str:
-        return self.inner.fingerprint
-
-    @property
-    def dim(self) -> int:
-        return self.inner.dim
 
     def encode(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
         start = time.perf_counter()
         try:
-            return self.inner.encode(texts, progress=progress)
+            return super().encode(texts, progress=progress)
         finally:
             self.seconds += time.perf_counter() - start
 

@@ -541,28 +541,26 @@ def sides_and_similarities(hosts: list[DrawnHost]) -> list[tuple[HostSide, float
     ]
 
 
-@given(
-    hosts=drawn_host_lists(max_size=12),
-    my_fields=st.tuples(sections, keywords),
-    programmes_=st.tuples(programme_ids, programme_ids),
-    phd=st.tuples(st.integers(1990, 2025), st.integers(1990, 2025)),
-    desired=st.tuples(days, days),
-    my_languages=languages_,
-)
+@st.composite
+def two_researchers(draw: st.DrawFn) -> list[ResearcherSide]:
+    """Two researchers with the same fields and languages (any, or none) but their own stage, stay and
+    programmes: what is kept for one kind of researcher must not serve the other."""
+    fields_ = draw(st.tuples(sections, keywords))
+    languages = frozenset(draw(st.sets(st.sampled_from(["en", "ja", "fr"]))))
+    sides = []
+    for _ in range(2):
+        researcher = drawn_researcher(fields_, draw(st.integers(1990, 2025)), draw(days), draw(programme_ids), {"en"})
+        researcher = researcher.model_copy(update={"languages": languages})
+        sides.append(ResearcherSide.of(researcher, stage=researcher.stage(), verdicts=eligible_programmes(researcher)))
+    return sides
+
+
+@given(hosts=drawn_host_lists(max_size=12), sides=two_researchers())
 def test_remembered_programme_fit_is_what_each_pair_computes_afresh(
-    hosts: list[DrawnHost],
-    my_fields: tuple[list[str], list[str]],
-    programmes_: tuple[set[str], set[str]],
-    phd: tuple[int, int],
-    desired: tuple[int, int],
-    my_languages: set[str],
+    hosts: list[DrawnHost], sides: list[ResearcherSide]
 ) -> None:
     """Hosts sharing stages, window and programmes, scored for two researchers in turn: what is remembered
     from one pair (across researchers too) must never leak into another's values."""
-    sides = []
-    for i in range(2):
-        researcher = drawn_researcher(my_fields, phd[i], desired[i], programmes_[i], my_languages)
-        sides.append(ResearcherSide.of(researcher, stage=researcher.stage(), verdicts=eligible_programmes(researcher)))
     w = Weights(topic=0.5, stage=0.2, tenure=0.1, field=0.15, practical=0.05)
     scorers = [Scorer(side, w) for side in sides]
     ranking._fit.cache_clear()
@@ -575,34 +573,18 @@ def test_remembered_programme_fit_is_what_each_pair_computes_afresh(
     assert remembered == afresh
 
 
-@given(
-    hosts=drawn_host_lists(max_size=12),
-    my_fields=st.tuples(sections, keywords),
-    programmes_=st.tuples(programme_ids, programme_ids),
-    phd=st.tuples(st.integers(1990, 2025), st.integers(1990, 2025)),
-    desired=st.tuples(days, days),
-    my_languages=st.sets(st.sampled_from(["en", "ja", "fr"])),
-)
+@given(hosts=drawn_host_lists(max_size=12), sides=two_researchers())
 def test_estimated_totals_bound_each_host_and_are_exact_without_keywords(
-    hosts: list[DrawnHost],
-    my_fields: tuple[list[str], list[str]],
-    programmes_: tuple[set[str], set[str]],
-    phd: tuple[int, int],
-    desired: tuple[int, int],
-    my_languages: set[str],
+    hosts: list[DrawnHost], sides: list[ResearcherSide]
 ) -> None:
     """The totals a match ranks hosts by before it scores them (`Scorer.best_totals`, for many hosts at
     once): never below what a host then scores, and equal to it when the researcher gives no keywords
     (the one part they bound rather than compute); and which hosts a call could assign them to. Two
-    researchers in turn over the same hosts: what is kept for one kind of researcher must not serve
-    another."""
+    researchers in turn over the same hosts."""
     drawn = sides_and_similarities(hosts)
     table = HostTerms.of([host.id for host, _ in drawn], [host for host, _ in drawn])
     positions = np.arange(len(drawn))[::-1]  # any subset, in any order
-    for i in range(2):
-        researcher = drawn_researcher(my_fields, phd[i], desired[i], programmes_[i], {"en"})
-        researcher = researcher.model_copy(update={"languages": frozenset(my_languages)})
-        side = ResearcherSide.of(researcher, stage=researcher.stage(), verdicts=eligible_programmes(researcher))
+    for side in sides:
         scorer = Scorer(side, Weights(topic=0.4, stage=0.15, tenure=0.15, field=0.2, practical=0.1))
         bounds = scorer.best_totals(table, positions, np.array([drawn[p][1] for p in positions]))
         open_to = scorer.open_to(table, positions)
