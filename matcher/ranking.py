@@ -365,6 +365,7 @@ class _KindFits:
     stage: np.ndarray
     tenure: np.ndarray
     shared: list[tuple[str, ...]]
+    shares_any: np.ndarray  # whether `shared` is not empty
 
 
 _SHARED: dict[Any, Any] = {}  # each distinct value seen, kept for the process: only values labs repeat
@@ -382,7 +383,7 @@ _Terms = tuple[frozenset[CareerStage], tuple[int, int], tuple[str, ...]]  # acce
 
 @dataclass(frozen=True, eq=False)
 class HostTerms:
-    """Many hosts' terms as arrays, host by host in the order of `ids`: what `Scorer.rest_bounds` reads to
+    """Many hosts' terms as arrays, host by host in the order of `ids`: what `Scorer.best_totals` reads to
     bound the components other than topic for hundreds of hosts in a few array operations."""
 
     ids: list[str]
@@ -553,9 +554,9 @@ class Scorer:
         given) and has places left: the hosts a call may assign them to."""
         fits = self._kind_fits(hosts)
         if programme is None:
-            shares = np.array([bool(shared) for shared in fits.shared])
+            shares = fits.shares_any
         else:
-            shares = np.array([programme in shared for shared in fits.shared])
+            shares = np.array([programme in shared for shared in fits.shared], dtype=bool)
         positions = np.asarray(positions, dtype=np.int64)
         result: np.ndarray = shares[hosts.kinds[positions]] & (hosts.places[positions] > 0)
         return result
@@ -569,7 +570,10 @@ class Scorer:
                 hosts.fits.clear()
             fitted = [_fit(*key, *terms) for terms in hosts.kind_terms]
             fits = hosts.fits[key] = _KindFits(
-                np.array([f[1] for f in fitted]), np.array([f[2] for f in fitted]), [f[0] for f in fitted]
+                stage=np.array([f[1] for f in fitted]),
+                tenure=np.array([f[2] for f in fitted]),
+                shared=[f[0] for f in fitted],
+                shares_any=np.array([bool(f[0]) for f in fitted], dtype=bool),
             )
         return fits
 

@@ -587,13 +587,14 @@ def test_estimated_totals_bound_each_host_and_are_exact_without_keywords(
     for side in sides:
         scorer = Scorer(side, Weights(topic=0.4, stage=0.15, tenure=0.15, field=0.2, practical=0.1))
         bounds = scorer.best_totals(table, positions, np.array([drawn[p][1] for p in positions]))
-        open_to = scorer.open_to(table, positions)
-        for bound, is_open, p in zip(bounds.tolist(), open_to.tolist(), positions.tolist(), strict=True):
+        open_to, open_for_summer = scorer.open_to(table, positions), scorer.open_to(table, positions, "summer")
+        for j, p in enumerate(positions.tolist()):
             pair = scorer(*drawn[p])
-            assert bound >= pair.total - 1e-9
+            assert bounds[j] >= pair.total - 1e-9
             if not side.phrases:
-                assert bound == pytest.approx(pair.total, abs=1e-9)
-            assert is_open == (bool(pair.programmes) and pair.host.capacity > 0)
+                assert bounds[j] == pytest.approx(pair.total, abs=1e-9)
+            assert open_to[j] == (bool(pair.programmes) and pair.host.capacity > 0)
+            assert open_for_summer[j] == ("summer" in pair.programmes and pair.host.capacity > 0)
 
 
 def test_hosts_with_equal_terms_hold_one_object_for_each() -> None:
