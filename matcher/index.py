@@ -255,8 +255,8 @@ class HostIndex:
 
     def _scoring_terms(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The graph's codes, each dimension's lower end and its step (span / 255): what `similarities`
-        reads, looked up from FAISS once per state of the graph rather than on every request (a fifth of
-        the time of scoring a match's candidates). Forgotten by `_reindex_rows`, which every change ends in."""
+        reads, looked up from FAISS once per state of the graph rather than on every request. Forgotten by
+        `_reindex_rows`, which every change ends in."""
         if self._scoring is None:
             low, span = np.split(_ranges(self._faiss).astype(np.float32), 2)
             self._scoring = (self._codes(), low, span / 255)
