@@ -17,12 +17,13 @@ import csv
 import json
 from collections.abc import Iterator
 from importlib.resources import files
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from pydantic import ValidationError
 
-from matcher.errors import FieldError, InvalidInput
+from matcher.errors import FieldError, InvalidInput, field_errors
 from models.profiles import HostLab, ResearcherProfile
 
 M = TypeVar("M", HostLab, ResearcherProfile)
@@ -44,6 +45,48 @@ def sample_path(kind: str) -> Path:
     return Path(str(files("models").joinpath("sample", f"{kind}.json")))
 
 
+@dataclass(frozen=True)
+class RecordCheck(Generic[M]):
+    """One record of a file, validated: the record when it is valid, else what is wrong with it."""
+
+    position: int  # 1-based, in file order
+    label: str  # "labs.csv record 3 (id 'h-x')"
+    record: M | None
+    problems: tuple[str, ...] = ()
+
+
+def check_records(
+    path: str | Path, model: type[M], *, key: str, defaults: dict[str, Any] | None = None
+) -> list[RecordCheck[M]]:
+    """Validate every record of a file as `model`, one check per record: its problems name the field, and
+    a record reusing an earlier record's id is a problem of the later one.
+
+    Raises:
+        InvalidInput: the file itself cannot be read (missing, not UTF-8, not JSON, an unknown format).
+    """
+    path = Path(path)
+    checks: list[RecordCheck[M]] = []
+    seen: dict[str, int] = {}
+    for position, item in enumerate(_raw_records(path, key), start=1):
+        label = _label(path, position, item)
+        if not isinstance(item, dict):
+            checks.append(RecordCheck(position, label, None, (f"expected an object, got {type(item).__name__}",)))
+            continue
+        try:
+            record = model.model_validate({**(defaults or {}), **item})
+        except ValidationError as exc:
+            problems = tuple(str(e) for e in field_errors(exc))
+            checks.append(RecordCheck(position, label, None, problems))
+            continue
+        if record.id in seen:
+            problem = f"id: {record.id!r} is used again (first at record {seen[record.id]})"
+            checks.append(RecordCheck(position, label, None, (problem,)))
+            continue
+        seen[record.id] = position
+        checks.append(RecordCheck(position, label, record))
+    return checks
+
+
 def read_records(path: str | Path, model: type[M], *, key: str, defaults: dict[str, Any] | None = None) -> list[M]:
     """Validate every record of a file as `model`; errors name the record and field.
 
@@ -51,30 +94,12 @@ def read_records(path: str | Path, model: type[M], *, key: str, defaults: dict[s
         InvalidInput: the file is missing, unreadable, of an unknown format, or a record is invalid, or two
             records share an id.
     """
-    path = Path(path)
-    raw = list(_raw_records(path, key))
-    records: list[M] = []
-    problems: list[str] = []
-    seen: dict[str, int] = {}
-    for position, item in enumerate(raw, start=1):
-        label = _label(path, position, item)
-        if not isinstance(item, dict):
-            problems.append(f"{label}: expected an object, got {type(item).__name__}")
-            continue
-        try:
-            record = model.model_validate({**(defaults or {}), **item})
-        except ValidationError as exc:
-            problems.append(str(InvalidInput.from_pydantic(exc, record=label)))
-            continue
-        record_id = record.id
-        if record_id in seen:
-            problems.append(f"{label}: id: {record_id!r} is used again (first at record {seen[record_id]})")
-        seen[record_id] = position
-        records.append(record)
+    checks = check_records(path, model, key=key, defaults=defaults)
+    problems = [f"{c.label}: {'; '.join(c.problems)}" for c in checks if c.problems]
     if problems:
         shown = problems[:20] + ([f"... and {len(problems) - 20} more"] if len(problems) > 20 else [])
         raise InvalidInput([FieldError("", p) for p in shown], record=str(path))
-    return records
+    return [c.record for c in checks if c.record is not None]
 
 
 def _label(path: Path, position: int, item: object) -> str:

@@ -277,8 +277,12 @@ class Store:
 
     def authenticate(self, token: str) -> Principal | None:
         """The principal a live token belongs to, or None for an unknown or revoked token."""
+        return self.principal_of(digest_token(token))
+
+    def principal_of(self, digest: str) -> Principal | None:
+        """The principal of a live token given by its digest (what a signed-in session keeps), or None."""
         with self.session() as s:
-            row = s.scalar(select(TokenRow).where(TokenRow.digest == digest_token(token)))
+            row = s.scalar(select(TokenRow).where(TokenRow.digest == digest))
             if row is None or row.revoked_at is not None:
                 return None
             return Principal(row.name, row.scope)  # type: ignore[arg-type]

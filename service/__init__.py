@@ -5,6 +5,8 @@ Configuration, later sources overriding earlier ones: defaults; the instance fil
 HOSTMATCH_MODEL, HOSTMATCH_BACKEND, HOSTMATCH_MAX_CONTENT_LENGTH, HOSTMATCH_ENCODER_THREADS); then the
 `config` mapping given.
 
+The same app serves the JSON API (`/v1`, `service.api`) and the pages for people (`service.web`).
+
 The heavy collaborators (embedder, index, store) sit behind one `Catalogue`. `create_app` builds the real
 one only when no `engine` is given, so tests pass a catalogue over fakes. Either way it lives in
 `app.extensions["hostmatch"]` and loads once per process (per gunicorn worker).
@@ -37,6 +39,8 @@ DEFAULTS: dict[str, Any] = {
     "MODEL": None,  # default: the packaged all-MiniLM-L6-v2
     "BACKEND": None,  # "torch", "openvino" or "openvino-int8"; default: openvino when its extra is installed
     "JSON_SORT_KEYS": False,
+    "SECRET_KEY": None,  # signs session cookies; default: a key made once per data folder (instance/secret_key)
+    "SESSION_HOURS": 8,  # how long a staff sign-in lasts
 }
 
 
@@ -67,8 +71,10 @@ def create_app(config: Mapping[str, Any] | None = None, *, engine: Catalogue | N
     _register_hooks(app)
     _register_health(app)
     from service.api import api
+    from service.web import init_web
 
     app.register_api(api)
+    init_web(app, home)
     return app
 
 
@@ -100,7 +106,7 @@ def _register_hooks(app: OpenAPI) -> None:
     def start() -> None:
         supplied = request.headers.get("X-Request-ID", "")
         g.request_id = supplied if _REQUEST_ID.match(supplied) else uuid.uuid4().hex
-        if request.method in {"POST", "PUT", "PATCH"}:
+        if request.path.startswith("/v1/") and request.method in {"POST", "PUT", "PATCH"}:
             if not request.is_json:
                 raise UnsupportedMediaType("send the body as JSON with 'Content-Type: application/json'")
             try:
@@ -109,7 +115,7 @@ def _register_hooks(app: OpenAPI) -> None:
                 raise BadRequest(f"the body is not valid JSON: {exc}") from exc
         catalogue: Catalogue = app.extensions["hostmatch"]
         authenticate(catalogue.store)
-        if request.path.startswith("/v1/"):
+        if request.endpoint is not None and not request.endpoint.endswith("static"):
             catalogue.refresh()
 
     @app.after_request

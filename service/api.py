@@ -6,24 +6,22 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from flask import Response, current_app, jsonify
+from flask import Response, jsonify
 from flask_openapi3 import APIBlueprint, Tag
 from pydantic import BaseModel
 from werkzeug.exceptions import NotFound
 
-from matcher.catalogue import Catalogue
 from matcher.errors import UnknownResearcher
-from matcher.ranking import HostFilter, Weights
 from matcher.store import profile_digest
 from models.profiles import HostLab, ResearcherProfile
 from models.programmes import programmes
 from models.results import CandidateResult, MatchResult
-from service.auth import actor, require
+from service.auth import require
 from service.errors import invalid
+from service.matching import catalogue, host_filter, run_candidates, run_match
 from service.schemas import (
     CandidateQuery,
     ErrorBody,
-    HostFilterFields,
     HostList,
     HostPath,
     HostQuery,
@@ -45,23 +43,10 @@ researchers_tag, programmes_tag = Tag(name="researchers"), Tag(name="programmes"
 ERRORS: dict[str | int, type[BaseModel] | dict[Any, Any] | None] = {401: ErrorBody, 403: ErrorBody, 404: ErrorBody}
 
 
-def catalogue() -> Catalogue:
-    result: Catalogue = current_app.extensions["hostmatch"]
-    return result
-
-
 def _json(model: Any, status: int = 200) -> Response:
     response = jsonify(model.model_dump(mode="json"))
     response.status_code = status
     return response
-
-
-def _host_filter(fields: HostFilterFields) -> HostFilter:
-    try:
-        return HostFilter(**fields.host_filter_values())
-    except ValueError as exc:
-        field, _, message = str(exc).partition(": ")
-        raise invalid(field, message) from exc
 
 
 # -- matches --------------------------------------------------------------------------------------------
@@ -79,29 +64,7 @@ def post_match(body: MatchRequest) -> Response:
     else:
         assert body.researcher is not None  # one of the two, by MatchRequest's validator
         researcher, subject = body.researcher, f"inline:{profile_digest(body.researcher)}"
-    host_filter = _host_filter(body)
-    try:
-        weights = Weights(**body.weights) if body.weights else Weights()
-    except (TypeError, ValueError) as exc:
-        raise invalid("weights", str(exc).replace("__init__() ", "")) from exc
-    result = catalogue().engine.match(
-        researcher,
-        top=body.top,
-        host_filter=host_filter,
-        weights=weights,
-        min_score=body.min_score,
-        exclude=set(body.exclude),
-        enforce_capacity=body.enforce_capacity,
-    )
-    parameters = body.model_dump(mode="json", exclude={"researcher"})
-    catalogue().store.record_run(
-        actor=actor(),
-        kind="match",
-        subject=subject,
-        parameters=parameters,
-        results=[[m.host_id, m.score] for m in result.matches],
-    )
-    return _json(result)
+    return _json(run_match(body, researcher, subject=subject))
 
 
 # -- hosts ----------------------------------------------------------------------------------------------
@@ -110,9 +73,9 @@ def post_match(body: MatchRequest) -> Response:
 @api.get("/hosts", tags=[hosts_tag], responses={200: HostList})
 def list_hosts(query: HostQuery) -> Response:
     """Host labs, optionally filtered; anyone may read them."""
-    host_filter = _host_filter(query)
+    allowed = host_filter(query)
     records = catalogue().engine.hosts
-    ids = sorted(h for h in records if host_filter.allows(records.side(h)))
+    ids = sorted(h for h in records if allowed.allows(records.side(h)))
     page = [records[h] for h in ids[query.offset : query.offset + query.limit]]  # only these are unpacked
     return _json(HostList(total=len(ids), hosts=page))
 
@@ -154,16 +117,7 @@ def delete_host(path: HostPath) -> Response:
 def host_candidates(path: HostPath, query: CandidateQuery) -> Response:
     """Stored researchers ranked for one host (staff)."""
     require("staff")
-    cat = catalogue()
-    result = cat.engine.rank_researchers(path.host_id, list(cat.store.researchers().values()), top=query.top)
-    cat.store.record_run(
-        actor=actor(),
-        kind="candidates",
-        subject=path.host_id,
-        parameters=query.model_dump(),
-        results=[[c.researcher_id, c.score] for c in result.candidates],
-    )
-    return _json(result)
+    return _json(run_candidates(path.host_id, top=query.top))
 
 
 def _written(items: Sequence[HostLab] | Sequence[ResearcherProfile], before: Mapping[str, object]) -> Response:

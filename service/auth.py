@@ -3,15 +3,21 @@
 Anonymous callers may submit their own profile for matching and read hosts and programmes. Staff tokens
 also reach researchers and candidate lists; admin tokens may also change hosts. A token that is sent
 must be valid: an unknown or revoked token is a 401 even on a route anonymous callers may use.
+
+Staff pages sign in with the same tokens: `sign_in` exchanges a token for a session cookie that keeps only
+the token's digest, and `session_principal` checks on every page that the token is still live, so revoking
+a token ends its sessions too.
 """
 
 from __future__ import annotations
 
-from flask import g, request
+from flask import g, request, session
 from werkzeug.datastructures import WWWAuthenticate
 from werkzeug.exceptions import Forbidden, Unauthorized
 
-from matcher.store import Principal, Scope, Store
+from matcher.store import Principal, Scope, Store, digest_token
+
+_SESSION_KEY = "staff_token"
 
 
 def authenticate(store: Store) -> None:
@@ -46,3 +52,29 @@ def actor() -> str:
 
 def _unauthorized(description: str) -> Unauthorized:
     return Unauthorized(description, www_authenticate=WWWAuthenticate("bearer", {"realm": "hostmatch"}))
+
+
+def sign_in(store: Store, token: str) -> Principal | None:
+    """Start a staff session for a live token (a fresh session, so no earlier cookie carries over); None
+    and no session for an unknown or revoked one."""
+    principal = store.authenticate(token.strip()) if token.strip() else None
+    session.clear()
+    if principal is not None:
+        session.permanent = True  # lasts the configured session lifetime, not only until the browser closes
+        session[_SESSION_KEY] = digest_token(token.strip())
+    return principal
+
+
+def sign_out() -> None:
+    session.clear()
+
+
+def session_principal(store: Store) -> Principal | None:
+    """The signed-in staff member of this page request, if their token is still live."""
+    digest = session.get(_SESSION_KEY)
+    if not isinstance(digest, str):
+        return None
+    principal = store.principal_of(digest)
+    if principal is None:
+        session.clear()  # revoked since: the session ends with it
+    return principal
