@@ -319,17 +319,41 @@ class Store:
     def runs(self, limit: int = 100) -> list[dict[str, Any]]:
         with self.session() as s:
             rows = s.scalars(select(MatchRunRow).order_by(MatchRunRow.id.desc()).limit(limit)).all()
-            return [
-                {
-                    "at": r.at.isoformat(),
-                    "actor": r.actor,
-                    "kind": r.kind,
-                    "subject": r.subject,
-                    "parameters": r.parameters,
-                    "results": r.results,
-                }
-                for r in rows
-            ]
+            return [_run(r) for r in rows]
+
+    def audit_runs(
+        self,
+        *,
+        actor: str | None = None,
+        kind: str | None = None,
+        subject: str | None = None,
+        since: dt.datetime | None = None,
+        until: dt.datetime | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> tuple[list[dict[str, Any]], int]:
+        """Recorded runs, newest first, filtered (actor and subject by part of the text, kind exactly, `since`
+        inclusive, `until` exclusive), a page at a time; with the number of runs the filters match."""
+        conditions = []
+        if actor:
+            conditions.append(MatchRunRow.actor.contains(actor, autoescape=True))
+        if subject:
+            conditions.append(MatchRunRow.subject.contains(subject, autoescape=True))
+        if kind:
+            conditions.append(MatchRunRow.kind == kind)
+        if since:
+            conditions.append(MatchRunRow.at >= since)
+        if until:
+            conditions.append(MatchRunRow.at < until)
+        with self.session() as s:
+            total = int(s.scalar(select(func.count()).select_from(MatchRunRow).where(*conditions)) or 0)
+            query = select(MatchRunRow).where(*conditions).order_by(MatchRunRow.id.desc()).limit(limit).offset(offset)
+            return [_run(r) for r in s.scalars(query)], total
+
+    def audit_kinds(self) -> list[str]:
+        """The kinds of run recorded so far (match, candidates, ...)."""
+        with self.session() as s:
+            return sorted(s.scalars(select(MatchRunRow.kind).distinct()))
 
     def count(self, table: Literal["hosts", "researchers", "publications"]) -> int:
         model = {"hosts": HostRow, "researchers": ResearcherRow, "publications": PublicationRow}[table]
@@ -343,6 +367,17 @@ class Store:
         else:
             with self.session() as s:
                 yield s
+
+
+def _run(row: MatchRunRow) -> dict[str, Any]:
+    return {
+        "at": row.at.isoformat(),
+        "actor": row.actor,
+        "kind": row.kind,
+        "subject": row.subject,
+        "parameters": row.parameters,
+        "results": row.results,
+    }
 
 
 def profile_digest(profile: ResearcherProfile) -> str:

@@ -18,7 +18,7 @@ from models.programmes import programmes
 from models.results import CandidateResult, MatchResult
 from service.auth import require
 from service.errors import invalid
-from service.matching import catalogue, host_filter, run_candidates, run_match
+from service.matching import catalogue, matching_host_ids, run_candidates, run_match
 from service.schemas import (
     CandidateQuery,
     ErrorBody,
@@ -73,9 +73,8 @@ def post_match(body: MatchRequest) -> Response:
 @api.get("/hosts", tags=[hosts_tag], responses={200: HostList})
 def list_hosts(query: HostQuery) -> Response:
     """Host labs, optionally filtered; anyone may read them."""
-    allowed = host_filter(query)
     records = catalogue().engine.hosts
-    ids = sorted(h for h in records if allowed.allows(records.side(h)))
+    ids = matching_host_ids(query)
     page = [records[h] for h in ids[query.offset : query.offset + query.limit]]  # only these are unpacked
     return _json(HostList(total=len(ids), hosts=page))
 

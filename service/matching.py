@@ -31,6 +31,13 @@ def host_filter(fields: HostFilterFields) -> HostFilter:
         raise invalid(field, message) from exc
 
 
+def matching_host_ids(query: HostFilterFields) -> list[str]:
+    """The ids of the hosts a directory query asks for (its filters), in id order."""
+    allowed = host_filter(query)
+    records = catalogue().engine.hosts
+    return sorted(h for h in records if allowed.allows(records.side(h)))
+
+
 def weights(body: MatchRequest) -> Weights:
     try:
         return Weights(**body.weights) if body.weights else Weights()
