@@ -364,6 +364,10 @@ def test_openapi_is_3_1_and_generated_from_the_request_models(service: Service) 
 def test_programmes_and_health(service: Service) -> None:
     programmes = service.client.get("/v1/programmes").get_json()["programmes"]
     assert {p["id"] for p in programmes} >= {"postdoc-standard", "summer", "bridge"}
+    by_id = {p["id"]: p for p in programmes}
+    assert by_id["postdoc-short"]["name_ja"] == "外国人特別研究員（欧米短期）"
+    assert by_id["postdoc-short"]["url"] == "https://www.jsps.go.jp/english/e-fellow/e-oubei-s/index.html"
+    assert all(p["url"].startswith("https://") and p["name_ja"] for p in programmes)
     assert service.client.get("/healthz").get_json() == {"status": "ok"}
     ready = service.client.get("/readyz").get_json()
     assert ready["status"] == "ready" and ready["details"]["hosts"] == 2
