@@ -182,3 +182,26 @@ def test_host_errors_name_the_field(overrides: dict[str, Any], field: str, fragm
     errors = errors_of(HostLab, host_record(**overrides))
     assert field in errors, errors
     assert fragment in errors[field]
+
+
+def test_a_host_may_give_its_public_page() -> None:
+    assert HostLab.model_validate(host_record()).url is None
+    host = HostLab.model_validate(host_record(url=" https://www.example.ac.jp/~lab/ja/ "))
+    assert host.url == "https://www.example.ac.jp/~lab/ja/"
+    assert HostLab.model_validate_json(host.model_dump_json()) == host
+
+
+@pytest.mark.parametrize(
+    ("url", "fragment"),
+    [
+        ("ftp://files.example.ac.jp/lab", "starting with https:// or http://"),
+        ("javascript:alert(1)", "starting with https:// or http://"),
+        ("", "starting with https:// or http://"),
+        ("http://", "has no host name"),
+        ("https://example.ac.jp/" + "x" * 2_000, "at most 2,000"),
+        (42, "string"),
+    ],
+)
+def test_a_host_page_that_is_not_a_web_address_is_refused(url: object, fragment: str) -> None:
+    errors = errors_of(HostLab, host_record(url=url))
+    assert list(errors) == ["url"] and fragment in errors["url"], errors

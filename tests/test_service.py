@@ -161,6 +161,7 @@ def test_hosts_can_be_read_by_anyone_and_filtered(service: Service) -> None:
     assert page["total"] == 2 and [h["id"] for h in page["hosts"]] == ["h-quake"]
     assert page["hosts"][0]["description"] == QUAKE  # whole records, not the matching view
     assert service.call("GET", "/v1/hosts/h-quake").get_json()["description"] == QUAKE
+    assert service.call("GET", "/v1/hosts/h-quake").get_json()["url"] is None
     assert_error(service.call("GET", "/v1/hosts/h-none"), 404)
     assert_error(service.call("GET", "/v1/hosts?limit=0"), 422, "limit")
     assert_error(service.call("GET", "/v1/hosts?region=Mars"), 422, "region")
@@ -174,6 +175,20 @@ def test_a_host_added_through_the_api_is_matched_next_and_survives_a_restart(ser
     assert service.call("POST", "/v1/matches", json=match).get_json()["matches"][0]["host_id"] == "h-vents"
     service.restart()
     assert service.call("POST", "/v1/matches", json=match).get_json()["matches"][0]["host_id"] == "h-vents"
+
+
+def test_a_host_page_is_kept_and_returned(service: Service) -> None:
+    page = "https://www.example.ac.jp/quake-lab/"
+    response = service.call(
+        "PUT", "/v1/hosts/h-quake", "admin", json=host_record("h-quake", description=QUAKE, url=page)
+    )
+    assert response.status_code == 200 and response.get_json()["updated"] == ["h-quake"]
+    assert service.call("GET", "/v1/hosts/h-quake").get_json()["url"] == page
+    service.restart()
+    assert service.call("GET", "/v1/hosts/h-quake").get_json()["url"] == page
+    bad = host_record("h-quake", description=QUAKE, url="javascript:alert(1)")
+    body = assert_error(service.call("PUT", "/v1/hosts/h-quake", "admin", json=bad), 422, "url")
+    assert "https://" in body["errors"][0]["message"]
 
 
 def test_updating_and_deleting_hosts(service: Service) -> None:
