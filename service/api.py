@@ -109,10 +109,9 @@ def post_match(body: MatchRequest) -> Response:
 
 @api.get("/hosts", tags=[hosts_tag], responses={200: HostList})
 def list_hosts(query: HostQuery) -> Response:
-    """Host labs, optionally filtered; anyone may read them."""
-    host_filter = _host_filter(query)
+    """Host labs, optionally filtered and searched by words (q); anyone may read them."""
     records = catalogue().engine.hosts
-    ids = sorted(h for h in records if host_filter.allows(records.side(h)))
+    ids = records.find(_host_filter(query), query.word_query())
     page = [records[h] for h in ids[query.offset : query.offset + query.limit]]  # only these are unpacked
     return _json(HostList(total=len(ids), hosts=page))
 

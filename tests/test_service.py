@@ -167,6 +167,35 @@ def test_hosts_can_be_read_by_anyone_and_filtered(service: Service) -> None:
     assert_error(service.call("GET", "/v1/hosts?region=Mars"), 422, "region")
 
 
+def test_hosts_can_be_searched_by_words_with_the_filters(service: Service) -> None:
+    def ids(query: str) -> list[str]:
+        response = service.call("GET", f"/v1/hosts?{query}")
+        assert response.status_code == 200, response.get_json()
+        return [h["id"] for h in response.get_json()["hosts"]]
+
+    assert ids("q=EARTHQUAKE") == ["h-quake"]
+    assert ids("q=heian+court") == ["h-poetry"]  # every word, in any order
+    assert ids("q=heian+earthquake") == []
+    assert ids("q=kyoto") == ["h-poetry", "h-quake"]  # the institution and city are searched too
+    assert ids("q=kyoto&section=A") == ["h-poetry"]
+    assert ids("q=") == ["h-poetry", "h-quake"]  # an empty search box searches for nothing
+    assert service.call("GET", "/v1/hosts?q=kyoto&limit=1").get_json()["total"] == 2
+    service.call("PUT", "/v1/hosts/h-poetry", "admin", json=host_record("h-poetry", description="地震と和歌"))
+    assert ids("q=%E5%9C%B0%E9%9C%87") == ["h-poetry"]  # 地震
+
+
+@pytest.mark.parametrize(
+    ("q", "fragment"),
+    [
+        ("x" * 201, "201 characters long; at most 200"),
+        ("+".join(f"w{i}" for i in range(11)), "11 words; at most 10"),
+    ],
+)
+def test_a_search_beyond_its_bounds_is_422_naming_q(service: Service, q: str, fragment: str) -> None:
+    body = assert_error(service.call("GET", f"/v1/hosts?q={q}"), 422, "q")
+    assert fragment in body["errors"][0]["message"]
+
+
 def test_a_host_added_through_the_api_is_matched_next_and_survives_a_restart(service: Service) -> None:
     text = "Deep-sea hydrothermal vents and chemosynthetic tubeworms."
     response = service.call("PUT", "/v1/hosts/h-vents", "admin", json=host_record("h-vents", description=text))
