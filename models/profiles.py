@@ -28,6 +28,7 @@ from models.durations import Days, format_days
 from models.programmes import check_programme_id
 from models.stages import CareerStage, Position, career_stage
 from models.taxonomy import broad_sections_of, normalise_section
+from models.urls import WebUrl
 
 # Sets are written as sorted lists, so a profile has one JSON form: equal profiles serialise to equal bytes
 # (hostmatch compares stored hosts by their JSON) and API output does not vary with hash order.
@@ -126,6 +127,7 @@ class HostLab(_Model):
     hosting_window: HostingWindow
     programmes: Annotated[frozenset[ProgrammeId], _SORTED] = Field(min_length=1)
     languages: Annotated[frozenset[LanguageCode], _SORTED] = frozenset({"en"})
+    url: WebUrl | None = Field(default=None, description="The lab's public page, if it has one.")
 
 
 class ResearcherProfile(_Model):

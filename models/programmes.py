@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from models.durations import Days, format_days
 from models.stages import CareerStage, Position
+from models.urls import WebUrl
 
 
 class Programme(BaseModel):
@@ -24,6 +25,8 @@ class Programme(BaseModel):
 
     id: str
     name: str
+    name_ja: str = Field(min_length=1)
+    url: WebUrl
     summary: str
     tenure_min: Days
     tenure_max: Days

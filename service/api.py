@@ -72,7 +72,7 @@ def post_match(body: MatchRequest) -> Response:
 
 @api.get("/hosts", tags=[hosts_tag], responses={200: HostList})
 def list_hosts(query: HostQuery) -> Response:
-    """Host labs, optionally filtered; anyone may read them."""
+    """Host labs, optionally filtered and searched by words (q); anyone may read them."""
     records = catalogue().engine.hosts
     ids = matching_host_ids(query)
     page = [records[h] for h in ids[query.offset : query.offset + query.limit]]  # only these are unpacked

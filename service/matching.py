@@ -14,7 +14,7 @@ from models.profiles import ResearcherProfile
 from models.results import CandidateResult, MatchResult
 from service.auth import actor
 from service.errors import invalid
-from service.schemas import HostFilterFields, MatchRequest
+from service.schemas import HostFilterFields, HostQuery, MatchRequest
 
 
 def catalogue() -> Catalogue:
@@ -31,11 +31,9 @@ def host_filter(fields: HostFilterFields) -> HostFilter:
         raise invalid(field, message) from exc
 
 
-def matching_host_ids(query: HostFilterFields) -> list[str]:
-    """The ids of the hosts a directory query asks for (its filters), in id order."""
-    allowed = host_filter(query)
-    records = catalogue().engine.hosts
-    return sorted(h for h in records if allowed.allows(records.side(h)))
+def matching_host_ids(query: HostQuery) -> list[str]:
+    """The ids of the hosts a directory query asks for (its words and filters), in id order."""
+    return catalogue().engine.hosts.find(host_filter(query), query.word_query())
 
 
 def weights(body: MatchRequest) -> Weights:

@@ -15,9 +15,11 @@ from pydantic import (
     Tag,
     ValidationError,
     ValidatorFunctionWrapHandler,
+    field_validator,
     model_validator,
 )
 
+from matcher.search import MAX_QUERY_CHARS, MAX_QUERY_WORDS, WordQuery
 from models.profiles import HostLab, Identifier, ResearcherProfile
 from models.programmes import Programme
 
@@ -124,8 +126,28 @@ class ResearcherPath(BaseModel):
 
 
 class HostQuery(HostFilterFields):
+    q: str | None = Field(
+        default=None,
+        description=(
+            "Words that must all appear in the lab's name, PI, institution, prefecture, city, keywords or "
+            f"description, ignoring case and accents; at most {MAX_QUERY_WORDS} words and {MAX_QUERY_CHARS} "
+            "characters."
+        ),
+        json_schema_extra={"maxLength": MAX_QUERY_CHARS},
+    )
     limit: int = Field(default=50, ge=1, le=500)
     offset: int = Field(default=0, ge=0)
+
+    @field_validator("q")
+    @classmethod
+    def _words_within_bounds(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None  # an empty search box searches for nothing
+        WordQuery.parse(value)  # raises ValueError naming the bound exceeded
+        return value
+
+    def word_query(self) -> WordQuery | None:
+        return WordQuery.parse(self.q) if self.q else None
 
 
 class PageQuery(_Body):

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from matcher.errors import field_errors
 from models.durations import format_days, months, parse_duration
 from models.profiles import HostLab, ResearcherProfile
-from models.programmes import programmes
+from models.programmes import Programme, programmes
 from models.stages import CareerStage, Position, career_stage
 from models.taxonomy import broad_sections_of, medium_sections_in, normalise_section
 from tests.conftest import host_record, researcher_record
@@ -93,6 +93,42 @@ def test_programmes_are_data_with_the_documented_tenures() -> None:
     assert "FR" in table["postdoc-short"].nationalities  # the EU group is expanded
 
 
+def test_every_programme_has_its_japanese_name_and_official_jsps_page() -> None:
+    table = programmes()
+    for programme in table.values():
+        assert programme.url.startswith("https://www.jsps.go.jp/english/"), programme.id
+        assert any("\u3040" <= ch <= "\u30ff" or "\u4e00" <= ch <= "\u9fff" for ch in programme.name_ja), programme.id
+    assert table["postdoc-standard"].name_ja == "外国人特別研究員（一般）"
+    assert table["postdoc-short"].url == "https://www.jsps.go.jp/english/e-fellow/e-oubei-s/index.html"
+    assert table["summer"].name_ja == "外国人特別研究員（サマー・プログラム）"
+    assert table["bridge"].name_ja == "外国人研究者再招へい事業（BRIDGE Fellowship）"
+
+
+@pytest.mark.parametrize("missing", ["url", "name_ja"])
+def test_a_programme_without_its_page_or_japanese_name_is_refused(missing: str) -> None:
+    entry = programmes()["summer"].model_dump()
+    del entry[missing]
+    assert errors_of(Programme, entry) == {missing: "Field required"}
+
+
+@pytest.mark.parametrize(
+    ("url", "fragment"),
+    [
+        ("javascript:alert(1)", "starting with https:// or http://"),
+        ("www.jsps.go.jp/english/", "starting with https:// or http://"),
+        ("https:///english/", "has no host name"),
+        ("https://www.jsps.go.jp/a page", "spaces"),
+        ("https://user:secret@www.jsps.go.jp/", "user name or password"),
+        ("https://www.jsps.go.jp:99999/", "not a valid web address"),
+        ("https://www.jsps.go.jp/" + "a" * 2_000, "at most 2,000"),
+    ],
+)
+def test_a_programme_page_must_be_a_web_address(url: str, fragment: str) -> None:
+    entry = {**programmes()["summer"].model_dump(), "url": url}
+    errors = errors_of(Programme, entry)
+    assert list(errors) == ["url"] and fragment in errors["url"], errors
+
+
 def test_a_valid_researcher_round_trips_through_json() -> None:
     researcher = ResearcherProfile.model_validate(researcher_record(desired_tenure="18 months"))
     again = ResearcherProfile.model_validate_json(researcher.model_dump_json())
@@ -146,3 +182,26 @@ def test_host_errors_name_the_field(overrides: dict[str, Any], field: str, fragm
     errors = errors_of(HostLab, host_record(**overrides))
     assert field in errors, errors
     assert fragment in errors[field]
+
+
+def test_a_host_may_give_its_public_page() -> None:
+    assert HostLab.model_validate(host_record()).url is None
+    host = HostLab.model_validate(host_record(url=" https://www.example.ac.jp/~lab/ja/ "))
+    assert host.url == "https://www.example.ac.jp/~lab/ja/"
+    assert HostLab.model_validate_json(host.model_dump_json()) == host
+
+
+@pytest.mark.parametrize(
+    ("url", "fragment"),
+    [
+        ("ftp://files.example.ac.jp/lab", "starting with https:// or http://"),
+        ("javascript:alert(1)", "starting with https:// or http://"),
+        ("", "starting with https:// or http://"),
+        ("http://", "has no host name"),
+        ("https://example.ac.jp/" + "x" * 2_000, "at most 2,000"),
+        (42, "string"),
+    ],
+)
+def test_a_host_page_that_is_not_a_web_address_is_refused(url: object, fragment: str) -> None:
+    errors = errors_of(HostLab, host_record(url=url))
+    assert list(errors) == ["url"] and fragment in errors["url"], errors

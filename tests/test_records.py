@@ -76,6 +76,24 @@ def test_csv_with_list_columns_and_publications(tmp_path: Path) -> None:
     assert host.publications[0].text == "Graphs. On graphs."
 
 
+def test_csv_reads_a_host_page_and_leaves_an_empty_one_out(tmp_path: Path) -> None:
+    path = tmp_path / "hosts.csv"
+    columns = ["id", "pi_name", "lab_name", "institution", "prefecture", "city", "description"]
+    columns += ["capacity", "accepted_stages", "hosting_window_min", "hosting_window_max", "programmes", "url"]
+    common = ["PI", "Lab", "Osaka University", "Osaka", "Suita", "We study graphs.", "1", "R2", "1 month", "2 months"]
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(columns)
+        writer.writerow(["h-page", *common, "summer", "https://www.example.ac.jp/graphs/"])
+        writer.writerow(["h-none", *common, "summer", " "])
+        writer.writerow(["h-bad", *common, "summer", "mailto:pi@example.ac.jp"])
+    with pytest.raises(InvalidInput) as info:
+        read_hosts(path)
+    assert "hosts.csv record 3 (id 'h-bad')" in str(info.value) and "url: must be a web address" in str(info.value)
+    path.write_text("\n".join(path.read_text().splitlines()[:3]) + "\n")
+    assert [h.url for h in read_hosts(path)] == ["https://www.example.ac.jp/graphs/", None]
+
+
 def test_errors_name_the_file_record_and_field(tmp_path: Path) -> None:
     bad = researcher_record("r-bad", programmes=["nope"])
     del bad["statement"]

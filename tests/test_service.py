@@ -161,9 +161,39 @@ def test_hosts_can_be_read_by_anyone_and_filtered(service: Service) -> None:
     assert page["total"] == 2 and [h["id"] for h in page["hosts"]] == ["h-quake"]
     assert page["hosts"][0]["description"] == QUAKE  # whole records, not the matching view
     assert service.call("GET", "/v1/hosts/h-quake").get_json()["description"] == QUAKE
+    assert service.call("GET", "/v1/hosts/h-quake").get_json()["url"] is None
     assert_error(service.call("GET", "/v1/hosts/h-none"), 404)
     assert_error(service.call("GET", "/v1/hosts?limit=0"), 422, "limit")
     assert_error(service.call("GET", "/v1/hosts?region=Mars"), 422, "region")
+
+
+def test_hosts_can_be_searched_by_words_with_the_filters(service: Service) -> None:
+    def ids(query: str) -> list[str]:
+        response = service.call("GET", f"/v1/hosts?{query}")
+        assert response.status_code == 200, response.get_json()
+        return [h["id"] for h in response.get_json()["hosts"]]
+
+    assert ids("q=EARTHQUAKE") == ["h-quake"]
+    assert ids("q=heian+court") == ["h-poetry"]  # every word, in any order
+    assert ids("q=heian+earthquake") == []
+    assert ids("q=kyoto") == ["h-poetry", "h-quake"]  # the institution and city are searched too
+    assert ids("q=kyoto&section=A") == ["h-poetry"]
+    assert ids("q=") == ["h-poetry", "h-quake"]  # an empty search box searches for nothing
+    assert service.call("GET", "/v1/hosts?q=kyoto&limit=1").get_json()["total"] == 2
+    service.call("PUT", "/v1/hosts/h-poetry", "admin", json=host_record("h-poetry", description="地震と和歌"))
+    assert ids("q=%E5%9C%B0%E9%9C%87") == ["h-poetry"]  # 地震
+
+
+@pytest.mark.parametrize(
+    ("q", "fragment"),
+    [
+        ("x" * 201, "201 characters long; at most 200"),
+        ("+".join(f"w{i}" for i in range(11)), "11 words; at most 10"),
+    ],
+)
+def test_a_search_beyond_its_bounds_is_422_naming_q(service: Service, q: str, fragment: str) -> None:
+    body = assert_error(service.call("GET", f"/v1/hosts?q={q}"), 422, "q")
+    assert fragment in body["errors"][0]["message"]
 
 
 def test_a_host_added_through_the_api_is_matched_next_and_survives_a_restart(service: Service) -> None:
@@ -174,6 +204,20 @@ def test_a_host_added_through_the_api_is_matched_next_and_survives_a_restart(ser
     assert service.call("POST", "/v1/matches", json=match).get_json()["matches"][0]["host_id"] == "h-vents"
     service.restart()
     assert service.call("POST", "/v1/matches", json=match).get_json()["matches"][0]["host_id"] == "h-vents"
+
+
+def test_a_host_page_is_kept_and_returned(service: Service) -> None:
+    page = "https://www.example.ac.jp/quake-lab/"
+    response = service.call(
+        "PUT", "/v1/hosts/h-quake", "admin", json=host_record("h-quake", description=QUAKE, url=page)
+    )
+    assert response.status_code == 200 and response.get_json()["updated"] == ["h-quake"]
+    assert service.call("GET", "/v1/hosts/h-quake").get_json()["url"] == page
+    service.restart()
+    assert service.call("GET", "/v1/hosts/h-quake").get_json()["url"] == page
+    bad = host_record("h-quake", description=QUAKE, url="javascript:alert(1)")
+    body = assert_error(service.call("PUT", "/v1/hosts/h-quake", "admin", json=bad), 422, "url")
+    assert "https://" in body["errors"][0]["message"]
 
 
 def test_updating_and_deleting_hosts(service: Service) -> None:
@@ -364,6 +408,10 @@ def test_openapi_is_3_1_and_generated_from_the_request_models(service: Service) 
 def test_programmes_and_health(service: Service) -> None:
     programmes = service.client.get("/v1/programmes").get_json()["programmes"]
     assert {p["id"] for p in programmes} >= {"postdoc-standard", "summer", "bridge"}
+    by_id = {p["id"]: p for p in programmes}
+    assert by_id["postdoc-short"]["name_ja"] == "外国人特別研究員（欧米短期）"
+    assert by_id["postdoc-short"]["url"] == "https://www.jsps.go.jp/english/e-fellow/e-oubei-s/index.html"
+    assert all(p["url"].startswith("https://") and p["name_ja"] for p in programmes)
     assert service.client.get("/healthz").get_json() == {"status": "ok"}
     ready = service.client.get("/readyz").get_json()
     assert ready["status"] == "ready" and ready["details"]["hosts"] == 2

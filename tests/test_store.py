@@ -43,6 +43,16 @@ def test_profiles_round_trip_exactly(store: Store) -> None:
     )
 
 
+def test_a_host_page_is_stored(store: Store) -> None:
+    host = HostLab.model_validate(host_record("h-page", url="https://www.example.ac.jp/lab/"))
+    with store.session() as session:
+        store.put_hosts(session, [host])
+    assert store.get_host("h-page") == host and store.hosts()["h-page"].url == "https://www.example.ac.jp/lab/"
+    with store.session() as session:
+        store.put_hosts(session, [host.model_copy(update={"url": None})])
+    assert store.get_host("h-page").url is None  # type: ignore[union-attr]
+
+
 def test_updates_replace_publications_and_deletes_cascade(store: Store) -> None:
     host = read_hosts(sample_path("hosts"))[0]
     with store.session() as session:

@@ -18,10 +18,10 @@ from flask_babel import gettext, lazy_gettext
 from pydantic import ValidationError
 from werkzeug.datastructures import MultiDict
 
+from matcher.publications import MAX_PUBLICATIONS
 from models.durations import DAYS_PER_MONTH
 from models.profiles import Publication, ResearcherProfile
 
-MAX_PUBLICATIONS = 200  # rows a form holds; the API's profile has the same cap on publications
 ANONYMOUS_ID = "me"  # an applicant's own profile is never stored, so it needs no unique id
 _PUBLICATION_FIELD = re.compile(r"^pub-(\d+)-(title|abstract|year|coauthors)$")
 _UNITS = {"months": DAYS_PER_MONTH, "weeks": 7.0, "days": 1.0}

@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from werkzeug.datastructures import MultiDict
 
 from matcher.errors import InvalidInput
-from matcher.records import read_publications
+from matcher.publications import read_publications
 from matcher.store import profile_digest
 from models.profiles import ResearcherProfile
 from models.programmes import programmes

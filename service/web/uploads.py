@@ -24,7 +24,8 @@ from flask_babel import gettext
 from pydantic import ValidationError
 
 from matcher.errors import FieldError, InvalidInput, field_errors
-from matcher.records import RecordCheck, check_records, read_publications
+from matcher.publications import read_publications
+from matcher.records import RecordCheck, check_records
 from matcher.store import Scope
 from models.profiles import HostLab, ResearcherProfile
 from service.matching import catalogue
