@@ -56,6 +56,7 @@ def create_app(config: Mapping[str, Any] | None = None, *, engine: Catalogue | N
         doc_prefix="/v1",
         doc_url="/openapi.json",
         doc_ui=False,
+        static_folder="web/static",  # the pages' stylesheet and scripts, at /static
         instance_path=str(home.root / "instance"),
         instance_relative_config=True,
     )
@@ -74,7 +75,7 @@ def create_app(config: Mapping[str, Any] | None = None, *, engine: Catalogue | N
     from service.web import init_web
 
     app.register_api(api)
-    init_web(app, home)
+    init_web(app, home.root)
     return app
 
 

@@ -63,10 +63,9 @@ def validation_error_response(exc: ValidationError) -> Response:
 
 
 def wants_page() -> bool:
-    """Whether the request came from a page for people rather than the JSON API or a health check."""
+    """Whether the request is for a page for people rather than the JSON API or a health check."""
     path = request.path
-    api = path.startswith("/v1/") or path in {"/healthz", "/readyz"}
-    return not api and request.accept_mimetypes.accept_html
+    return not (path.startswith("/v1/") or path in {"/healthz", "/readyz"})
 
 
 def page_error(code: int, description: str | None = None) -> Response:

@@ -369,7 +369,7 @@ def test_the_body_limit_comes_from_the_environment_and_the_instance_file(
     service.restart()
     assert_error(service.client.post("/v1/matches", json=request), 413)
     monkeypatch.delenv("HOSTMATCH_MAX_CONTENT_LENGTH")
-    (service.home / "instance").mkdir()
+    (service.home / "instance").mkdir(exist_ok=True)  # the service keeps its session key there
     (service.home / "instance" / "hostmatch.cfg").write_text("MAX_CONTENT_LENGTH = 2500\n")
     service.restart()
     assert service.app.config["MAX_CONTENT_LENGTH"] == 2500

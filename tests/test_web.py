@@ -75,6 +75,7 @@ def profile_form(token: str, **overrides: Any) -> dict[str, Any]:
         "stay_unit": "months",
         "languages": ["en"],
         "programmes": ["postdoc-standard"],
+        "sections": "",  # "Not given", as a browser sends it
         "pub-0-title": "Ground motion of the 2024 Noto earthquake",
         "pub-0-abstract": "Seismic records of buildings with seismic isolation during the Noto earthquake.",
         "action": "match",
@@ -139,7 +140,8 @@ def test_a_wrong_field_is_explained_in_words_beside_it_and_the_rest_is_kept(
     assert f'href="#{field}"' in response.get_data(as_text=True)  # the summary links to it
     if field != "institution":
         assert value_of(response, "institution") == "University of Leeds"
-    assert "Ground motion" in response.get_data(as_text=True)
+    kept = overrides.get("pub-0-abstract", "Seismic records of buildings")
+    assert kept in response.get_data(as_text=True)
 
 
 BIBTEX = r"""
@@ -268,7 +270,9 @@ def test_an_anonymous_browser_is_sent_to_sign_in(site: Service, path: str) -> No
 
 
 def test_signing_in_makes_a_session_cookie_and_signing_out_ends_it(site: Service) -> None:
-    wrong = site.client.post("/staff/sign-in", data={"csrf_token": csrf(site.client.get("/staff/sign-in")), "token": "hm_x"})
+    wrong = site.client.post(
+        "/staff/sign-in", data={"csrf_token": csrf(site.client.get("/staff/sign-in")), "token": "hm_x"}
+    )
     assert wrong.status_code == 401 and "not valid" in text_of(wrong)
     response = sign_in(site)
     assert response.status_code == 302
@@ -332,14 +336,21 @@ def test_an_upload_with_a_bad_record_writes_nothing(site: Service) -> None:
 
 def test_an_upload_is_written_only_when_confirmed_and_all_at_once(site: Service) -> None:
     sign_in(site)
-    records = [researcher_record("r-new"), researcher_record("r-quake", statement=QUAKE, name=SECRET_NAME, email="zq@example.org")]
+    records = [
+        researcher_record("r-new"),
+        researcher_record("r-quake", statement=QUAKE, name=SECRET_NAME, email="zq@example.org"),
+    ]
     report = upload(site, "researchers", jsonl(records), "people.jsonl")
     assert report.status_code == 200 and "will be added" in text_of(report) and "unchanged" in text_of(report)
     assert site.catalogue.store.get_researcher("r-new") is None
-    done = site.client.post("/staff/upload/confirm", data={"csrf_token": csrf(report), "token": value_of(report, "token")})
+    done = site.client.post(
+        "/staff/upload/confirm", data={"csrf_token": csrf(report), "token": value_of(report, "token")}
+    )
     assert "1 added, 0 updated, 1 unchanged" in text_of(done)
     assert site.catalogue.store.get_researcher("r-new") is not None
-    again = site.client.post("/staff/upload/confirm", data={"csrf_token": csrf(report), "token": value_of(report, "token")})
+    again = site.client.post(
+        "/staff/upload/confirm", data={"csrf_token": csrf(report), "token": value_of(report, "token")}
+    )
     assert again.status_code == 410
 
 
@@ -406,7 +417,9 @@ def test_a_call_is_started_with_the_chosen_settings_and_its_progress_shown(site:
     assert "Round 1" in text_of(call_page) and "Starting" in text_of(call_page)
     (folder / "status.json").write_text(json.dumps({"stage": "scoring", "done": 1, "total": 4, "percent": 60.0}))
     status = site.client.get(response.headers["Location"] + "/status.json").get_json()
-    assert status["percent"] == 60.0 and status["text"].startswith("Scoring applicants: 1 of 4") and not status["finished"]
+    assert (
+        status["percent"] == 60.0 and status["text"].startswith("Scoring applicants: 1 of 4") and not status["finished"]
+    )
 
 
 def test_a_call_whose_process_vanished_says_so(site: Service) -> None:
@@ -439,8 +452,11 @@ def test_the_browser_language_is_the_default(site: Service) -> None:
 def test_api_docs_are_served_without_a_cdn(site: Service) -> None:
     page = site.client.get("/docs").get_data(as_text=True)
     assert "/v1/openapi.json" in page and "https://" not in page
-    for src in re.findall(r'(?:src|href)="(/docs/swagger-ui/[^"]+)"', page):
-        assert site.client.get(src).status_code == 200, src
+    assets = re.findall(r'(?:src|href)="(/docs/swagger-ui/[^"]+)"', page)
+    assert len(assets) == 2
+    for src in assets:
+        with site.client.get(src) as response:
+            assert response.status_code == 200, src
 
 
 def test_pages_carry_a_content_security_policy(site: Service) -> None:

@@ -50,7 +50,7 @@ def init_web(app: Flask, home: Path) -> None:
     from service.web.public import public
     from service.web.staff import staff
 
-    app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
+    app.config["SESSION_COOKIE_SAMESITE"] = app.config.get("SESSION_COOKIE_SAMESITE") or "Lax"
     app.config["SESSION_COOKIE_HTTPONLY"] = True
     app.config["SESSION_COOKIE_NAME"] = "hostmatch_session"
     app.config["WTF_CSRF_TIME_LIMIT"] = None  # a token lives as long as the session that holds it

@@ -23,10 +23,10 @@ from typing import Any, Literal
 
 from flask import abort, current_app, g, jsonify, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext
+from scripts.batch import read_exclusions, read_host_preferences  # TEMP until the move
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from werkzeug.wrappers import Response
 
-from matcher.call_files import read_exclusions, read_host_preferences
 from matcher.errors import FieldError, InvalidInput
 from matcher.records import check_records
 from models.profiles import ResearcherProfile

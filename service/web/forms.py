@@ -23,6 +23,7 @@ from models.durations import DAYS_PER_MONTH
 from models.profiles import Publication, ResearcherProfile
 
 ANONYMOUS_ID = "me"  # an applicant's own profile is never stored, so it needs no unique id
+ANONYMOUS_NAME = "Applicant"  # the name of a profile whose applicant gave none (the page then says "you")
 _PUBLICATION_FIELD = re.compile(r"^pub-(\d+)-(title|abstract|year|coauthors)$")
 _UNITS = {"months": DAYS_PER_MONTH, "weeks": 7.0, "days": 1.0}
 
@@ -103,7 +104,7 @@ class ProfileForm:
         for key in form:
             if _PUBLICATION_FIELD.match(key) or key == "csrf_token":
                 continue
-            values[key] = form.getlist(key) if key in cls.MULTIPLE else form.get(key, "").strip()
+            values[key] = [v for v in form.getlist(key) if v] if key in cls.MULTIPLE else form.get(key, "").strip()
         for key in cls.MULTIPLE:
             values.setdefault(key, [])
         rows: dict[int, dict[str, str]] = {}
@@ -120,7 +121,7 @@ class ProfileForm:
         in_progress = profile.phd == "in progress"
         amount, unit = _stay_parts(profile.desired_tenure)
         values = {
-            "name": "" if profile.name == gettext("Applicant") else profile.name,
+            "name": "" if profile.name == ANONYMOUS_NAME else profile.name,
             "institution": profile.institution,
             "country": profile.country,
             "nationality": profile.nationality or "",
@@ -189,7 +190,7 @@ class ProfileForm:
         v = self.values
         record: dict[str, Any] = {
             "id": ANONYMOUS_ID,
-            "name": v.get("name") or gettext("Applicant"),
+            "name": v.get("name") or ANONYMOUS_NAME,
             "institution": v.get("institution", ""),
             "country": v.get("country", ""),
             "nationality": v.get("nationality") or None,

@@ -8,6 +8,8 @@ from pydantic import ValidationError
 
 from matcher.errors import InvalidInput
 from models.programmes import programmes
+from models.regions import region_of
+from models.taxonomy import MEDIUM_SECTIONS
 from service.matching import catalogue, matching_host_ids
 from service.schemas import HostQuery
 from service.web import options
@@ -42,5 +44,7 @@ def directory_page(template: str, *, staff: bool) -> str | tuple[str, int]:
         staff=staff,
         programmes=programmes(),
         options=options,
+        section_names=MEDIUM_SECTIONS,
+        region_of=region_of,
     )
     return (page_html, 422) if errors else page_html

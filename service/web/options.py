@@ -4,6 +4,7 @@ too; programme names from the programme data (`name_ja` as JSPS writes them)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from functools import cache
 
 from babel import Locale
@@ -49,6 +50,9 @@ EXCLUSION_REASONS = {
 }
 
 
+_GROUPS = frozenset({"ZZ", "EU", "EZ", "UN", "QO", "XA", "XB", "XK"})  # CLDR's unions, pseudo and unknown codes
+
+
 def _code() -> str:
     locale = get_locale()
     return str(locale.language) if locale else "en"
@@ -57,7 +61,11 @@ def _code() -> str:
 @cache
 def _countries(language: str) -> tuple[tuple[str, str], ...]:
     names = Locale.parse(language).territories
-    pairs = [(code, name) for code, name in names.items() if len(code) == 2 and code.isalpha() and code not in {"ZZ", "EU", "EZ", "UN", "QO", "XA", "XB", "XK"}]
+    pairs = [
+        (code, name)
+        for code, name in names.items()
+        if len(code) == 2 and code.isalpha() and code not in {"ZZ", "EU", "EZ", "UN", "QO", "XA", "XB", "XK"}
+    ]
     return tuple(sorted(pairs, key=lambda pair: pair[1]))
 
 
@@ -72,7 +80,7 @@ def country_name(code: str | None) -> str:
     return dict(countries()).get(code.upper(), code)
 
 
-def languages(extra: tuple[str, ...] = ()) -> list[tuple[str, str]]:
+def languages(extra: Iterable[str] = ()) -> list[tuple[str, str]]:
     """(ISO 639-1 code, name) for the common languages and any `extra` ones, in that order."""
     names = Locale.parse(_code()).languages
     codes = list(dict.fromkeys((*COMMON_LANGUAGES, *extra)))
@@ -121,9 +129,9 @@ def section_filter_choices() -> list[tuple[str, str]]:
     return choices
 
 
-def regions() -> list[str]:
-    return list(REGIONS)
+def regions() -> list[tuple[str, str]]:
+    return [(region, region) for region in REGIONS]
 
 
-def prefectures() -> list[str]:
-    return sorted(p for members in REGIONS.values() for p in members)
+def prefectures() -> list[tuple[str, str]]:
+    return [(p, p) for p in sorted(p for members in REGIONS.values() for p in members)]

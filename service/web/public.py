@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from werkzeug.datastructures import MultiDict
 
 from matcher.errors import InvalidInput
-from matcher.publications import read_publications
+from matcher.publications import MAX_PUBLICATIONS, read_publications
 from matcher.store import profile_digest
 from models.profiles import ResearcherProfile
 from models.programmes import programmes
@@ -26,10 +26,10 @@ from models.taxonomy import MEDIUM_SECTIONS
 from service.matching import catalogue, run_match
 from service.schemas import MatchRequest
 from service.web import LANGUAGES, options
-from service.web.forms import MAX_PUBLICATIONS, ProfileForm
+from service.web.forms import ANONYMOUS_NAME, ProfileForm
 from service.web.labs import directory_page
 
-public = Blueprint("public", __name__, static_folder="static", static_url_path="/static")
+public = Blueprint("public", __name__, template_folder="templates")
 
 FILTERS = ("programme", "region", "prefecture", "section", "language", "min_score", "top")
 TOP_CHOICES = (10, 20, 50)
@@ -107,7 +107,11 @@ def shortlist() -> Response:
                 f"{match.score:.3f}",
                 *[values.get(name, "") for name in names],
                 "; ".join(match.eligible_programmes),
-                (record.url if record is not None and record.url else url_for(".lab", host_id=match.host_id, _external=True)),
+                (
+                    record.url
+                    if record is not None and record.url
+                    else url_for(".lab", host_id=match.host_id, _external=True)
+                ),
                 match.host_id,
             ]
         )
@@ -161,10 +165,11 @@ def _results(profile: ResearcherProfile, form: MultiDict[str, str]) -> str | tup
         "results.html",
         profile=profile,
         profile_json=profile.model_dump_json(),
+        named=profile.name != ANONYMOUS_NAME,
         result=result,
         filters=chosen,
         filter_errors=filter_errors,
-        top_choices=TOP_CHOICES,
+        top_choices=[(str(n), str(n)) for n in TOP_CHOICES],
         programmes=programmes(),
         options=options,
     )
@@ -173,7 +178,9 @@ def _results(profile: ResearcherProfile, form: MultiDict[str, str]) -> str | tup
 
 def _match_request(profile: ResearcherProfile, form: MultiDict[str, str]) -> tuple[MatchRequest | None, dict[str, str]]:
     """The API's match request for this profile and the page's filters; errors by filter name."""
-    values: dict[str, Any] = {name: form.get(name) for name in ("programme", "region", "prefecture", "section", "language")}
+    values: dict[str, Any] = {
+        name: form.get(name) for name in ("programme", "region", "prefecture", "section", "language")
+    }
     values = {k: v for k, v in values.items() if v}
     if form.get("min_score"):
         values["min_score"] = form.get("min_score")

@@ -15,7 +15,9 @@ from flask_babel import gettext
 from werkzeug.wrappers import Response
 
 from matcher.errors import UnknownResearcher
+from matcher.search import WordQuery, fold
 from matcher.store import Scope
+from models.profiles import ResearcherProfile
 from models.programmes import programmes
 from models.results import MatchResult
 from service.auth import sign_in as start_session
@@ -45,7 +47,10 @@ def signed_in() -> Response | None:
 def need(scope: Scope) -> None:
     """403 unless the signed-in staff member's token has `scope` (admin includes staff)."""
     if not g.staff.allows(scope):
-        abort(403, gettext("This needs a token with the %(scope)s scope; yours has %(has)s.", scope=scope, has=g.staff.scope))
+        abort(
+            403,
+            gettext("This needs a token with the %(scope)s scope; yours has %(has)s.", scope=scope, has=g.staff.scope),
+        )
 
 
 # -- signing in and out ---------------------------------------------------------------------------------
@@ -111,14 +116,14 @@ def candidates(host_id: str) -> str:
 def researchers() -> str:
     words = request.args.get("q", "").strip()
     everyone = list(catalogue().store.researchers().values())
-    if words:
-        wanted = words.casefold().split()
-        everyone = [
-            r
-            for r in everyone
-            if all(w in f"{r.id} {r.name} {r.institution} {r.country} {' '.join(r.fields.keywords)}".casefold() for w in wanted)
-        ]
-    page = max(1, int(request.args.get("page", "1")) if request.args.get("page", "1").isdigit() else 1)
+    error = None
+    try:
+        query = WordQuery.parse(words)
+    except ValueError as exc:
+        error, query = str(exc), WordQuery(())
+    if query.words:
+        everyone = [r for r in everyone if query.matches(fold(_searched(r)))]
+    page = _page()
     shown = everyone[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
     return render_template(
         "staff/researchers.html",
@@ -127,8 +132,14 @@ def researchers() -> str:
         page=page,
         pages=max(1, -(-len(everyone) // PAGE_SIZE)),
         q=words,
+        error=error,
         options=options,
     )
+
+
+def _searched(researcher: ResearcherProfile) -> str:
+    r = researcher
+    return " ".join((r.id, r.name, r.institution, r.country, *r.fields.keywords))
 
 
 @staff.get("/researchers/<researcher_id>")
@@ -196,7 +207,7 @@ def audit() -> str:
     """Who ran which match or candidate list (or call), when, with which parameters; filterable."""
     filters = {name: request.args.get(name, "").strip() for name in ("actor", "kind", "subject", "since", "until")}
     since, until = _date(filters["since"]), _date(filters["until"])
-    page = int(request.args["page"]) if request.args.get("page", "").isdigit() and int(request.args["page"]) > 0 else 1
+    page = _page()
     runs, total = catalogue().store.audit_runs(
         actor=filters["actor"] or None,
         kind=filters["kind"] or None,
@@ -213,8 +224,13 @@ def audit() -> str:
         filters=filters,
         page=page,
         pages=max(1, -(-total // PAGE_SIZE)),
-        kinds=catalogue().store.audit_kinds(),
+        kinds=[(kind, kind) for kind in catalogue().store.audit_kinds()],
     )
+
+
+def _page() -> int:
+    text = request.args.get("page", "")
+    return int(text) if text.isdigit() and int(text) > 0 else 1
 
 
 def _date(text: str) -> dt.datetime | None:

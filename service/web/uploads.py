@@ -70,7 +70,12 @@ def validate_upload(need: Callable[[Scope], None]) -> Any:
     errors = [r for r in rows if r.action == "error"]
     token = None if errors or not records else _stage(target_kind, records)
     page = render_template(
-        "staff/upload_report.html", rows=rows, errors=len(errors), token=token, kind=target_kind, filename=upload.filename
+        "staff/upload_report.html",
+        rows=rows,
+        errors=len(errors),
+        token=token,
+        kind=target_kind,
+        filename=upload.filename,
     )
     return (page, 422) if errors else page
 
