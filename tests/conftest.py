@@ -4,6 +4,7 @@ model loaded once per session (marked slow)."""
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -124,3 +125,18 @@ def real_embedder() -> Any:
 def shared_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An embedding cache shared by the slow tests, so the sample corpus is embedded once per session."""
     return tmp_path_factory.mktemp("shared-cache")
+
+
+SCREENSHOTS = Path(os.environ.get("HOSTMATCH_SCREENSHOTS") or Path(__file__).parents[1] / "build" / "screenshots")
+
+
+@pytest.fixture(scope="session")
+def screenshot_dir() -> Path:
+    """Where the browser tests save what they saw (printed at the end of the run)."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    return SCREENSHOTS
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if SCREENSHOTS.is_dir() and any(SCREENSHOTS.glob("*.png")):
+        terminalreporter.write_line(f"browser screenshots: {SCREENSHOTS.resolve()}")

@@ -464,3 +464,15 @@ def test_pages_carry_a_content_security_policy(site: Service) -> None:
     policy = response.headers["Content-Security-Policy"]
     assert "script-src 'self'" in policy and "unsafe-inline" not in policy
     assert "<script>" not in response.get_data(as_text=True)  # no inline script for the policy to allow
+
+
+def test_the_directory_pages_through_many_labs(site: Service) -> None:
+    many = [host_record(f"h-many-{i:02d}", lab_name=f"Many Lab {i:02d}") for i in range(30)]
+    assert site.call("POST", "/v1/hosts", "admin", json={"hosts": many}).status_code == 201
+    first = site.client.get("/labs?q=many")
+    assert "Page 1 of 2" in text_of(first) and "Many Lab 24" in text_of(first) and "Many Lab 25" not in text_of(first)
+    second = site.client.get("/labs?q=many&page=2")
+    assert "Page 2 of 2" in text_of(second) and "Many Lab 29" in text_of(second)
+    assert 'href="?q=many&amp;page=1"' in second.get_data(as_text=True)
+    site.client.get("/language/ja")
+    assert "2ページ中2ページ目" in text_of(site.client.get("/labs?q=many&page=2"))

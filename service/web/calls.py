@@ -166,9 +166,11 @@ def call_state(folder: Path) -> dict[str, Any]:
     stage = str(status.get("stage", "starting"))
     if stage not in FINISHED and not _running(folder):
         stage = "failed"
+        said = _last_line(folder / "log.txt")
         status["error"] = status.get("error") or gettext(
-            "The call stopped before it finished (its process is gone). Start it again; texts already embedded "
-            "are not embedded again."
+            "The call stopped before it finished (its process is gone%(said)s). Start it again; texts already "
+            "embedded are not embedded again.",
+            said=f": {said}" if said else "",
         )
     percent = 100.0 if stage == "done" else float(status.get("percent") or 0.0)
     return {
@@ -181,6 +183,15 @@ def call_state(folder: Path) -> dict[str, Any]:
         "finished": stage in FINISHED,
         "text": _sentence(stage, status),
     }
+
+
+def _last_line(path: Path) -> str:
+    """The last line the call's process wrote, which says why it stopped when it stopped on its own."""
+    try:
+        lines = path.read_text(encoding="utf-8", errors="replace").strip().splitlines()
+    except FileNotFoundError:
+        return ""
+    return lines[-1][:300] if lines else ""
 
 
 def _sentence(stage: str, status: dict[str, Any]) -> str:
