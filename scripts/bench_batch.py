@@ -40,6 +40,7 @@ from matcher.embedding import (
 )
 from matcher.engine import Engine
 from matcher.index import HostIndex
+from matcher.progress import Progress
 from scripts.batch import write_outputs
 from scripts.synthetic import synthetic_call
 
@@ -51,7 +52,7 @@ class TimedEncoder(WrappedEmbedder):
         super().__init__(inner)
         self.seconds = 0.0
 
-    def encode(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
+    def encode(self, texts: Sequence[str], *, progress: Progress | None = None) -> np.ndarray:
         start = time.perf_counter()
         try:
             return super().encode(texts, progress=progress)

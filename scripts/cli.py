@@ -10,13 +10,14 @@ import json
 import os
 import sys
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from functools import wraps
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
+from matcher.progress import Progress, TqdmProgress, terminal_progress
 from models.programmes import PROGRAMME_IDS
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -31,6 +32,16 @@ class State:
         self.home = Home.from_env(home)
         self.model = model or os.environ.get("HOSTMATCH_MODEL") or None
         self.backend = backend
+        self._bars: TqdmProgress | None = None
+
+    def progress(self, *, transient: Collection[str] = ()) -> Progress | None:
+        """Bars and lines on standard error when it is a terminal, closed when the command ends; else None.
+        The first call makes them (`transient`: stages whose bars vanish when done)."""
+        if self._bars is None:
+            self._bars = terminal_progress(transient=transient)
+            if self._bars is not None:
+                click.get_current_context().call_on_close(self._bars.close)
+        return self._bars
 
     def embedder(self) -> Any:
         from matcher.embedding import CachingEmbedder, EmbeddingCache, make_embedder
@@ -59,7 +70,7 @@ class State:
         """Database and index together, kept in step (see matcher.catalogue)."""
         from matcher.catalogue import Catalogue
 
-        return Catalogue.open(self.store(), self.embedder(), index_dir=self.home.index_dir)
+        return Catalogue.open(self.store(), self.embedder(), index_dir=self.home.index_dir, progress=self.progress())
 
 
 def friendly_errors(func: F) -> F:
@@ -121,7 +132,7 @@ def index_build(state: State, hosts_file: str | None, sample: bool, add: bool) -
     hosts = read_hosts(sample_path("hosts") if sample else Path(hosts_file or ""))
     catalogue = state.catalogue()
     write = catalogue.upsert_hosts if add else catalogue.replace_all
-    report = write(hosts, progress=True)
+    report = write(hosts, progress=state.progress())
     engine = catalogue.engine
     click.echo(
         f"index: {len(engine.hosts)} hosts, {len(engine.index)} documents in {state.home.index_dir} "
@@ -388,7 +399,7 @@ def db_load_sample(state: State) -> None:
 
     hosts, researchers = read_hosts(sample_path("hosts")), read_researchers(sample_path("researchers"))
     catalogue = state.catalogue()
-    report = catalogue.upsert_hosts(hosts, progress=True)
+    report = catalogue.upsert_hosts(hosts, progress=state.progress())
     with catalogue.store.session() as session:
         catalogue.store.put_researchers(session, researchers)
     click.echo(
@@ -574,9 +585,9 @@ def batch(
         hosts = read_hosts(Path(hosts_file or ""), defaults=defaults)
         embedder = state.embedder()
         engine = Engine(embedder, HostIndex(embedder.dim, embedder.fingerprint))
-        engine.upsert_hosts(hosts, progress=True)
-    scores = score_call(engine, applicants, settings, exclusions=excluded, progress=True)
-    result = run_call(scores, settings, host_preferences=preferences)
+        engine.upsert_hosts(hosts, progress=state.progress())
+    scores = score_call(engine, applicants, settings, exclusions=excluded, progress=state.progress())
+    result = run_call(scores, settings, host_preferences=preferences, progress=state.progress())
     report = write_outputs(result, settings, Path(out_dir))
     click.echo(
         f"{report['assigned']} of {report['applicants']} applicants assigned ({report['share_assigned']:.0%}), "

@@ -231,3 +231,55 @@ def test_host_preferences_drive_the_stable_method(call: Call) -> None:
     # The host ranks its favourite first, so the favourite can only be elsewhere if it liked that more.
     assert favourite in placed
     assert placed[favourite] == h or score_at[(favourite, placed[favourite])] >= score_at[(favourite, h)]
+
+
+def test_scoring_reports_each_applicant_and_the_solve(tmp_path: Path, call: Call) -> None:
+    """A fresh cache: the call's texts are counted as they are embedded, then every applicant as scored, in
+    order, then the solve; a re-run embeds nothing and says so."""
+    from tests.test_progress import Recorder
+
+    engine, applicants, _ = call
+    fresh = CachingEmbedder(FakeEmbedder(dim=128), EmbeddingCache(tmp_path / "cache.sqlite3"))
+    hosts = [engine.hosts[h] for h in sorted(engine.hosts)]
+    engine = Engine(fresh, engine.index, {h.id: h for h in hosts})
+    chosen = applicants[:30]
+    texts = sum(len(researcher_texts(a)) for a in chosen)
+    seen = Recorder()
+    settings = CallSettings(candidates=5)
+    run_call(score_call(engine, chosen, settings, progress=seen), settings, progress=seen)
+    assert [stage for stage, *_ in seen.reports if stage != "embedding"][:1] == ["scoring"]
+    assert seen.of("embedding")[0] == (0, texts) and seen.of("embedding")[-1] == (texts, texts)
+    assert seen.of("scoring") == [(a, 30) for a in range(31)]
+    assert seen.of("solving") == [(0, 1), (1, 1)]
+    stages = [stage for stage, *_ in seen.reports]
+    assert stages.index("solving") > max(i for i, s in enumerate(stages) if s == "scoring")
+    again = Recorder()
+    score_call(engine, chosen, settings, progress=again)
+    assert again.of("embedding") == [(0, 0)]
+
+
+def test_above_the_exact_limit_a_search_of_every_document_gives_the_exact_scores(
+    call: Call, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The search path, in blocks of applicants smaller than the call, finds every host when it searches every
+    document: it must then give the exact path's candidates and scores."""
+    import matcher.batch
+    from matcher.engine import MatchSettings
+
+    engine, applicants, _ = call
+    chosen = applicants[:23]
+    settings = CallSettings(candidates=6)
+    exact = score_call(engine, chosen, settings)
+    documents = len(engine.index)
+    searching = Engine(
+        engine.embedder,
+        engine.index,
+        {h: engine.hosts[h] for h in engine.hosts},
+        settings=MatchSettings(exact_limit=0, pool=documents),
+    )
+    monkeypatch.setattr(matcher.batch, "SEARCH_BLOCK", 5)
+    searched = score_call(searching, chosen, settings)
+    np.testing.assert_array_equal(searched.edges.applicant, exact.edges.applicant)
+    np.testing.assert_array_equal(searched.edges.host, exact.edges.host)
+    np.testing.assert_allclose(searched.edges.score, exact.edges.score, atol=1e-5)
+    assert searched.left_out == exact.left_out
