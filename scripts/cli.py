@@ -640,7 +640,8 @@ def eval_goldstandard(
     def new_engine() -> Engine:
         return Engine(embedder, HostIndex(embedder.dim, embedder.fingerprint), settings=settings)
 
-    result = evaluate(Path(data_dir), chosen, new_engine)
+    # Each sample embeds its own papers: those bars vanish when done, under the bar of samples.
+    result = evaluate(Path(data_dir), chosen, new_engine, progress=state.progress(transient={"embedding"}))
     per_sample: dict[str, Any] = result["per_sample"]  # type: ignore[assignment]
     click.echo(f"{'sample':<9} {'loss':>6} {'easy':>6} {'hard':>6}   95% interval (loss; easy; hard)")
     for name, m in per_sample.items():
