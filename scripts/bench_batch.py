@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from matcher.batch import CallSettings, run_call, score_call
+from matcher.call_report import write_outputs
 from matcher.documents import host_documents, researcher_texts
 from matcher.embedding import (
     BACKENDS,
@@ -41,7 +42,6 @@ from matcher.embedding import (
 from matcher.engine import Engine
 from matcher.index import HostIndex
 from matcher.progress import Progress
-from scripts.batch import write_outputs
 from scripts.synthetic import synthetic_call
 
 

@@ -551,10 +551,11 @@ def batch(
 ) -> None:
     """Match every applicant of a call: shortlists, one assignment that respects capacity, and reasons."""
     from matcher.batch import CallSettings, run_call, score_call
+    from matcher.call_inputs import read_exclusions, read_host_preferences
+    from matcher.call_report import summary_sentences, write_outputs
     from matcher.engine import Engine
     from matcher.index import HostIndex
     from matcher.records import read_hosts, read_researchers
-    from scripts.batch import read_exclusions, read_host_preferences, write_outputs
 
     if bool(hosts_file) == from_store:
         raise click.UsageError("give exactly one of --hosts FILE or --from-store")
@@ -588,12 +589,8 @@ def batch(
         engine.upsert_hosts(hosts, progress=state.progress())
     scores = score_call(engine, applicants, settings, exclusions=excluded, progress=state.progress())
     result = run_call(scores, settings, host_preferences=preferences, progress=state.progress())
-    report = write_outputs(result, settings, Path(out_dir))
-    click.echo(
-        f"{report['assigned']} of {report['applicants']} applicants assigned ({report['share_assigned']:.0%}), "
-        f"mean score {report['score']['mean']}; unassigned: {report['unassigned_reasons'] or 'none'}; "
-        f"outputs in {out_dir}"
-    )
+    report = write_outputs(result, settings, Path(out_dir), progress=state.progress())
+    click.echo(summary_sentences(report, out_dir))
 
 
 @cli.group("eval")

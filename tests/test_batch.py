@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import json
 from collections import Counter
 from pathlib import Path
 
@@ -20,7 +18,6 @@ from matcher.index import HostIndex
 from matcher.ranking import ResearcherSide, Weights, score
 from models.eligibility import eligible_programmes
 from models.profiles import ResearcherProfile
-from scripts.batch import read_exclusions, read_host_preferences, write_outputs
 from scripts.synthetic import synthetic_call
 from tests.conftest import FakeEmbedder, researcher_record
 
@@ -161,28 +158,6 @@ def test_block_scoring_does_not_depend_on_the_block_size(call: Call) -> None:
         np.testing.assert_allclose(whole[a], alone, atol=1e-6)
 
 
-def test_the_outputs(flow_result: CallResult, tmp_path: Path) -> None:
-    report = write_outputs(flow_result, CallSettings(candidates=30, min_score=0.3), tmp_path)
-    with (tmp_path / "assignments.csv").open() as handle:
-        rows = list(csv.DictReader(handle))
-    assert len(rows) == 2000 and {"applicant_id", "host_id", "score", "topic", "tenure"} <= rows[0].keys()
-    assert sum(1 for r in rows if r["host_id"]) == report["assigned"]
-    assert all(r["reason"] for r in rows if not r["host_id"])
-    full = [r["reason"] for r in rows if r["reason"].startswith("eligible hosts full")]
-    assert full and "filled by a0" in full[0]  # names the hosts and who filled them
-    with (tmp_path / "shortlists.csv").open() as handle:
-        shortlist = list(csv.DictReader(handle))
-    per_applicant = Counter(r["applicant_id"] for r in shortlist)
-    assert max(per_applicant.values()) <= 10 and "reasons" in shortlist[0]
-    saved = json.loads((tmp_path / "report.json").read_text())
-    assert saved == report
-    assert 0 < saved["share_assigned"] < 1 and saved["score"]["mean"] >= 0.3
-    assert sum(saved["unassigned_reasons"].values()) == 2000 - saved["assigned"]
-    assert set(saved["coverage_by_broad_area"]) <= set("ABCDEFGHIJK") | {"unspecified"}
-    html = (tmp_path / "report.html").read_text()
-    assert html.count("data:image/png;base64,") == 2 and "Why applicants have no host" in html
-
-
 def test_an_infeasible_minimum_load_names_hosts(call: Call) -> None:
     engine, applicants, _ = call
     settings = CallSettings(candidates=5, min_load=1)
@@ -197,22 +172,6 @@ def test_institution_share_caps_each_institution(call: Call) -> None:
     result = run_call(score_call(engine, applicants[:600], settings), settings)
     per_institution = Counter(result.scores.hosts[h].institution for _, h, _ in result.assigned())
     assert max(per_institution.values()) <= 6
-
-
-def test_exclusion_and_preference_files(tmp_path: Path) -> None:
-    path = tmp_path / "coi.csv"
-    path.write_text("applicant_id,host_id\na1,h1\n a2 , h2\n")
-    assert read_exclusions(path) == {("a1", "h1"), ("a2", "h2")}
-    prefs = tmp_path / "prefs.csv"
-    prefs.write_text("host_id,applicant_id,rank\nh1,a2,2\nh1,a1,1\n")
-    assert read_host_preferences(prefs) == {"h1": ["a1", "a2"]}
-    (tmp_path / "prefs.json").write_text('{"h1": ["a3", "a1"]}')
-    assert read_host_preferences(tmp_path / "prefs.json") == {"h1": ["a3", "a1"]}
-    (tmp_path / "bad.csv").write_text("applicant,host\n")
-    from matcher.errors import InvalidInput
-
-    with pytest.raises(InvalidInput, match="missing column"):
-        read_exclusions(tmp_path / "bad.csv")
 
 
 def test_host_preferences_drive_the_stable_method(call: Call) -> None:
