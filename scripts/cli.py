@@ -10,14 +10,15 @@ import json
 import os
 import sys
 import textwrap
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterator
+from contextlib import contextmanager
 from functools import wraps
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
-from matcher.progress import Progress, TqdmProgress, terminal_progress
+from matcher.progress import Progress, TqdmProgress, fan_out, terminal_progress
 from models.programmes import PROGRAMME_IDS
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -66,11 +67,13 @@ class State:
         store.create_all()
         return store
 
-    def catalogue(self) -> Any:
-        """Database and index together, kept in step (see matcher.catalogue)."""
+    def catalogue(self, *, progress: Progress | None = None) -> Any:
+        """Database and index together, kept in step (see matcher.catalogue); a rebuild from the store reports
+        to `progress` (default: the terminal's bars)."""
         from matcher.catalogue import Catalogue
 
-        return Catalogue.open(self.store(), self.embedder(), index_dir=self.home.index_dir, progress=self.progress())
+        heard = progress if progress is not None else self.progress()
+        return Catalogue.open(self.store(), self.embedder(), index_dir=self.home.index_dir, progress=heard)
 
 
 def friendly_errors(func: F) -> F:
@@ -529,6 +532,15 @@ def serve(state: State, host: str, port: int, workers: int, dev: bool) -> None:
     help="At most this share of the applicants go to one institution (flow only).",
 )
 @click.option("--programme", type=click.Choice(PROGRAMME_IDS), help="Only pairs that can apply under it.")
+@click.option(
+    "--status-file",
+    type=click.Path(dir_okay=False),
+    help="Keep the run's status in this JSON file, for a page to poll: replaced whole at the start, at each "
+    "stage and at most every 0.5 s. Keys: stage (starting, embedding, scoring, solving, writing, done, failed), "
+    "done and total (the stage's counts), stages ({embedding, scoring, solving, writing}: {done, total}), "
+    "percent (0-100), started_at, updated_at (ISO 8601), eta_seconds (or null), message, error (when failed: "
+    "the message, exit status 2), summary (when done). Details: matcher/call_status.py.",
+)
 @click.pass_obj
 @friendly_errors
 def batch(
@@ -548,49 +560,93 @@ def batch(
     min_load: int,
     institution_share: float | None,
     programme: str | None,
+    status_file: str | None,
 ) -> None:
     """Match every applicant of a call: shortlists, one assignment that respects capacity, and reasons."""
     from matcher.batch import CallSettings, run_call, score_call
     from matcher.call_inputs import read_exclusions, read_host_preferences
     from matcher.call_report import summary_sentences, write_outputs
+    from matcher.call_status import StatusFile, summary_of
     from matcher.engine import Engine
     from matcher.index import HostIndex
     from matcher.records import read_hosts, read_researchers
 
-    if bool(hosts_file) == from_store:
-        raise click.UsageError("give exactly one of --hosts FILE or --from-store")
-    if method == "stable" and (per_applicant != 1 or min_load or institution_share):
-        raise click.UsageError(
-            "--method stable gives one host per applicant; --per-applicant, --min-load and "
-            "--institution-share need --method flow"
+    status = None
+    if status_file:
+        try:
+            status = StatusFile(Path(status_file))
+        except OSError as exc:
+            raise click.BadParameter(
+                f"cannot write {status_file}: {exc.strerror or exc}", param_hint="--status-file"
+            ) from exc
+    progress = fan_out(state.progress(), status)
+    with _failure_recorded(status):
+        if bool(hosts_file) == from_store:
+            raise click.UsageError("give exactly one of --hosts FILE or --from-store")
+        if method == "stable" and (per_applicant != 1 or min_load or institution_share):
+            raise click.UsageError(
+                "--method stable gives one host per applicant; --per-applicant, --min-load and "
+                "--institution-share need --method flow"
+            )
+        if host_preferences and method != "stable":
+            raise click.UsageError("--host-preferences is used by --method stable")
+        settings = CallSettings(
+            candidates=candidates,
+            shortlist=shortlist,
+            min_score=min_score,
+            programme=programme,
+            method="stable" if method == "stable" else "flow",
+            per_applicant=per_applicant,
+            min_load=min_load,
+            institution_share=institution_share,
         )
-    if host_preferences and method != "stable":
-        raise click.UsageError("--host-preferences is used by --method stable")
-    settings = CallSettings(
-        candidates=candidates,
-        shortlist=shortlist,
-        min_score=min_score,
-        programme=programme,
-        method="stable" if method == "stable" else "flow",
-        per_applicant=per_applicant,
-        min_load=min_load,
-        institution_share=institution_share,
-    )
-    applicants = read_researchers(Path(applicants_file))
-    excluded = read_exclusions(Path(exclusions)) if exclusions else set()
-    preferences = read_host_preferences(Path(host_preferences)) if host_preferences else None
-    if from_store:
-        engine = state.catalogue().engine
-    else:
-        defaults = {"capacity": default_capacity} if default_capacity is not None else None
-        hosts = read_hosts(Path(hosts_file or ""), defaults=defaults)
-        embedder = state.embedder()
-        engine = Engine(embedder, HostIndex(embedder.dim, embedder.fingerprint))
-        engine.upsert_hosts(hosts, progress=state.progress())
-    scores = score_call(engine, applicants, settings, exclusions=excluded, progress=state.progress())
-    result = run_call(scores, settings, host_preferences=preferences, progress=state.progress())
-    report = write_outputs(result, settings, Path(out_dir), progress=state.progress())
+        applicants = read_researchers(Path(applicants_file))
+        if status is not None:
+            status.expect("scoring", len(applicants))
+        excluded = read_exclusions(Path(exclusions)) if exclusions else set()
+        preferences = read_host_preferences(Path(host_preferences)) if host_preferences else None
+        if from_store:
+            engine = state.catalogue(progress=progress).engine
+        else:
+            defaults = {"capacity": default_capacity} if default_capacity is not None else None
+            hosts = read_hosts(Path(hosts_file or ""), defaults=defaults)
+            embedder = state.embedder()
+            engine = Engine(embedder, HostIndex(embedder.dim, embedder.fingerprint))
+            engine.upsert_hosts(hosts, progress=progress)
+        scores = score_call(engine, applicants, settings, exclusions=excluded, progress=progress)
+        result = run_call(scores, settings, host_preferences=preferences, progress=progress)
+        report = write_outputs(result, settings, Path(out_dir), progress=progress)
+    if status is not None:
+        status.finish(summary_of(report, out_dir))
     click.echo(summary_sentences(report, out_dir))
+
+
+@contextmanager
+def _failure_recorded(status: Any) -> Iterator[None]:
+    """On any error, a status file (when there is one) says "failed" with a message, never a traceback; the
+    error then goes on (a hostmatch error to `friendly_errors`: its message and exit status 2)."""
+    try:
+        yield
+    except BaseException as exc:
+        if status is not None:
+            status.fail(_error_message(exc))
+        raise
+
+
+def _error_message(error: BaseException) -> str:
+    """What a status file says of an error: hostmatch's, usage and file errors in full, others by kind only
+    (their text may be anything; the command's standard error has it)."""
+    from matcher.errors import MatcherError
+
+    if isinstance(error, MatcherError):
+        return str(error)
+    if isinstance(error, click.ClickException):
+        return error.format_message()
+    if isinstance(error, OSError):
+        return f"{error.strerror or 'cannot use a file'}: {error.filename}" if error.filename else str(error)
+    if isinstance(error, KeyboardInterrupt):
+        return "interrupted"
+    return f"unexpected error ({type(error).__name__}); the command's error output has the details"
 
 
 @cli.group("eval")

@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
 
 from scripts.cli import cli
-from tests.conftest import researcher_record
+from tests.conftest import FakeEmbedder, host_record, researcher_record
 
 
 def run(home: Path, *args: str) -> tuple[int, str, str]:
@@ -228,3 +229,151 @@ def test_batch_option_conflicts_are_usage_errors(tmp_path: Path) -> None:
         "2",
     )
     assert code == 2 and "--method stable gives one host per applicant" in err
+
+
+@pytest.fixture
+def fake_model(monkeypatch: pytest.MonkeyPatch) -> FakeEmbedder:
+    """Every command embeds with the fake embedder (through the data folder's cache), not the real model."""
+    from matcher.embedding import CachingEmbedder, EmbeddingCache
+    from scripts.cli import State
+
+    fake = FakeEmbedder()
+
+    def embedder(state: State) -> CachingEmbedder:
+        return CachingEmbedder(fake, EmbeddingCache(state.home.cache_path))
+
+    monkeypatch.setattr(State, "embedder", embedder)
+    return fake
+
+
+def small_call(folder: Path) -> tuple[Path, Path]:
+    """Three hosts with one place each and five applicants (JSON Lines files)."""
+    topics = ["coral reef symbiosis", "tsunami early warning", "japanese honorifics in language models"]
+    hosts = folder / "hosts.jsonl"
+    with hosts.open("w") as handle:
+        for i, topic in enumerate(topics):
+            record = host_record(
+                f"h-{i}",
+                lab_name=f"{topic.title()} Lab",
+                pi_name=f"PI {i}",
+                description=f"We study {topic}.",
+                capacity=1,
+            )
+            handle.write(json.dumps(record) + "\n")
+    applicants = folder / "applicants.jsonl"
+    with applicants.open("w") as handle:
+        for i in range(5):
+            statement = f"I work on {topics[i % 3]}, case {i}."
+            handle.write(json.dumps(researcher_record(f"r-{i}", name=f"Applicant {i}", statement=statement)) + "\n")
+    return hosts, applicants
+
+
+def test_batch_keeps_a_status_file_from_start_to_done(
+    tmp_path: Path, fake_model: FakeEmbedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import matcher.call_status
+
+    written: list[dict[str, Any]] = []
+    real = matcher.call_status.atomic_write_text
+
+    def keep(path: Path, text: str) -> None:
+        written.append(json.loads(text))
+        real(path, text)
+
+    monkeypatch.setattr(matcher.call_status, "atomic_write_text", keep)
+    hosts, applicants = small_call(tmp_path)
+    out = tmp_path / "call"
+    code, stdout, stderr = run(
+        tmp_path / "home",
+        "batch",
+        "--applicants",
+        str(applicants),
+        "--hosts",
+        str(hosts),
+        "--out",
+        str(out),
+        "--status-file",
+        str(out / "status.json"),
+    )
+    assert code == 0, stderr
+    assert stderr == ""  # standard error is not a terminal here: no bars, no lines
+    stages = [w["stage"] for w in written]
+    assert [s for i, s in enumerate(stages) if i == 0 or stages[i - 1] != s] == [
+        "starting",
+        "embedding",
+        "scoring",
+        "solving",
+        "writing",
+        "done",
+    ]
+    final = json.loads((out / "status.json").read_text())
+    assert final == written[-1]
+    assert final["percent"] == 100.0 and final["error"] is None
+    assert final["stages"]["scoring"] == {"done": 5, "total": 5}
+    assert final["stages"]["embedding"]["total"] == fake_model.texts_embedded == 8  # 3 hosts' and 5 applicants' texts
+    assert final["summary"]["text"] == stdout.strip()
+    assert final["summary"]["assigned"] == 3 and final["summary"]["unassigned"] == {"eligible hosts full": 2}
+    assert stdout.strip() == (
+        f"3 of 5 applicants assigned (60%), mean score {final['summary']['mean_score']:.2f}. 2 without a host: "
+        f"2 all eligible labs full. Outputs in {out}: assignments.csv, shortlists.csv, report.json, report.html."
+    )
+
+
+def test_batch_writes_failed_with_the_message_and_exits_2(tmp_path: Path, fake_model: FakeEmbedder) -> None:
+    hosts, _ = small_call(tmp_path)
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps(researcher_record("r-late", phd=2099)) + "\n")
+    status = tmp_path / "call" / "status.json"
+    code, _, err = run(
+        tmp_path / "home",
+        "batch",
+        "--applicants",
+        str(bad),
+        "--hosts",
+        str(hosts),
+        "--out",
+        str(tmp_path / "call"),
+        "--status-file",
+        str(status),
+    )
+    assert code == 2 and "bad.jsonl record 1 (id 'r-late')" in err
+    saved = json.loads(status.read_text())
+    assert (
+        saved["stage"] == "failed" and "bad.jsonl record 1 (id 'r-late')" in saved["error"] and "phd" in saved["error"]
+    )
+    assert "Traceback" not in saved["error"] and saved["summary"] is None
+    code, _, err = run(
+        tmp_path / "home",
+        "batch",
+        "--applicants",
+        str(bad),
+        "--hosts",
+        str(hosts),
+        "--from-store",
+        "--out",
+        str(tmp_path / "call"),
+        "--status-file",
+        str(status),
+    )
+    assert code == 2 and "exactly one of --hosts FILE or --from-store" in err
+    assert json.loads(status.read_text())["error"] == "give exactly one of --hosts FILE or --from-store"
+
+
+def test_a_status_file_that_cannot_be_written_is_a_usage_error(tmp_path: Path, fake_model: FakeEmbedder) -> None:
+    hosts, applicants = small_call(tmp_path)
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    code, _, err = run(
+        tmp_path / "home",
+        "batch",
+        "--applicants",
+        str(applicants),
+        "--hosts",
+        str(hosts),
+        "--out",
+        str(tmp_path / "call"),
+        "--status-file",
+        str(blocker / "status.json"),
+    )
+    assert code == 2 and "--status-file" in err and "cannot write" in err
+    assert not (tmp_path / "call").exists()
