@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
 import textwrap
 from collections.abc import Callable, Collection, Iterator
@@ -22,6 +23,10 @@ from matcher.progress import Progress, TqdmProgress, fan_out, terminal_progress
 from models.programmes import PROGRAMME_IDS
 
 F = TypeVar("F", bound=Callable[..., Any])
+EXPLAIN_HELP = (
+    "Show every score component with its reason, the shared terms and the evidence; lines are cut to the "
+    "terminal's width on a terminal, in full when the output goes to a file or a pipe."
+)
 
 
 class State:
@@ -222,7 +227,7 @@ def _weights(text: str | None) -> Any:
 @click.option("--min-score", default=0.0, show_default=True, type=click.FloatRange(0, 1), help="Drop weaker matches.")
 @click.option("--exclude", multiple=True, metavar="HOST_ID", help="Never return this host (repeatable).")
 @click.option("--weights", help="Component weights, e.g. topic=0.6,stage=0.1,tenure=0.2.")
-@click.option("--explain", is_flag=True, help="Show every score component, eligibility and shared terms.")
+@click.option("--explain", is_flag=True, help=EXPLAIN_HELP)
 @click.option("--json", "as_json", is_flag=True, help='Print JSON: {"matches": [...]}.')
 @click.pass_obj
 @friendly_errors
@@ -277,8 +282,48 @@ def match(
     _print_matches(researcher, result, explain=explain)
 
 
+def output_width(stream: Any = None) -> int | None:
+    """How wide explanations may be: the terminal's width when `stream` (default: standard output) is a
+    terminal, None (no limit) when it is a file or a pipe, whose reader should get every word."""
+    stream = sys.stdout if stream is None else stream
+    try:
+        if not stream.isatty():
+            return None
+    except (AttributeError, ValueError, OSError):
+        return None
+    return shutil.get_terminal_size((100, 24)).columns
+
+
+def fit(prefix: str, text: str, width: int | None) -> str:
+    """`prefix` and `text` on one line: in full when `width` is None; else `text` shortened at a word, ending
+    in "…", so the line fits the width (never to fewer than 24 characters of text)."""
+    if width is None:
+        return prefix + text
+    return prefix + textwrap.shorten(text, max(24, width - len(prefix)), placeholder="…")
+
+
+def _print_explanation(ranked: Any, indent: str, width: int | None) -> None:
+    """The score components with their reasons, and the shared terms, of a match or a candidate."""
+    for c in ranked.components:
+        click.echo(fit(f"{indent}{c.name:<9} {c.value:.2f} x{c.weight:.2f}  ", c.reason, width))
+    if ranked.shared_terms:
+        click.echo(fit(f"{indent}terms     ", ", ".join(ranked.shared_terms), width))
+
+
+def _print_evidence(ranked: Any, indent: str, width: int | None) -> None:
+    """The closest (host document, researcher text) pairs of a match or a candidate."""
+    for ev in ranked.evidence:
+        click.echo(fit(f"{indent}· ", f"{ev.similarity:.2f}  {ev.document_title}  <- {ev.researcher_title}", width))
+
+
+def _print_left_out(excluded: dict[str, int]) -> None:
+    if excluded:
+        click.echo("Left out: " + ", ".join(f"{n} {reason}" for reason, n in sorted(excluded.items())))
+
+
 def _print_matches(researcher: Any, result: Any, *, explain: bool) -> None:
     indent = " " * 12
+    width = output_width()
     click.echo(
         f"Top {len(result.matches)} host labs for {researcher.name} ({researcher.id}, "
         f"{researcher.stage(on=researcher.desired_start)}), from {result.candidates} candidates"
@@ -287,26 +332,18 @@ def _print_matches(researcher: Any, result: Any, *, explain: bool) -> None:
         click.echo("\nProgrammes:")
         for verdict in result.programmes:
             mark = "yes" if verdict.eligible else "no "
-            click.echo(f"  {mark} {verdict.programme:<21} " + textwrap.shorten(verdict.summary, 130, placeholder="…"))
+            click.echo(fit(f"  {mark} {verdict.programme:<21} ", verdict.summary, width))
     if result.note:
         click.echo(f"\n{result.note}")
-    if result.excluded:
-        counts = ", ".join(f"{n} {reason}" for reason, n in sorted(result.excluded.items()))
-        click.echo(f"Left out: {counts}")
+    _print_left_out(result.excluded)
     click.echo()
     for rank, m in enumerate(result.matches, start=1):
         click.echo(f"{rank:>3}. {m.score:.3f}  {m.lab_name}")
         shared = ", ".join(m.eligible_programmes) or "no shared programme"
         click.echo(f"{indent}{m.pi_name}, {m.institution}  [{m.host_id}]  programmes: {shared}")
         if explain:
-            for c in m.components:
-                reason = textwrap.shorten(c.reason, 120, placeholder="…")
-                click.echo(f"{indent}{c.name:<9} {c.value:.2f} x{c.weight:.2f}  {reason}")
-            if m.shared_terms:
-                click.echo(f"{indent}terms     {', '.join(m.shared_terms)}")
-        for ev in m.evidence:
-            line = f"{ev.similarity:.2f}  {ev.document_title}  <- {ev.researcher_title}"
-            click.echo(indent + "· " + textwrap.shorten(line, 96, placeholder="…"))
+            _print_explanation(m, indent, width)
+        _print_evidence(m, indent, width)
         click.echo()
 
 
@@ -321,6 +358,7 @@ def _print_matches(researcher: Any, result: Any, *, explain: bool) -> None:
 @click.option("--sample", is_flag=True, help="Use the bundled (fictional) sample researchers.")
 @click.option("--top", default=10, show_default=True, type=click.IntRange(1, 1000), help="Candidates to show.")
 @click.option("--weights", help="Component weights, e.g. topic=0.6,stage=0.1,tenure=0.2.")
+@click.option("--explain", is_flag=True, help=EXPLAIN_HELP)
 @click.option("--json", "as_json", is_flag=True, help='Print JSON: {"candidates": [...]}.')
 @click.pass_obj
 @friendly_errors
@@ -331,6 +369,7 @@ def candidates(
     sample: bool,
     top: int,
     weights: str | None,
+    explain: bool,
     as_json: bool,
 ) -> None:
     """Rank researchers for one host lab (the staff view), with the same score components."""
@@ -340,15 +379,25 @@ def candidates(
         raise click.UsageError("give exactly one of --researchers FILE or --sample")
     researchers = read_researchers(sample_path("researchers") if sample else Path(researchers_file or ""))
     chosen_weights = _weights(weights)
-    result = state.engine().rank_researchers(host_id, researchers, top=top, weights=chosen_weights)
+    engine = state.engine()
+    result = engine.rank_researchers(host_id, researchers, top=top, weights=chosen_weights)
     if as_json:
         click.echo(json.dumps(result.model_dump(mode="json"), indent=2, ensure_ascii=False))
         return
-    click.echo(f"Top {len(result.candidates)} of {result.considered} researchers for {host_id}\n")
+    host = engine.hosts[host_id]
+    indent = " " * 12
+    width = output_width()
+    click.echo(f"Top {len(result.candidates)} of {result.considered} researchers for {host.lab_name} [{host_id}]")
+    _print_left_out(result.excluded)
+    click.echo()
     for rank, c in enumerate(result.candidates, start=1):
         shared = ", ".join(c.eligible_programmes) or "no shared programme"
         click.echo(f"{rank:>3}. {c.score:.3f}  {c.name} ({c.researcher_id}, {c.stage}), {c.institution}, {c.country}")
-        click.echo(f"            programmes: {shared}")
+        click.echo(f"{indent}programmes: {shared}")
+        if explain:
+            _print_explanation(c, indent, width)
+            _print_evidence(c, indent, width)
+            click.echo()
 
 
 @cli.command("programmes")

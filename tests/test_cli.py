@@ -377,3 +377,89 @@ def test_a_status_file_that_cannot_be_written_is_a_usage_error(tmp_path: Path, f
     )
     assert code == 2 and "--status-file" in err and "cannot write" in err
     assert not (tmp_path / "call").exists()
+
+
+LONG_TITLE = (
+    "A very long publication title about coral reef symbiosis, heat stress, bleaching thresholds and the recovery "
+    "of Symbiodiniaceae communities across Okinawan fringing reefs over two decades of monitoring"
+)
+
+
+def explained_home(tmp_path: Path) -> tuple[Path, Path]:
+    """A data folder indexed with the fake embedder: one host whose keywords and publication title make every
+    explanation line long; and a researcher file fitting it."""
+    keywords = [
+        "coral reef symbiosis",
+        "thermal bleaching thresholds",
+        "Symbiodiniaceae community ecology",
+        "reef restoration genomics",
+        "ocean acidification physiology",
+    ]
+    hosts = tmp_path / "hosts.jsonl"
+    host = host_record(
+        "h-reef",
+        lab_name="Reef Lab",
+        fields={"sections": ["45"], "keywords": keywords},
+        description="We study coral reef symbiosis, thermal bleaching thresholds and reef restoration genomics.",
+        publications=[{"title": LONG_TITLE, "abstract": "Coral reef symbiosis under heat stress in Okinawa."}],
+        accepted_stages=["R1", "R2"],
+    )
+    hosts.write_text(json.dumps(host) + "\n" + json.dumps(host_record("h-other")) + "\n")
+    me = tmp_path / "me.json"
+    statement = "Coral reef symbiosis and thermal bleaching thresholds of Symbiodiniaceae, with reef restoration."
+    me.write_text(
+        json.dumps(researcher_record("r-reef", fields={"sections": ["45"], "keywords": keywords}, statement=statement))
+    )
+    home = tmp_path / "home"
+    code, _, err = run(home, "index", "build", "--hosts", str(hosts))
+    assert code == 0, err
+    return home, me
+
+
+def test_explanations_are_never_cut_when_the_output_is_not_a_terminal(tmp_path: Path, fake_model: FakeEmbedder) -> None:
+    home, me = explained_home(tmp_path)
+    code, out, err = run(home, "match", "--researcher", str(me), "--explain")
+    assert code == 0, err
+    assert "…" not in out
+    assert LONG_TITLE in out  # the evidence line in full
+    assert "symbiodiniaceae community ecology, thermal bleaching thresholds" in out  # every keyword, to the last
+    assert max(len(line) for line in out.splitlines()) > 130
+
+
+def test_candidates_explain_shows_what_a_match_shows(tmp_path: Path, fake_model: FakeEmbedder) -> None:
+    """The staff view of one pair explains it with the very lines the researcher's match does."""
+    home, me = explained_home(tmp_path)
+    _, matched, _ = run(home, "match", "--researcher", str(me), "--explain", "--top", "1")
+    code, listed, err = run(home, "candidates", "h-reef", "--researchers", str(me), "--explain")
+    assert code == 0, err
+    assert listed.startswith("Top 1 of 1 researchers for Reef Lab [h-reef]")
+
+    def explanation(text: str) -> list[str]:
+        components = ("topic ", "stage ", "tenure ", "field ", "practical ", "terms ", "· ")
+        return [line for line in text.splitlines() if line.strip().startswith(components)]
+
+    lines = explanation(listed)
+    assert [line.split()[0] for line in lines[:6]] == ["topic", "stage", "tenure", "field", "practical", "terms"]
+    assert any(LONG_TITLE in line for line in lines)
+    assert lines == explanation(matched.split("\n\n", 2)[2])  # the match's lines after its header and programmes
+    code, plain, _ = run(home, "candidates", "h-reef", "--researchers", str(me))
+    assert code == 0 and not explanation(plain)
+
+
+def test_explanations_fit_a_terminal_and_are_whole_elsewhere(tmp_path: Path) -> None:
+    import io
+    import os
+
+    from scripts.cli import fit, output_width
+
+    reason = "same KAKENHI medium section 45; shared keywords: " + ", ".join(f"keyword number {i}" for i in range(20))
+    assert fit("    field  ", reason, None) == "    field  " + reason
+    cut = fit("    field  ", reason, 80)
+    assert len(cut) <= 80 and cut.endswith("…") and cut.startswith("    field  same KAKENHI")
+    assert output_width(io.StringIO()) is None
+    reader, writer = os.openpty()
+    try:
+        with os.fdopen(writer, "w") as terminal:
+            assert isinstance(output_width(terminal), int)
+    finally:
+        os.close(reader)
