@@ -31,7 +31,7 @@ from matcher.documents import QueryText, researcher_texts
 from matcher.engine import Engine
 from matcher.progress import Progress
 from matcher.ranking import HostTerms, PairScore, ResearcherSide, Scorer, Weights, best_positions
-from models.eligibility import eligible_programmes
+from models.eligibility import Verdict, eligible_programmes
 from models.profiles import HostLab, ResearcherProfile
 
 
@@ -57,6 +57,7 @@ class CallScores:
     edges: Edges  # indices into applicants and hosts
     pairs: list[PairScore]  # aligned with the edges
     left_out: dict[int, Counter[str]]  # applicant -> candidate hosts left out, by reason
+    ineligible: dict[int, str] = field(default_factory=dict)  # applicant eligible for no programme -> why
 
 
 @dataclass
@@ -113,6 +114,7 @@ def score_call(
     scores: list[float] = []
     pairs: list[PairScore] = []
     left_out: dict[int, Counter[str]] = defaultdict(Counter)
+    ineligible: dict[int, str] = {}
     topics = _topics(engine, vectors, texts, hosts, settings)
     for a, (applicant, (found, similarity, positions)) in enumerate(zip(applicants, topics, strict=True)):
         if progress is not None:
@@ -122,6 +124,8 @@ def score_call(
         when = on or applicant.desired_start or dt.date.today()
         mine = researcher_keys(applicant)
         verdicts = eligible_programmes(applicant, on=when)
+        if not any(v.eligible for v in verdicts):
+            ineligible[a] = _no_programme(applicant, verdicts)
         side = ResearcherSide.of(applicant, stage=applicant.stage(on=when), verdicts=verdicts)
         scorer = Scorer(side, settings.weights)
         estimates = scorer.best_totals(terms, positions, similarity)
@@ -151,7 +155,15 @@ def score_call(
     if progress is not None:
         progress("scoring", len(applicants), len(applicants))
     edges = Edges(np.array(applicant_idx, np.int64), np.array(host_idx, np.int64), np.array(scores, np.float64))
-    return CallScores(list(applicants), hosts, edges, pairs, dict(left_out))
+    return CallScores(list(applicants), hosts, edges, pairs, dict(left_out), ineligible)
+
+
+def _no_programme(applicant: ResearcherProfile, verdicts: Sequence[Verdict]) -> str:
+    """Why an applicant can use no programme, in the words of the verdicts of those it asked for (of every
+    programme when it asked for none)."""
+    asked = [v for v in verdicts if v.programme in applicant.programmes] or list(verdicts)
+    why = "; ".join(f"{v.programme}: {v.summary.removeprefix('not eligible: ')}" for v in asked)
+    return f"eligible for no programme ({why})"
 
 
 def _topics(
@@ -253,7 +265,9 @@ def run_call(
         group_cap=cap,
     )
     for a, reason in list(unassigned.items()):
-        if reason.kind == "no eligible host" and scores.left_out.get(a):
+        if reason.kind == "no eligible host" and a in scores.ineligible:
+            unassigned[a] = Unassigned("no eligible host", scores.ineligible[a])
+        elif reason.kind == "no eligible host" and scores.left_out.get(a):
             counts = ", ".join(f"{n} {why}" for why, n in sorted(scores.left_out[a].items()))
             unassigned[a] = Unassigned("no eligible host", f"the closest hosts were left out: {counts}")
         elif reason.kind == "eligible hosts full":

@@ -242,3 +242,22 @@ def test_above_the_exact_limit_a_search_of_every_document_gives_the_exact_scores
     np.testing.assert_array_equal(searched.edges.host, exact.edges.host)
     np.testing.assert_allclose(searched.edges.score, exact.edges.score, atol=1e-5)
     assert searched.left_out == exact.left_out
+
+
+def test_an_applicant_eligible_for_no_programme_is_told_why(call: Call) -> None:
+    """A Japanese national cannot hold these fellowships: the reason names the programme asked for and the rule."""
+    engine, applicants, _ = call
+    japanese = ResearcherProfile.model_validate(
+        researcher_record("r-jp", nationality="JP", country="DE", programmes=["postdoc-standard"])
+    )
+    settings = CallSettings(candidates=5)
+    result = run_call(score_call(engine, [*applicants[:10], japanese], settings), settings)
+    reason = result.unassigned[10]
+    assert reason.kind == "no eligible host"
+    assert reason.detail == "eligible for no programme (postdoc-standard: nationals of JP are not eligible)"
+    without = {
+        a
+        for a, applicant in enumerate(result.scores.applicants)
+        if not any(v.eligible for v in eligible_programmes(applicant, on=applicant.desired_start or dt.date.today()))
+    }
+    assert set(result.scores.ineligible) == without and 10 in without
