@@ -60,7 +60,7 @@ COSTS: Mapping[str, float] = {"embedding": 0.02, "scoring": 0.001, "solving": 0.
 embedded: 0.02 s; an applicant scored: 0.001 s; the solve and an output file, a fraction of a second):
 only their ratios matter, for `percent` and the time left."""
 
-MESSAGES: Mapping[str, str] = {"converting": "converting the model for first use (a minute or two, once)"}
+MESSAGES: Mapping[str, str] = {"converting": "converting the model for its first use (once; seconds to minutes)"}
 """Stages reported as a message while they run."""
 
 

@@ -37,13 +37,13 @@ UNITS: Mapping[str, str] = {"embedding": "text", "scoring": "applicant", "sample
 """The stages drawn as bars, with the unit of their counts."""
 
 LINES: Mapping[str, str] = {
-    "converting": "converting the model to OpenVINO for first use (once per data folder; a minute or two)",
+    "converting": "converting the model to OpenVINO for its first use in this data folder (once; seconds to minutes)",
     "solving": "solving the assignment",
     "writing": "writing the outputs",
 }
 """The stages shown as one line when they start: they have no useful counts."""
 
-_FALLBACK_COLUMNS = 80
+_FALLBACK_SIZE = (80, 24)  # columns, lines: for a terminal that gives no size
 
 
 def show_bars(stream: TextIO | None = None) -> bool:
@@ -106,14 +106,15 @@ def offset(progress: Progress, stage: str, start: int, total: int) -> Progress:
     return report
 
 
-def terminal_columns(stream: TextIO) -> int | None:
-    """The width of the terminal behind `stream`, or None when it has none or says 0 (as a pseudo-terminal
-    opened without a size does, e.g. under `script` or `docker exec -t`: tqdm then draws empty lines)."""
+def terminal_size(stream: TextIO) -> tuple[int, int] | None:
+    """The (columns, lines) of the terminal behind `stream`; None when it has none, or gives 0 for either, as
+    a pseudo-terminal opened without a size does (under `script`, `docker exec -t`, some CI runners). tqdm,
+    asked of such a terminal, sizes its bars to nothing and draws empty lines."""
     try:
-        columns = os.get_terminal_size(stream.fileno()).columns
+        size = os.get_terminal_size(stream.fileno())
     except (AttributeError, ValueError, OSError):
         return None
-    return columns or None
+    return (size.columns, size.lines) if size.columns > 0 and size.lines > 0 else None
 
 
 class TqdmProgress:
@@ -159,14 +160,16 @@ class TqdmProgress:
         if bar is None:
             if done >= total:  # nothing to do, or a repeated last report of a stage whose bar has closed
                 return
-            sized = terminal_columns(self.stream) is not None
+            sized = terminal_size(self.stream) is not None
+            columns, lines = (None, None) if sized else _FALLBACK_SIZE
             bar = self._bars[stage] = tqdm(
                 total=total,
                 desc=stage,
                 unit=self.units.get(stage, "it"),
                 file=self.stream,
-                ncols=None if sized else _FALLBACK_COLUMNS,
-                dynamic_ncols=sized,  # follows a resized window; asked of a terminal of width 0, it draws nothing
+                ncols=columns,
+                nrows=lines,
+                dynamic_ncols=sized,  # follows a resized window; never asks a terminal without a size
                 leave=stage not in self.transient,
                 mininterval=self.refresh_seconds,
             )

@@ -13,7 +13,7 @@ from typing import TextIO
 import pytest
 
 from matcher.embedding import CachingEmbedder, EmbeddingCache
-from matcher.progress import TqdmProgress, fan_out, offset, show_bars, terminal_columns, terminal_progress
+from matcher.progress import TqdmProgress, fan_out, offset, show_bars, terminal_progress, terminal_size
 from tests.conftest import FakeEmbedder
 
 Report = tuple[str, int, int]
@@ -70,10 +70,12 @@ def test_bars_only_on_a_terminal(pty: tuple[int, TextIO], tmp_path: Path) -> Non
     assert isinstance(terminal_progress(terminal), TqdmProgress)
 
 
-def test_a_terminal_without_a_width_still_gets_a_bar(pty: tuple[int, TextIO]) -> None:
-    """tqdm sizes its bar to the terminal; a pseudo-terminal of width 0 made it print empty lines."""
+def test_a_terminal_without_a_size_still_gets_a_bar(pty: tuple[int, TextIO], monkeypatch: pytest.MonkeyPatch) -> None:
+    """tqdm sizes its bars to the terminal when they go to standard error: on a pseudo-terminal of size 0 it
+    drew empty lines."""
     reader, terminal = pty
-    assert terminal_columns(terminal) is None
+    assert terminal_size(terminal) is None
+    monkeypatch.setattr("sys.stderr", terminal)  # tqdm asks the screen's size only of standard error and output
     with TqdmProgress(stream=terminal) as bars:
         for done in range(4):
             bars("embedding", done, 3)
@@ -110,7 +112,7 @@ def test_a_bar_waiting_on_a_conversion_starts_its_clock_again() -> None:
     bars("converting", 1, 1)
     assert bar.format_dict["elapsed"] < 5
     bars.close()
-    assert "converting the model to OpenVINO for first use" in screen.getvalue()
+    assert "converting the model to OpenVINO for its first use" in screen.getvalue()
 
 
 def test_nothing_is_drawn_for_a_stage_with_nothing_to_do_or_already_done() -> None:
