@@ -38,8 +38,9 @@ class Embedder(Protocol):
 
         Args:
             texts: the texts, in the order of the rows returned.
-            progress: told ("embedding", done, len(texts)) as texts are embedded, at least once at the end,
-                and of any other stage the embedder goes through (e.g. "converting" a model at first use).
+            progress: told ("embedding", done, total) as texts are embedded, at least once at the end (a cache
+                counts only the texts it has to embed), and of any other stage the embedder goes through
+                (e.g. "converting" a model at first use).
         """
         ...
 
