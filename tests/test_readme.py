@@ -53,7 +53,8 @@ def readme_cli_commands() -> list[list[str]]:
 def test_the_readme_command_line_examples_use_files_that_exist() -> None:
     commands = readme_cli_commands()
     assert len(commands) >= 10
-    files = [arg for args in commands for arg in args if arg.endswith((".json", ".jsonl", ".csv"))]
+    inputs = {"--researcher", "--researchers", "--applicants", "--hosts", "--host-preferences", "--exclusions"}
+    files = [args[i + 1] for args in commands for i, arg in enumerate(args) if arg in inputs]
     assert "examples/me.json" in files and "examples/applicants.jsonl" in files
     for name in files:
         assert (ROOT / name).is_file(), name
@@ -91,6 +92,8 @@ def test_the_readme_command_line_examples_run_as_written(
     first_call = outputs["batch --applicants examples/applicants.jsonl --from-store --out call-2027/"]
     assert first_call.startswith("27 of 30 applicants assigned (90%)")
     assert "3 without a host: 3 no eligible host. Outputs in call-2027/" in first_call
+    status = json.loads((work / "call-2027-web" / "status.json").read_text(encoding="utf-8"))
+    assert status["stage"] == "done" and status["summary"]["assigned"] == 27
     for folder in ("call-2027", "call-2027-stable", "call-2027-file"):
         assert {p.name for p in (work / folder).iterdir()} == {
             "assignments.csv",
