@@ -2,8 +2,8 @@
 
     applicants -> query texts -> embed (cache: a re-run embeds nothing)
       -> every host scored for every applicant, a block of texts per matrix product, while the index holds
-         at most the engine's `exact_limit` documents; above it, one batched FAISS search and the hosts
-         with the nearest mean vectors, as a match does, scored exactly
+         at most the engine's `exact_limit` documents; above it, a batched FAISS search per block of
+         applicants and the hosts with the nearest mean vectors, as a match does, scored exactly
       -> the `candidates` hosts of the best estimated totals per applicant among those it could go to (a
          programme in common, places left): `Scorer.best_totals`, the exact topic similarity, the other
          components as scored, keywords at most
@@ -11,26 +11,27 @@
       -> shortlists, and one assignment for the call (matcher.assignment)
       -> a reason for everyone left without a host
 
-Everything here is deterministic: ties are broken by id throughout.
+Each applicant is scored as soon as its block of similarities is done, so a `Progress` hears of the
+applicants one by one. Everything here is deterministic: ties are broken by id throughout.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections import Counter, defaultdict
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from matcher.assignment import Assignment, Edges, Unassigned, explain_unassigned, solve_flow, solve_stable
 from matcher.conflicts import EXCLUDED, conflict_between, institution_key, researcher_keys
-from matcher.documents import researcher_texts
+from matcher.documents import QueryText, researcher_texts
 from matcher.engine import Engine
+from matcher.progress import Progress
 from matcher.ranking import HostTerms, PairScore, ResearcherSide, Scorer, Weights, best_positions
-from models.eligibility import eligible_programmes
+from models.eligibility import Verdict, eligible_programmes
 from models.profiles import HostLab, ResearcherProfile
 
 
@@ -56,6 +57,7 @@ class CallScores:
     edges: Edges  # indices into applicants and hosts
     pairs: list[PairScore]  # aligned with the edges
     left_out: dict[int, Counter[str]]  # applicant -> candidate hosts left out, by reason
+    ineligible: dict[int, str] = field(default_factory=dict)  # applicant eligible for no programme -> why
 
 
 @dataclass
@@ -72,31 +74,39 @@ class CallResult:
         ]
 
 
+SEARCH_BLOCK = 256
+"""Applicants whose texts go to one batched FAISS search, above the exact limit: large enough to keep both
+cores busy, small enough that scoring (and its progress) follows the search closely."""
+
+
 def score_call(
     engine: Engine,
     applicants: Sequence[ResearcherProfile],
     settings: CallSettings,
     *,
     exclusions: Collection[tuple[str, str]] = (),
-    progress: bool = False,
+    progress: Progress | None = None,
     on: dt.date | None = None,
 ) -> CallScores:
-    """Score each applicant against the `settings.candidates` hosts of its best estimated totals."""
+    """Score each applicant against the `settings.candidates` hosts of its best estimated totals.
+
+    Args:
+        engine: the hosts of the call, their index and the embedder.
+        applicants: the call's applicants, in the order of `CallScores.applicants`.
+        settings: candidates per applicant, programme, weights.
+        exclusions: (applicant id, host id) pairs never to score (conflicts staff know of).
+        progress: told of the "embedding" of the applicants' texts (those the cache does not hold), then
+            ("scoring", applicants scored, applicants) as each applicant is done.
+        on: the date eligibility is judged at (default: each applicant's desired start, else today).
+
+    Returns:
+        Every eligible, conflict-free pair among the candidates, with its score and the candidates left out.
+    """
     hosts = [engine.hosts[h] for h in sorted(engine.hosts)]
     host_index = {h.id: i for i, h in enumerate(hosts)}
     terms = HostTerms.of([h.id for h in hosts], (engine.hosts.side(h.id) for h in hosts))
     texts = [researcher_texts(a) for a in applicants]
-    flat = [t.text for ts in texts for t in ts]
-    vectors = engine.embedder.encode(flat, progress=progress)
-    exact = len(engine.index) <= engine.settings.exact_limit
-    if exact:  # few enough documents to score every host for every applicant: one matrix product per block
-        owners = np.repeat(np.arange(len(texts)), [len(ts) for ts in texts])
-        text_weights = np.array([t.weight for ts in texts for t in ts], dtype=np.float32)
-        all_hosts = [h.id for h in hosts]
-        topic = engine.topic_similarities(vectors, owners, text_weights, all_hosts)
-    else:
-        docs_per_text = max(engine.settings.pool, 4 * settings.candidates)
-        _, rows = engine.index.search(vectors, docs_per_text)
+    vectors = engine.embedder.encode([t.text for ts in texts for t in ts], progress=progress)
     excluded = set(exclusions)
 
     applicant_idx: list[int] = []
@@ -104,24 +114,18 @@ def score_call(
     scores: list[float] = []
     pairs: list[PairScore] = []
     left_out: dict[int, Counter[str]] = defaultdict(Counter)
-    starts = np.concatenate([[0], np.cumsum([len(ts) for ts in texts])])
-    for a, applicant in enumerate(tqdm(applicants, desc="scoring", unit="applicant", disable=not progress or None)):
-        if exact:
-            found, similarity, positions = all_hosts, topic[a], np.arange(len(all_hosts))
-        else:
-            lo, hi = int(starts[a]), int(starts[a + 1])
-            queries = vectors[lo:hi]
-            found = sorted(
-                engine.index.hosts_of_rows(rows[lo:hi].ravel())
-                | engine.index.nearest_hosts(queries, engine.settings.host_pool)
-            )
-            if not found:
-                continue
-            similarity = engine.topic_similarity(queries, [t.weight for t in texts[a]], found)
-            positions = np.fromiter((host_index[h] for h in found), dtype=np.int64, count=len(found))
+    ineligible: dict[int, str] = {}
+    topics = _topics(engine, vectors, texts, hosts, settings)
+    for a, (applicant, (found, similarity, positions)) in enumerate(zip(applicants, topics, strict=True)):
+        if progress is not None:
+            progress("scoring", a, len(applicants))
+        if not found:
+            continue
         when = on or applicant.desired_start or dt.date.today()
         mine = researcher_keys(applicant)
         verdicts = eligible_programmes(applicant, on=when)
+        if not any(v.eligible for v in verdicts):
+            ineligible[a] = _no_programme(applicant, verdicts)
         side = ResearcherSide.of(applicant, stage=applicant.stage(on=when), verdicts=verdicts)
         scorer = Scorer(side, settings.weights)
         estimates = scorer.best_totals(terms, positions, similarity)
@@ -148,8 +152,62 @@ def score_call(
             host_idx.append(host_index[host_id])
             scores.append(min(1.0, max(0.0, pair.total)))
             pairs.append(pair)
+    if progress is not None:
+        progress("scoring", len(applicants), len(applicants))
     edges = Edges(np.array(applicant_idx, np.int64), np.array(host_idx, np.int64), np.array(scores, np.float64))
-    return CallScores(list(applicants), hosts, edges, pairs, dict(left_out))
+    return CallScores(list(applicants), hosts, edges, pairs, dict(left_out), ineligible)
+
+
+def _no_programme(applicant: ResearcherProfile, verdicts: Sequence[Verdict]) -> str:
+    """Why an applicant can use no programme, in the words of the verdicts of those it asked for (of every
+    programme when it asked for none)."""
+    asked = [v for v in verdicts if v.programme in applicant.programmes] or list(verdicts)
+    why = "; ".join(f"{v.programme}: {v.summary.removeprefix('not eligible: ')}" for v in asked)
+    return f"eligible for no programme ({why})"
+
+
+def _topics(
+    engine: Engine, vectors: np.ndarray, texts: list[list[QueryText]], hosts: list[HostLab], settings: CallSettings
+) -> Iterator[tuple[list[str], np.ndarray, np.ndarray]]:
+    """For each applicant in turn: the hosts whose totals it estimates (ids, sorted), their topic similarity
+    and their positions in `hosts`.
+
+    Up to the engine's exact limit every host, every applicant's similarities summed a block of texts at a
+    time; above it, the owners of the nearest documents and the hosts of the nearest mean vectors, searched
+    `SEARCH_BLOCK` applicants at a time. Either way an applicant comes as soon as its block is done.
+    """
+    counts = [len(ts) for ts in texts]
+    host_ids = [h.id for h in hosts]
+    if len(engine.index) <= engine.settings.exact_limit:
+        owners = np.repeat(np.arange(len(texts)), counts)
+        text_weights = np.array([t.weight for ts in texts for t in ts], dtype=np.float32)
+        everyone = np.arange(len(host_ids))
+        ready = 0
+        for topic, done in engine.topic_similarity_blocks(vectors, owners, text_weights, host_ids):
+            for a in range(ready, done):
+                yield host_ids, topic[a], everyone
+            ready = done
+        return
+    host_index = {h: i for i, h in enumerate(host_ids)}
+    starts = np.concatenate([[0], np.cumsum(counts, dtype=np.int64)]).astype(np.int64)
+    docs_per_text = max(engine.settings.pool, 4 * settings.candidates)
+    for first in range(0, len(texts), SEARCH_BLOCK):
+        last = min(first + SEARCH_BLOCK, len(texts))
+        base = int(starts[first])
+        _, rows = engine.index.search(vectors[base : int(starts[last])], docs_per_text)
+        for a in range(first, last):
+            lo, hi = int(starts[a]), int(starts[a + 1])
+            queries = vectors[lo:hi]
+            found = sorted(
+                engine.index.hosts_of_rows(rows[lo - base : hi - base].ravel())
+                | engine.index.nearest_hosts(queries, engine.settings.host_pool)
+            )
+            if not found:
+                yield [], np.zeros(0, np.float32), np.zeros(0, np.int64)
+                continue
+            similarity = engine.topic_similarity(queries, [t.weight for t in texts[a]], found)
+            positions = np.fromiter((host_index[h] for h in found), dtype=np.int64, count=len(found))
+            yield found, similarity, positions
 
 
 def run_call(
@@ -157,13 +215,23 @@ def run_call(
     settings: CallSettings,
     *,
     host_preferences: Mapping[str, Sequence[str]] | None = None,
+    progress: Progress | None = None,
 ) -> CallResult:
     """Solve the call's assignment and explain who is left without a host.
+
+    Args:
+        scores: the call's scored pairs (`score_call`).
+        settings: the method and its limits, and the minimum score.
+        host_preferences: each host's applicant ids, most preferred first (stable matching only).
+        progress: told ("solving", 0, 1) before the solve and ("solving", 1, 1) once everyone left without a
+            host has a reason.
 
     Raises:
         AssignmentInfeasible: a minimum load cannot be met (the message names hosts and shortfalls).
         ValueError: settings that do not fit the method (stable matching is one host per applicant).
     """
+    if progress is not None:
+        progress("solving", 0, 1)
     keep = np.flatnonzero(scores.edges.score >= settings.min_score)
     kept = Edges(scores.edges.applicant[keep], scores.edges.host[keep], scores.edges.score[keep])
     kept_pairs = [scores.pairs[e] for e in keep]
@@ -197,11 +265,15 @@ def run_call(
         group_cap=cap,
     )
     for a, reason in list(unassigned.items()):
-        if reason.kind == "no eligible host" and scores.left_out.get(a):
+        if reason.kind == "no eligible host" and a in scores.ineligible:
+            unassigned[a] = Unassigned("no eligible host", scores.ineligible[a])
+        elif reason.kind == "no eligible host" and scores.left_out.get(a):
             counts = ", ".join(f"{n} {why}" for why, n in sorted(scores.left_out[a].items()))
             unassigned[a] = Unassigned("no eligible host", f"the closest hosts were left out: {counts}")
         elif reason.kind == "eligible hosts full":
             unassigned[a] = Unassigned(reason.kind, _name_full_hosts(scores, reason.full_hosts), reason.full_hosts)
+    if progress is not None:
+        progress("solving", 1, 1)
     return CallResult(scores, kept, kept_pairs, assignment, unassigned)
 
 

@@ -25,6 +25,7 @@ from matcher.engine import Engine, MatchSettings, UpsertReport
 from matcher.errors import IndexMismatch, UnknownHost
 from matcher.hosts import HostRecords
 from matcher.index import HostIndex
+from matcher.progress import Progress
 from matcher.runtime import release_freed_memory
 from matcher.store import Store
 from models.profiles import HostLab
@@ -50,11 +51,14 @@ class Catalogue:
         index_dir: Path | None,
         settings: MatchSettings | None = None,
         serving: bool = False,
+        progress: Progress | None = None,
     ) -> Catalogue:
         """Open the store and the index in `index_dir` (None: in memory), rebuilding the index if needed.
 
         `serving=True` (the service) builds the term statistics for explanations now, and again after each
-        reload, so no request pays for them; command-line writes leave them to the first match.
+        reload, so no request pays for them; command-line writes leave them to the first match. `progress`
+        hears of the embedding a rebuild does (after a crash, a restored database or another model, every
+        stored host's texts not in the cache).
         """
         store.create_all()
         engine = None
@@ -66,13 +70,13 @@ class Catalogue:
         if engine is None:
             engine = Engine(embedder, HostIndex(embedder.dim, embedder.fingerprint), settings=settings)
         catalogue = cls(engine, store, index_dir=index_dir, serving=serving)
-        catalogue.sync()
+        catalogue.sync(progress=progress)
         catalogue._warm()
         return catalogue
 
     # -- keeping in step -------------------------------------------------------------------------------
 
-    def sync(self, *, progress: bool = False) -> UpsertReport | None:
+    def sync(self, *, progress: Progress | None = None) -> UpsertReport | None:
         """Make the index hold exactly the stored hosts; None when it already did."""
         with self._writing():
             if self._in_step():
@@ -126,14 +130,14 @@ class Catalogue:
 
     # -- writes ----------------------------------------------------------------------------------------
 
-    def upsert_hosts(self, hosts: Sequence[HostLab], *, progress: bool = False) -> UpsertReport:
+    def upsert_hosts(self, hosts: Sequence[HostLab], *, progress: Progress | None = None) -> UpsertReport:
         """Add or replace hosts in the store and the index together; all or nothing."""
         with self._transaction() as session:
             self.store.put_hosts(session, hosts)
             session.flush()
             return self.engine.upsert_hosts(hosts, progress=progress)
 
-    def replace_all(self, hosts: Sequence[HostLab], *, progress: bool = False) -> UpsertReport:
+    def replace_all(self, hosts: Sequence[HostLab], *, progress: Progress | None = None) -> UpsertReport:
         """Make the stored and indexed hosts exactly `hosts`; all or nothing."""
         keep = {h.id for h in hosts}
         with self._transaction() as session:

@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
-from tqdm.auto import tqdm
+
+from matcher.progress import Progress, offset
 
 DEFAULT_BATCH_SIZE = 32  # the measured sweet spot on this machine (../shared/PERF_NOTES.md)
 
@@ -32,8 +33,15 @@ class Embedder(Protocol):
     @property
     def dim(self) -> int: ...
 
-    def encode(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
-        """Embed texts: (len(texts), dim) float32, each row of unit length."""
+    def encode(self, texts: Sequence[str], *, progress: Progress | None = None) -> np.ndarray:
+        """Embed texts: (len(texts), dim) float32, each row of unit length.
+
+        Args:
+            texts: the texts, in the order of the rows returned.
+            progress: told ("embedding", done, total) as texts are embedded, at least once at the end (a cache
+                counts only the texts it has to embed), and of any other stage the embedder goes through
+                (e.g. "converting" a model at first use).
+        """
         ...
 
 
@@ -178,7 +186,10 @@ class SentenceTransformerEmbedder:
             self._dim = int(self.model.get_embedding_dimension())
         return self._dim
 
-    def encode(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
+    def encode(self, texts: Sequence[str], *, progress: Progress | None = None) -> np.ndarray:
+        """Embed texts in one call to sentence-transformers (which sorts them by length and batches them);
+        `progress` hears of the end only: a caller wanting finer steps passes fewer texts at a time, as
+        `CachingEmbedder` does."""
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         vectors = self.model.encode(
@@ -186,8 +197,10 @@ class SentenceTransformerEmbedder:
             batch_size=self.batch_size,
             normalize_embeddings=True,
             convert_to_numpy=True,
-            show_progress_bar=progress and len(texts) > self.batch_size,
+            show_progress_bar=False,
         )
+        if progress is not None:
+            progress("embedding", len(texts), len(texts))
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
 
@@ -344,7 +357,7 @@ class WrappedEmbedder:
     def loaded(self) -> bool:
         return bool(getattr(self.inner, "loaded", True))
 
-    def encode(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
+    def encode(self, texts: Sequence[str], *, progress: Progress | None = None) -> np.ndarray:
         return self.inner.encode(texts, progress=progress)
 
 
@@ -358,32 +371,39 @@ class CachingEmbedder(WrappedEmbedder):
         self.cache = cache
         self.last_misses = 0  # texts the last call had to embed: handy for progress reports and tests
 
-    def encode(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
+    def encode(self, texts: Sequence[str], *, progress: Progress | None = None) -> np.ndarray:
+        """Embed texts through the cache. `progress` counts the texts the cache did not hold: ("embedding",
+        0, 0) when it held them all."""
         keys = [text_key(t) for t in texts]
         found = self.cache.get_many(self.fingerprint, list(dict.fromkeys(keys)), self.dim) if keys else {}
         missing = {key: text for key, text in zip(keys, texts, strict=True) if key not in found}
         self.last_misses = len(missing)
         if missing:
             found.update(self._embed_and_store(missing, progress=progress))
+        elif progress is not None:
+            progress("embedding", 0, 0)
         out = np.empty((len(texts), self.dim), dtype=np.float32)
         for row, key in enumerate(keys):
             out[row] = found[key]
         return out
 
-    def _embed_and_store(self, missing: dict[bytes, str], *, progress: bool) -> dict[bytes, np.ndarray]:
+    def _embed_and_store(self, missing: dict[bytes, str], *, progress: Progress | None) -> dict[bytes, np.ndarray]:
         """Embed in chunks and store each chunk at once, so an interrupted run resumes where it stopped.
 
         Texts go shortest first: each chunk is padded to its longest text, so sorting keeps the padding (and
-        the time) what one large encode call would spend."""
+        the time) what one large encode call would spend. `progress` hears of each chunk, and of the inner
+        embedder's own steps within it."""
         pending = sorted(missing.items(), key=lambda item: len(item[1]))
         fresh: dict[bytes, np.ndarray] = {}
-        show = progress and len(pending) > self.CHUNK
-        with tqdm(total=len(pending), desc="embedding", unit="text", disable=not show or None) as bar:
-            for start in range(0, len(pending), self.CHUNK):
-                chunk = pending[start : start + self.CHUNK]
-                vectors = self.inner.encode([text for _, text in chunk], progress=progress and not show)
-                stored = [(key, vector) for (key, _), vector in zip(chunk, vectors, strict=True)]
-                self.cache.put_many(self.fingerprint, stored)
-                fresh.update(stored)
-                bar.update(len(chunk))
+        if progress is not None:
+            progress("embedding", 0, len(pending))
+        for start in range(0, len(pending), self.CHUNK):
+            chunk = pending[start : start + self.CHUNK]
+            within = offset(progress, "embedding", start, len(pending)) if progress is not None else None
+            vectors = self.inner.encode([text for _, text in chunk], progress=within)
+            stored = [(key, vector) for (key, _), vector in zip(chunk, vectors, strict=True)]
+            self.cache.put_many(self.fingerprint, stored)
+            fresh.update(stored)
+            if progress is not None:
+                progress("embedding", start + len(chunk), len(pending))
         return fresh

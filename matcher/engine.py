@@ -26,6 +26,7 @@ from matcher.embedding import Embedder
 from matcher.errors import UnknownHost
 from matcher.hosts import HostRecords
 from matcher.index import HostIndex
+from matcher.progress import Progress
 from matcher.ranking import (
     NO_PLACES,
     HostFilter,
@@ -102,7 +103,7 @@ class Engine:
 
     # -- changes ---------------------------------------------------------------------------------------
 
-    def upsert_hosts(self, hosts: Iterable[HostLab], *, progress: bool = False) -> UpsertReport:
+    def upsert_hosts(self, hosts: Iterable[HostLab], *, progress: Progress | None = None) -> UpsertReport:
         """Add or replace hosts. Only documents whose text changed are embedded (and the cache may know
         even those); hosts that did not change at all are left untouched."""
         added = updated = unchanged = 0
@@ -146,7 +147,7 @@ class Engine:
         if self._terms is not None:
             self._terms.discard(host_ids)
 
-    def replace_all(self, hosts: Sequence[HostLab], *, progress: bool = False) -> UpsertReport:
+    def replace_all(self, hosts: Sequence[HostLab], *, progress: Progress | None = None) -> UpsertReport:
         """Make the host set exactly `hosts`: upsert them and remove every other host."""
         stale = sorted(set(self.hosts) - {h.id for h in hosts})
         if stale:
@@ -398,7 +399,7 @@ class Engine:
 
         Args:
             queries: (t, dim) every researcher's texts, one researcher after another.
-            owners: (t,) the researcher (0, 1, ...) each text belongs to.
+            owners: (t,) the researcher (0, 1, ...) each text belongs to, never decreasing.
             weights: (t,) each text's weight within its researcher.
             host_ids: the hosts to score exactly.
             budget: bytes of padded similarities held at once; texts are taken in blocks that fit.
@@ -406,20 +407,38 @@ class Engine:
         The same aggregation and weighting as a match (`weighted_similarity`), a block of texts at a time
         against the hosts' documents gathered once (up to `MatchSettings.exact_limit` of them: 77 MB at 50,000).
         """
+        result = np.zeros((0, len(host_ids)), dtype=np.float32)
+        for filled, _ in self.topic_similarity_blocks(queries, owners, weights, host_ids, budget=budget):
+            result = filled  # the same array each time, complete after the last block
+        return result
+
+    def topic_similarity_blocks(
+        self, queries: np.ndarray, owners: np.ndarray, weights: np.ndarray, host_ids: list[str], *, budget: int = 2**26
+    ) -> Iterator[tuple[np.ndarray, int]]:
+        """`topic_similarities` a block of texts at a time, for a caller that goes on with each researcher as
+        soon as its row is complete (a call scores applicants and reports progress while the rest are summed).
+
+        Arguments as for `topic_similarities`. Yields, after each block and at least once: the (researchers, H)
+        array, the same one each time and filled as it goes, and how many researchers it holds complete:
+        those before the researcher of the next text (owners never decrease), all of them after the last
+        block. A complete row never changes again.
+        """
         owners = np.asarray(owners, dtype=np.int64)
         weights = np.asarray(weights, dtype=np.float32)
         result = np.zeros((int(owners.max()) + 1 if len(owners) else 0, len(host_ids)), dtype=np.float32)
-        if not host_ids:
-            return result
+        if not host_ids or not len(owners):
+            yield result, len(result)
+            return
         segments = [self.index.host_rows(h) for h in host_ids]
         lengths = np.fromiter(map(len, segments), dtype=np.int64, count=len(segments))
         documents = self.index.gather(np.concatenate(segments))  # once, host after host
         step = max(1, budget // (4 * len(host_ids) * int(lengths.max())))
         for start in range(0, len(queries), step):
-            block, _ = pad_runs(np.asarray(queries[start : start + step], dtype=np.float32) @ documents.T, lengths)
+            end = min(start + step, len(queries))
+            block, _ = pad_runs(np.asarray(queries[start:end], dtype=np.float32) @ documents.T, lengths)
             per_text = aggregate(block, lengths, method=self.settings.aggregation, k=self.settings.top_k_docs)
-            np.add.at(result, owners[start : start + step], weights[start : start + step, None] * per_text)
-        return result
+            np.add.at(result, owners[start:end], weights[start:end, None] * per_text)
+            yield result, int(owners[end]) if end < len(owners) else len(result)
 
     def weighted_similarity(
         self, block: np.ndarray, lengths: np.ndarray | None, weights: Sequence[float]

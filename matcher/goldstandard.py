@@ -20,6 +20,7 @@ from matcher.engine import Engine
 from matcher.errors import FieldError, InvalidInput
 from matcher.evaluation import Rated, Sums, bootstrap_interval, pooled
 from matcher.openreview import read_archives, read_submissions, reviewer_as_host, submission_as_researcher
+from matcher.progress import Progress
 
 
 def read_ratings(data: Path) -> dict[str, list[tuple[str, float]]]:
@@ -60,17 +61,22 @@ class SampleResult:
 
 
 def score_sample(
-    folder: Path, ratings: dict[str, list[tuple[str, float]]], new_engine: Callable[[], Engine]
+    folder: Path,
+    ratings: dict[str, list[tuple[str, float]]],
+    new_engine: Callable[[], Engine],
+    *,
+    progress: Progress | None = None,
 ) -> dict[str, Rated]:
-    """(rating, prediction) pairs per participant for one sample folder."""
+    """(rating, prediction) pairs per participant for one sample folder; `progress` hears of the embedding
+    of the participants' papers, then of the rated papers."""
     archives = read_archives(folder)
     submissions = read_submissions(folder)
     engine = new_engine()
-    engine.upsert_hosts([reviewer_as_host(r, papers) for r, papers in archives.items() if papers])
+    engine.upsert_hosts([reviewer_as_host(r, papers) for r, papers in archives.items() if papers], progress=progress)
     wanted = sorted({paper for pairs in ratings.values() for paper, _ in pairs if paper in submissions})
     texts = {p: researcher_texts(submission_as_researcher(submissions[p])) for p in wanted}
     flat = [t.text for p in wanted for t in texts[p]]
-    vectors = engine.embedder.encode(flat)
+    vectors = engine.embedder.encode(flat, progress=progress)
     start, queries = 0, {}
     for p in wanted:
         queries[p] = vectors[start : start + len(texts[p])]
@@ -90,16 +96,36 @@ def score_sample(
 
 
 def evaluate(
-    data: Path, samples: Iterable[int], new_engine: Callable[[], Engine], *, resamples: int = 1000
+    data: Path,
+    samples: Iterable[int],
+    new_engine: Callable[[], Engine],
+    *,
+    resamples: int = 1000,
+    progress: Progress | None = None,
 ) -> dict[str, object]:
-    """Metrics per sample, their means, and bootstrap 95% intervals over participants per sample."""
+    """Metrics per sample, their means, and bootstrap 95% intervals over participants per sample.
+
+    Args:
+        data: the gold-standard folder (evaluations.csv and evaluation_datasets/d_20_N).
+        samples: which d_20_N samples, in order.
+        new_engine: a fresh engine for each sample (the same embedder and cache).
+        resamples: bootstrap resamples per interval.
+        progress: told ("samples", scored, len(samples)) and, within each sample, of its "embedding".
+
+    Raises:
+        InvalidInput: no evaluations.csv, or a sample folder that does not exist (checked before any is scored).
+    """
     ratings = read_ratings(data)
-    per_sample = {}
-    for n in samples:
-        folder = data / "evaluation_datasets" / f"d_20_{n}"
+    chosen = list(samples)
+    folders = [data / "evaluation_datasets" / f"d_20_{n}" for n in chosen]
+    for folder in folders:
         if not folder.is_dir():
             raise InvalidInput([FieldError("samples", f"{folder} does not exist")])
-        rated = score_sample(folder, ratings, new_engine)
+    per_sample = {}
+    for i, (n, folder) in enumerate(zip(chosen, folders, strict=True)):
+        if progress is not None:
+            progress("samples", i, len(chosen))
+        rated = score_sample(folder, ratings, new_engine, progress=progress)
         sums = pooled(rated)
         per_sample[f"d_20_{n}"] = {
             "loss": sums.loss,
@@ -109,5 +135,7 @@ def evaluate(
             "participants": len(rated),
             "pairs": int(sums.loss_den and sum(len(r) for r in rated.values())),
         }
+    if progress is not None:
+        progress("samples", len(chosen), len(chosen))
     means = {k: float(np.mean([s[k] for s in per_sample.values()])) for k in ("loss", "easy", "hard")}
     return {**means, "per_sample": per_sample}

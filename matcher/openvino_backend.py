@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 
 from matcher.embedding import DEFAULT_BATCH_SIZE, local_model_dir, model_fingerprint
+from matcher.progress import Progress
 
 SETTINGS_FILE = "hostmatch-openvino.json"
 PAD_MULTIPLE = 32
@@ -144,13 +145,13 @@ class OpenVINOEmbedder:
     def converted_dir(self) -> Path:
         return self.export_dir / self._fingerprint
 
-    def _load(self) -> tuple[Any, Any]:
+    def _load(self, progress: Progress | None = None) -> tuple[Any, Any]:
         with self._lock:
             if self._runtime is None:
                 import openvino as ov
                 from tokenizers import Tokenizer
 
-                folder = self.converted()
+                folder = self.converted(progress)
                 config = {"PERFORMANCE_HINT": "LATENCY"}
                 if self.threads:
                     config["INFERENCE_NUM_THREADS"] = str(self.threads)
@@ -164,24 +165,37 @@ class OpenVINOEmbedder:
                 self._runtime = (compiled, tokenizer)
             return self._runtime
 
-    def converted(self) -> Path:
-        """The converted model's folder, converting it in a child process the first time."""
+    def converted(self, progress: Progress | None = None) -> Path:
+        """The converted model's folder, converting it in a child process the first time.
+
+        Args:
+            progress: told ("converting", 0, 1) before a conversion and ("converting", 1, 1) after it; not
+                called when the model was converted before.
+
+        Raises:
+            RuntimeError: the conversion failed (the message ends with the child's last line of errors).
+        """
         target = self.converted_dir
         if (target / SETTINGS_FILE).is_file():
             return target
+        if progress is not None:
+            progress("converting", 0, 1)
         self.export_dir.mkdir(parents=True, exist_ok=True)
         command = [sys.executable, "-m", "matcher.openvino_backend", str(self.model_path), str(target)]
         done = subprocess.run(command + (["--int8"] if self.int8 else []), capture_output=True, text=True)
         if done.returncode != 0 or not (target / SETTINGS_FILE).is_file():
             detail = (done.stderr.strip().splitlines() or ["no output"])[-1]
             raise RuntimeError(f"converting {self.model_path} to OpenVINO failed: {detail}")
+        if progress is not None:
+            progress("converting", 1, 1)
         return target
 
-    def encode(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
+    def encode(self, texts: Sequence[str], *, progress: Progress | None = None) -> np.ndarray:
+        """Embed texts a batch at a time; `progress` hears of each batch, and of a conversion at first use."""
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         if not texts:
             return out
-        compiled, tokenizer = self._load()
+        compiled, tokenizer = self._load(progress)
         request = getattr(self._local, "request", None)
         if request is None:  # one infer request per thread: requests are not thread-safe, the model is
             request = self._local.request = compiled.create_infer_request()
@@ -196,6 +210,8 @@ class OpenVINOEmbedder:
             feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
             hidden = request.infer({k: v for k, v in feed.items() if k in names})[compiled.outputs[0]]
             out[rows] = _pool(np.asarray(hidden, dtype=np.float32), mask, self._layout["pooling"])
+            if progress is not None:
+                progress("embedding", start + len(rows), len(texts))
         norms = np.linalg.norm(out, axis=1, keepdims=True)
         return np.ascontiguousarray(out / np.maximum(norms, 1e-12), dtype=np.float32)
 

@@ -111,3 +111,15 @@ def medium_sections_in(broad: str) -> tuple[str, ...]:
     if letter not in BROAD_SECTIONS:
         raise ValueError(f"{broad!r} is not a KAKENHI broad section (A-K)")
     return tuple(code for code, (_, broads) in _MEDIUM.items() if letter in broads)
+
+
+def broad_section_label(broad: str) -> str:
+    """A broad section named for people: its letter and its medium sections, since KAKENHI names broad
+    sections by letter only ("J: Information science, computer engineering; Human informatics; Applied
+    informatics"). Medium names may hold commas, so they are joined by semicolons.
+
+    Raises:
+        ValueError: not a broad section letter.
+    """
+    letter = broad.strip().upper()
+    return f"{letter}: " + "; ".join(MEDIUM_SECTIONS[code] for code in medium_sections_in(letter))

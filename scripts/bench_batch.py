@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from matcher.batch import CallSettings, run_call, score_call
+from matcher.call_report import write_outputs
 from matcher.documents import host_documents, researcher_texts
 from matcher.embedding import (
     BACKENDS,
@@ -40,7 +41,7 @@ from matcher.embedding import (
 )
 from matcher.engine import Engine
 from matcher.index import HostIndex
-from scripts.batch import write_outputs
+from matcher.progress import Progress
 from scripts.synthetic import synthetic_call
 
 
@@ -51,7 +52,7 @@ class TimedEncoder(WrappedEmbedder):
         super().__init__(inner)
         self.seconds = 0.0
 
-    def encode(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
+    def encode(self, texts: Sequence[str], *, progress: Progress | None = None) -> np.ndarray:
         start = time.perf_counter()
         try:
             return super().encode(texts, progress=progress)

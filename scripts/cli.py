@@ -8,18 +8,25 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Iterator
+from contextlib import contextmanager
 from functools import wraps
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
+from matcher.progress import Progress, TqdmProgress, fan_out, terminal_progress
 from models.programmes import PROGRAMME_IDS
 
 F = TypeVar("F", bound=Callable[..., Any])
+EXPLAIN_HELP = (
+    "Show every score component with its reason, the shared terms and the evidence; lines are cut to the "
+    "terminal's width on a terminal, in full when the output goes to a file or a pipe."
+)
 
 
 class State:
@@ -31,6 +38,16 @@ class State:
         self.home = Home.from_env(home)
         self.model = model or os.environ.get("HOSTMATCH_MODEL") or None
         self.backend = backend
+        self._bars: TqdmProgress | None = None
+
+    def progress(self, *, transient: Collection[str] = ()) -> Progress | None:
+        """Bars and lines on standard error when it is a terminal, closed when the command ends; else None.
+        The first call makes them (`transient`: stages whose bars vanish when done)."""
+        if self._bars is None:
+            self._bars = terminal_progress(transient=transient)
+            if self._bars is not None:
+                click.get_current_context().call_on_close(self._bars.close)
+        return self._bars
 
     def embedder(self) -> Any:
         from matcher.embedding import CachingEmbedder, EmbeddingCache, make_embedder
@@ -55,11 +72,13 @@ class State:
         store.create_all()
         return store
 
-    def catalogue(self) -> Any:
-        """Database and index together, kept in step (see matcher.catalogue)."""
+    def catalogue(self, *, progress: Progress | None = None) -> Any:
+        """Database and index together, kept in step (see matcher.catalogue); a rebuild from the store reports
+        to `progress` (default: the terminal's bars)."""
         from matcher.catalogue import Catalogue
 
-        return Catalogue.open(self.store(), self.embedder(), index_dir=self.home.index_dir)
+        heard = progress if progress is not None else self.progress()
+        return Catalogue.open(self.store(), self.embedder(), index_dir=self.home.index_dir, progress=heard)
 
 
 def friendly_errors(func: F) -> F:
@@ -121,7 +140,7 @@ def index_build(state: State, hosts_file: str | None, sample: bool, add: bool) -
     hosts = read_hosts(sample_path("hosts") if sample else Path(hosts_file or ""))
     catalogue = state.catalogue()
     write = catalogue.upsert_hosts if add else catalogue.replace_all
-    report = write(hosts, progress=True)
+    report = write(hosts, progress=state.progress())
     engine = catalogue.engine
     click.echo(
         f"index: {len(engine.hosts)} hosts, {len(engine.index)} documents in {state.home.index_dir} "
@@ -208,7 +227,7 @@ def _weights(text: str | None) -> Any:
 @click.option("--min-score", default=0.0, show_default=True, type=click.FloatRange(0, 1), help="Drop weaker matches.")
 @click.option("--exclude", multiple=True, metavar="HOST_ID", help="Never return this host (repeatable).")
 @click.option("--weights", help="Component weights, e.g. topic=0.6,stage=0.1,tenure=0.2.")
-@click.option("--explain", is_flag=True, help="Show every score component, eligibility and shared terms.")
+@click.option("--explain", is_flag=True, help=EXPLAIN_HELP)
 @click.option("--json", "as_json", is_flag=True, help='Print JSON: {"matches": [...]}.')
 @click.pass_obj
 @friendly_errors
@@ -263,8 +282,48 @@ def match(
     _print_matches(researcher, result, explain=explain)
 
 
+def output_width(stream: Any = None) -> int | None:
+    """How wide explanations may be: the terminal's width when `stream` (default: standard output) is a
+    terminal, None (no limit) when it is a file or a pipe, whose reader should get every word."""
+    stream = sys.stdout if stream is None else stream
+    try:
+        if not stream.isatty():
+            return None
+    except (AttributeError, ValueError, OSError):
+        return None
+    return shutil.get_terminal_size((100, 24)).columns
+
+
+def fit(prefix: str, text: str, width: int | None) -> str:
+    """`prefix` and `text` on one line: in full when `width` is None; else `text` shortened at a word, ending
+    in "…", so the line fits the width (never to fewer than 24 characters of text)."""
+    if width is None:
+        return prefix + text
+    return prefix + textwrap.shorten(text, max(24, width - len(prefix)), placeholder="…")
+
+
+def _print_explanation(ranked: Any, indent: str, width: int | None) -> None:
+    """The score components with their reasons, and the shared terms, of a match or a candidate."""
+    for c in ranked.components:
+        click.echo(fit(f"{indent}{c.name:<9} {c.value:.2f} x{c.weight:.2f}  ", c.reason, width))
+    if ranked.shared_terms:
+        click.echo(fit(f"{indent}terms     ", ", ".join(ranked.shared_terms), width))
+
+
+def _print_evidence(ranked: Any, indent: str, width: int | None) -> None:
+    """The closest (host document, researcher text) pairs of a match or a candidate."""
+    for ev in ranked.evidence:
+        click.echo(fit(f"{indent}· ", f"{ev.similarity:.2f}  {ev.document_title}  <- {ev.researcher_title}", width))
+
+
+def _print_left_out(excluded: dict[str, int]) -> None:
+    if excluded:
+        click.echo("Left out: " + ", ".join(f"{n} {reason}" for reason, n in sorted(excluded.items())))
+
+
 def _print_matches(researcher: Any, result: Any, *, explain: bool) -> None:
     indent = " " * 12
+    width = output_width()
     click.echo(
         f"Top {len(result.matches)} host labs for {researcher.name} ({researcher.id}, "
         f"{researcher.stage(on=researcher.desired_start)}), from {result.candidates} candidates"
@@ -273,26 +332,18 @@ def _print_matches(researcher: Any, result: Any, *, explain: bool) -> None:
         click.echo("\nProgrammes:")
         for verdict in result.programmes:
             mark = "yes" if verdict.eligible else "no "
-            click.echo(f"  {mark} {verdict.programme:<21} " + textwrap.shorten(verdict.summary, 130, placeholder="…"))
+            click.echo(fit(f"  {mark} {verdict.programme:<21} ", verdict.summary, width))
     if result.note:
         click.echo(f"\n{result.note}")
-    if result.excluded:
-        counts = ", ".join(f"{n} {reason}" for reason, n in sorted(result.excluded.items()))
-        click.echo(f"Left out: {counts}")
+    _print_left_out(result.excluded)
     click.echo()
     for rank, m in enumerate(result.matches, start=1):
         click.echo(f"{rank:>3}. {m.score:.3f}  {m.lab_name}")
         shared = ", ".join(m.eligible_programmes) or "no shared programme"
         click.echo(f"{indent}{m.pi_name}, {m.institution}  [{m.host_id}]  programmes: {shared}")
         if explain:
-            for c in m.components:
-                reason = textwrap.shorten(c.reason, 120, placeholder="…")
-                click.echo(f"{indent}{c.name:<9} {c.value:.2f} x{c.weight:.2f}  {reason}")
-            if m.shared_terms:
-                click.echo(f"{indent}terms     {', '.join(m.shared_terms)}")
-        for ev in m.evidence:
-            line = f"{ev.similarity:.2f}  {ev.document_title}  <- {ev.researcher_title}"
-            click.echo(indent + "· " + textwrap.shorten(line, 96, placeholder="…"))
+            _print_explanation(m, indent, width)
+        _print_evidence(m, indent, width)
         click.echo()
 
 
@@ -307,6 +358,7 @@ def _print_matches(researcher: Any, result: Any, *, explain: bool) -> None:
 @click.option("--sample", is_flag=True, help="Use the bundled (fictional) sample researchers.")
 @click.option("--top", default=10, show_default=True, type=click.IntRange(1, 1000), help="Candidates to show.")
 @click.option("--weights", help="Component weights, e.g. topic=0.6,stage=0.1,tenure=0.2.")
+@click.option("--explain", is_flag=True, help=EXPLAIN_HELP)
 @click.option("--json", "as_json", is_flag=True, help='Print JSON: {"candidates": [...]}.')
 @click.pass_obj
 @friendly_errors
@@ -317,6 +369,7 @@ def candidates(
     sample: bool,
     top: int,
     weights: str | None,
+    explain: bool,
     as_json: bool,
 ) -> None:
     """Rank researchers for one host lab (the staff view), with the same score components."""
@@ -326,15 +379,25 @@ def candidates(
         raise click.UsageError("give exactly one of --researchers FILE or --sample")
     researchers = read_researchers(sample_path("researchers") if sample else Path(researchers_file or ""))
     chosen_weights = _weights(weights)
-    result = state.engine().rank_researchers(host_id, researchers, top=top, weights=chosen_weights)
+    engine = state.engine()
+    result = engine.rank_researchers(host_id, researchers, top=top, weights=chosen_weights)
     if as_json:
         click.echo(json.dumps(result.model_dump(mode="json"), indent=2, ensure_ascii=False))
         return
-    click.echo(f"Top {len(result.candidates)} of {result.considered} researchers for {host_id}\n")
+    host = engine.hosts[host_id]
+    indent = " " * 12
+    width = output_width()
+    click.echo(f"Top {len(result.candidates)} of {result.considered} researchers for {host.lab_name} [{host_id}]")
+    _print_left_out(result.excluded)
+    click.echo()
     for rank, c in enumerate(result.candidates, start=1):
         shared = ", ".join(c.eligible_programmes) or "no shared programme"
         click.echo(f"{rank:>3}. {c.score:.3f}  {c.name} ({c.researcher_id}, {c.stage}), {c.institution}, {c.country}")
-        click.echo(f"            programmes: {shared}")
+        click.echo(f"{indent}programmes: {shared}")
+        if explain:
+            _print_explanation(c, indent, width)
+            _print_evidence(c, indent, width)
+            click.echo()
 
 
 @cli.command("programmes")
@@ -388,7 +451,7 @@ def db_load_sample(state: State) -> None:
 
     hosts, researchers = read_hosts(sample_path("hosts")), read_researchers(sample_path("researchers"))
     catalogue = state.catalogue()
-    report = catalogue.upsert_hosts(hosts, progress=True)
+    report = catalogue.upsert_hosts(hosts, progress=state.progress())
     with catalogue.store.session() as session:
         catalogue.store.put_researchers(session, researchers)
     click.echo(
@@ -518,6 +581,15 @@ def serve(state: State, host: str, port: int, workers: int, dev: bool) -> None:
     help="At most this share of the applicants go to one institution (flow only).",
 )
 @click.option("--programme", type=click.Choice(PROGRAMME_IDS), help="Only pairs that can apply under it.")
+@click.option(
+    "--status-file",
+    type=click.Path(dir_okay=False),
+    help="Keep the run's status in this JSON file, for a page to poll: replaced whole at the start, at each "
+    "stage and at most every 0.5 s. Keys: stage (starting, embedding, scoring, solving, writing, done, failed), "
+    "done and total (the stage's counts), stages ({embedding, scoring, solving, writing}: {done, total}), "
+    "percent (0-100), started_at, updated_at (ISO 8601), eta_seconds (or null), message, error (when failed: "
+    "the message, exit status 2), summary (when done). Details: matcher/call_status.py.",
+)
 @click.pass_obj
 @friendly_errors
 def batch(
@@ -537,52 +609,93 @@ def batch(
     min_load: int,
     institution_share: float | None,
     programme: str | None,
+    status_file: str | None,
 ) -> None:
     """Match every applicant of a call: shortlists, one assignment that respects capacity, and reasons."""
     from matcher.batch import CallSettings, run_call, score_call
+    from matcher.call_inputs import read_exclusions, read_host_preferences
+    from matcher.call_report import summary_sentences, write_outputs
+    from matcher.call_status import StatusFile, summary_of
     from matcher.engine import Engine
     from matcher.index import HostIndex
     from matcher.records import read_hosts, read_researchers
-    from scripts.batch import read_exclusions, read_host_preferences, write_outputs
 
-    if bool(hosts_file) == from_store:
-        raise click.UsageError("give exactly one of --hosts FILE or --from-store")
-    if method == "stable" and (per_applicant != 1 or min_load or institution_share):
-        raise click.UsageError(
-            "--method stable gives one host per applicant; --per-applicant, --min-load and "
-            "--institution-share need --method flow"
+    status = None
+    if status_file:
+        try:
+            status = StatusFile(Path(status_file))
+        except OSError as exc:
+            raise click.BadParameter(
+                f"cannot write {status_file}: {exc.strerror or exc}", param_hint="--status-file"
+            ) from exc
+    progress = fan_out(state.progress(), status)
+    with _failure_recorded(status):
+        if bool(hosts_file) == from_store:
+            raise click.UsageError("give exactly one of --hosts FILE or --from-store")
+        if method == "stable" and (per_applicant != 1 or min_load or institution_share):
+            raise click.UsageError(
+                "--method stable gives one host per applicant; --per-applicant, --min-load and "
+                "--institution-share need --method flow"
+            )
+        if host_preferences and method != "stable":
+            raise click.UsageError("--host-preferences is used by --method stable")
+        settings = CallSettings(
+            candidates=candidates,
+            shortlist=shortlist,
+            min_score=min_score,
+            programme=programme,
+            method="stable" if method == "stable" else "flow",
+            per_applicant=per_applicant,
+            min_load=min_load,
+            institution_share=institution_share,
         )
-    if host_preferences and method != "stable":
-        raise click.UsageError("--host-preferences is used by --method stable")
-    settings = CallSettings(
-        candidates=candidates,
-        shortlist=shortlist,
-        min_score=min_score,
-        programme=programme,
-        method="stable" if method == "stable" else "flow",
-        per_applicant=per_applicant,
-        min_load=min_load,
-        institution_share=institution_share,
-    )
-    applicants = read_researchers(Path(applicants_file))
-    excluded = read_exclusions(Path(exclusions)) if exclusions else set()
-    preferences = read_host_preferences(Path(host_preferences)) if host_preferences else None
-    if from_store:
-        engine = state.catalogue().engine
-    else:
-        defaults = {"capacity": default_capacity} if default_capacity is not None else None
-        hosts = read_hosts(Path(hosts_file or ""), defaults=defaults)
-        embedder = state.embedder()
-        engine = Engine(embedder, HostIndex(embedder.dim, embedder.fingerprint))
-        engine.upsert_hosts(hosts, progress=True)
-    scores = score_call(engine, applicants, settings, exclusions=excluded, progress=True)
-    result = run_call(scores, settings, host_preferences=preferences)
-    report = write_outputs(result, settings, Path(out_dir))
-    click.echo(
-        f"{report['assigned']} of {report['applicants']} applicants assigned ({report['share_assigned']:.0%}), "
-        f"mean score {report['score']['mean']}; unassigned: {report['unassigned_reasons'] or 'none'}; "
-        f"outputs in {out_dir}"
-    )
+        applicants = read_researchers(Path(applicants_file))
+        if status is not None:
+            status.expect("scoring", len(applicants))
+        excluded = read_exclusions(Path(exclusions)) if exclusions else set()
+        preferences = read_host_preferences(Path(host_preferences)) if host_preferences else None
+        if from_store:
+            engine = state.catalogue(progress=progress).engine
+        else:
+            defaults = {"capacity": default_capacity} if default_capacity is not None else None
+            hosts = read_hosts(Path(hosts_file or ""), defaults=defaults)
+            embedder = state.embedder()
+            engine = Engine(embedder, HostIndex(embedder.dim, embedder.fingerprint))
+            engine.upsert_hosts(hosts, progress=progress)
+        scores = score_call(engine, applicants, settings, exclusions=excluded, progress=progress)
+        result = run_call(scores, settings, host_preferences=preferences, progress=progress)
+        report = write_outputs(result, settings, Path(out_dir), progress=progress)
+    if status is not None:
+        status.finish(summary_of(report, out_dir))
+    click.echo(summary_sentences(report, out_dir))
+
+
+@contextmanager
+def _failure_recorded(status: Any) -> Iterator[None]:
+    """On any error, a status file (when there is one) says "failed" with a message, never a traceback; the
+    error then goes on (a hostmatch error to `friendly_errors`: its message and exit status 2)."""
+    try:
+        yield
+    except BaseException as exc:
+        if status is not None:
+            status.fail(_error_message(exc))
+        raise
+
+
+def _error_message(error: BaseException) -> str:
+    """What a status file says of an error: hostmatch's, usage and file errors in full, others by kind only
+    (their text may be anything; the command's standard error has it)."""
+    from matcher.errors import MatcherError
+
+    if isinstance(error, MatcherError):
+        return str(error)
+    if isinstance(error, click.ClickException):
+        return error.format_message()
+    if isinstance(error, OSError):
+        return f"{error.strerror or 'cannot use a file'}: {error.filename}" if error.filename else str(error)
+    if isinstance(error, KeyboardInterrupt):
+        return "interrupted"
+    return f"unexpected error ({type(error).__name__}); the command's error output has the details"
 
 
 @cli.group("eval")
@@ -629,7 +742,8 @@ def eval_goldstandard(
     def new_engine() -> Engine:
         return Engine(embedder, HostIndex(embedder.dim, embedder.fingerprint), settings=settings)
 
-    result = evaluate(Path(data_dir), chosen, new_engine)
+    # Each sample embeds its own papers: those bars vanish when done, under the bar of samples.
+    result = evaluate(Path(data_dir), chosen, new_engine, progress=state.progress(transient={"embedding"}))
     per_sample: dict[str, Any] = result["per_sample"]  # type: ignore[assignment]
     click.echo(f"{'sample':<9} {'loss':>6} {'easy':>6} {'hard':>6}   95% interval (loss; easy; hard)")
     for name, m in per_sample.items():

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from matcher.progress import Progress
 from models.profiles import HostLab, ResearcherProfile
 
 _WORD = re.compile(r"[a-z]+")
@@ -38,7 +39,7 @@ class FakeEmbedder:
     def dim(self) -> int:
         return self._dim
 
-    def encode(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
+    def encode(self, texts: Sequence[str], *, progress: Progress | None = None) -> np.ndarray:
         self.calls += 1
         self.texts_embedded += len(texts)
         out = np.zeros((len(texts), self._dim), dtype=np.float32)

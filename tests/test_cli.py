@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
 
 from scripts.cli import cli
-from tests.conftest import researcher_record
+from tests.conftest import FakeEmbedder, host_record, researcher_record
 
 
 def run(home: Path, *args: str) -> tuple[int, str, str]:
@@ -228,3 +229,237 @@ def test_batch_option_conflicts_are_usage_errors(tmp_path: Path) -> None:
         "2",
     )
     assert code == 2 and "--method stable gives one host per applicant" in err
+
+
+@pytest.fixture
+def fake_model(monkeypatch: pytest.MonkeyPatch) -> FakeEmbedder:
+    """Every command embeds with the fake embedder (through the data folder's cache), not the real model."""
+    from matcher.embedding import CachingEmbedder, EmbeddingCache
+    from scripts.cli import State
+
+    fake = FakeEmbedder()
+
+    def embedder(state: State) -> CachingEmbedder:
+        return CachingEmbedder(fake, EmbeddingCache(state.home.cache_path))
+
+    monkeypatch.setattr(State, "embedder", embedder)
+    return fake
+
+
+def small_call(folder: Path) -> tuple[Path, Path]:
+    """Three hosts with one place each and five applicants (JSON Lines files)."""
+    topics = ["coral reef symbiosis", "tsunami early warning", "japanese honorifics in language models"]
+    hosts = folder / "hosts.jsonl"
+    with hosts.open("w") as handle:
+        for i, topic in enumerate(topics):
+            record = host_record(
+                f"h-{i}",
+                lab_name=f"{topic.title()} Lab",
+                pi_name=f"PI {i}",
+                description=f"We study {topic}.",
+                capacity=1,
+            )
+            handle.write(json.dumps(record) + "\n")
+    applicants = folder / "applicants.jsonl"
+    with applicants.open("w") as handle:
+        for i in range(5):
+            statement = f"I work on {topics[i % 3]}, case {i}."
+            handle.write(json.dumps(researcher_record(f"r-{i}", name=f"Applicant {i}", statement=statement)) + "\n")
+    return hosts, applicants
+
+
+def test_batch_keeps_a_status_file_from_start_to_done(
+    tmp_path: Path, fake_model: FakeEmbedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import matcher.call_status
+
+    written: list[dict[str, Any]] = []
+    real = matcher.call_status.atomic_write_text
+
+    def keep(path: Path, text: str) -> None:
+        written.append(json.loads(text))
+        real(path, text)
+
+    monkeypatch.setattr(matcher.call_status, "atomic_write_text", keep)
+    hosts, applicants = small_call(tmp_path)
+    out = tmp_path / "call"
+    code, stdout, stderr = run(
+        tmp_path / "home",
+        "batch",
+        "--applicants",
+        str(applicants),
+        "--hosts",
+        str(hosts),
+        "--out",
+        str(out),
+        "--status-file",
+        str(out / "status.json"),
+    )
+    assert code == 0, stderr
+    assert stderr == ""  # standard error is not a terminal here: no bars, no lines
+    stages = [w["stage"] for w in written]
+    assert [s for i, s in enumerate(stages) if i == 0 or stages[i - 1] != s] == [
+        "starting",
+        "embedding",
+        "scoring",
+        "solving",
+        "writing",
+        "done",
+    ]
+    final = json.loads((out / "status.json").read_text())
+    assert final == written[-1]
+    assert final["percent"] == 100.0 and final["error"] is None
+    assert final["stages"]["scoring"] == {"done": 5, "total": 5}
+    assert final["stages"]["embedding"]["total"] == fake_model.texts_embedded == 8  # 3 hosts' and 5 applicants' texts
+    assert final["summary"]["text"] == stdout.strip()
+    assert final["summary"]["assigned"] == 3 and final["summary"]["unassigned"] == {"eligible hosts full": 2}
+    assert stdout.strip() == (
+        f"3 of 5 applicants assigned (60%), mean score {final['summary']['mean_score']:.2f}. 2 without a host: "
+        f"2 all eligible labs full. Outputs in {out}: assignments.csv, shortlists.csv, report.json, report.html."
+    )
+
+
+def test_batch_writes_failed_with_the_message_and_exits_2(tmp_path: Path, fake_model: FakeEmbedder) -> None:
+    hosts, _ = small_call(tmp_path)
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps(researcher_record("r-late", phd=2099)) + "\n")
+    status = tmp_path / "call" / "status.json"
+    code, _, err = run(
+        tmp_path / "home",
+        "batch",
+        "--applicants",
+        str(bad),
+        "--hosts",
+        str(hosts),
+        "--out",
+        str(tmp_path / "call"),
+        "--status-file",
+        str(status),
+    )
+    assert code == 2 and "bad.jsonl record 1 (id 'r-late')" in err
+    saved = json.loads(status.read_text())
+    assert (
+        saved["stage"] == "failed" and "bad.jsonl record 1 (id 'r-late')" in saved["error"] and "phd" in saved["error"]
+    )
+    assert "Traceback" not in saved["error"] and saved["summary"] is None
+    code, _, err = run(
+        tmp_path / "home",
+        "batch",
+        "--applicants",
+        str(bad),
+        "--hosts",
+        str(hosts),
+        "--from-store",
+        "--out",
+        str(tmp_path / "call"),
+        "--status-file",
+        str(status),
+    )
+    assert code == 2 and "exactly one of --hosts FILE or --from-store" in err
+    assert json.loads(status.read_text())["error"] == "give exactly one of --hosts FILE or --from-store"
+
+
+def test_a_status_file_that_cannot_be_written_is_a_usage_error(tmp_path: Path, fake_model: FakeEmbedder) -> None:
+    hosts, applicants = small_call(tmp_path)
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    code, _, err = run(
+        tmp_path / "home",
+        "batch",
+        "--applicants",
+        str(applicants),
+        "--hosts",
+        str(hosts),
+        "--out",
+        str(tmp_path / "call"),
+        "--status-file",
+        str(blocker / "status.json"),
+    )
+    assert code == 2 and "--status-file" in err and "cannot write" in err
+    assert not (tmp_path / "call").exists()
+
+
+LONG_TITLE = (
+    "A very long publication title about coral reef symbiosis, heat stress, bleaching thresholds and the recovery "
+    "of Symbiodiniaceae communities across Okinawan fringing reefs over two decades of monitoring"
+)
+
+
+def explained_home(tmp_path: Path) -> tuple[Path, Path]:
+    """A data folder indexed with the fake embedder: one host whose keywords and publication title make every
+    explanation line long; and a researcher file fitting it."""
+    keywords = [
+        "coral reef symbiosis",
+        "thermal bleaching thresholds",
+        "Symbiodiniaceae community ecology",
+        "reef restoration genomics",
+        "ocean acidification physiology",
+    ]
+    hosts = tmp_path / "hosts.jsonl"
+    host = host_record(
+        "h-reef",
+        lab_name="Reef Lab",
+        fields={"sections": ["45"], "keywords": keywords},
+        description="We study coral reef symbiosis, thermal bleaching thresholds and reef restoration genomics.",
+        publications=[{"title": LONG_TITLE, "abstract": "Coral reef symbiosis under heat stress in Okinawa."}],
+        accepted_stages=["R1", "R2"],
+    )
+    hosts.write_text(json.dumps(host) + "\n" + json.dumps(host_record("h-other")) + "\n")
+    me = tmp_path / "me.json"
+    statement = "Coral reef symbiosis and thermal bleaching thresholds of Symbiodiniaceae, with reef restoration."
+    me.write_text(
+        json.dumps(researcher_record("r-reef", fields={"sections": ["45"], "keywords": keywords}, statement=statement))
+    )
+    home = tmp_path / "home"
+    code, _, err = run(home, "index", "build", "--hosts", str(hosts))
+    assert code == 0, err
+    return home, me
+
+
+def test_explanations_are_never_cut_when_the_output_is_not_a_terminal(tmp_path: Path, fake_model: FakeEmbedder) -> None:
+    home, me = explained_home(tmp_path)
+    code, out, err = run(home, "match", "--researcher", str(me), "--explain")
+    assert code == 0, err
+    assert "…" not in out
+    assert LONG_TITLE in out  # the evidence line in full
+    assert "symbiodiniaceae community ecology, thermal bleaching thresholds" in out  # every keyword, to the last
+    assert max(len(line) for line in out.splitlines()) > 130
+
+
+def test_candidates_explain_shows_what_a_match_shows(tmp_path: Path, fake_model: FakeEmbedder) -> None:
+    """The staff view of one pair explains it with the very lines the researcher's match does."""
+    home, me = explained_home(tmp_path)
+    _, matched, _ = run(home, "match", "--researcher", str(me), "--explain", "--top", "1")
+    code, listed, err = run(home, "candidates", "h-reef", "--researchers", str(me), "--explain")
+    assert code == 0, err
+    assert listed.startswith("Top 1 of 1 researchers for Reef Lab [h-reef]")
+
+    def explanation(text: str) -> list[str]:
+        components = ("topic ", "stage ", "tenure ", "field ", "practical ", "terms ", "· ")
+        return [line for line in text.splitlines() if line.strip().startswith(components)]
+
+    lines = explanation(listed)
+    assert [line.split()[0] for line in lines[:6]] == ["topic", "stage", "tenure", "field", "practical", "terms"]
+    assert any(LONG_TITLE in line for line in lines)
+    assert lines == explanation(matched.split("\n\n", 2)[2])  # the match's lines after its header and programmes
+    code, plain, _ = run(home, "candidates", "h-reef", "--researchers", str(me))
+    assert code == 0 and not explanation(plain)
+
+
+def test_explanations_fit_a_terminal_and_are_whole_elsewhere(tmp_path: Path) -> None:
+    import io
+    import os
+
+    from scripts.cli import fit, output_width
+
+    reason = "same KAKENHI medium section 45; shared keywords: " + ", ".join(f"keyword number {i}" for i in range(20))
+    assert fit("    field  ", reason, None) == "    field  " + reason
+    cut = fit("    field  ", reason, 80)
+    assert len(cut) <= 80 and cut.endswith("…") and cut.startswith("    field  same KAKENHI")
+    assert output_width(io.StringIO()) is None
+    reader, writer = os.openpty()
+    try:
+        with os.fdopen(writer, "w") as terminal:
+            assert isinstance(output_width(terminal), int)
+    finally:
+        os.close(reader)

@@ -15,6 +15,7 @@ from matcher.embedding import (
     make_embedder,
     text_key,
 )
+from matcher.progress import Progress
 from tests.conftest import FakeEmbedder
 
 
@@ -65,7 +66,7 @@ def test_long_inputs_are_stored_chunk_by_chunk(tmp_path: Path) -> None:
     """An interrupted embed keeps what it finished: every chunk is in the cache before the next starts."""
 
     class Failing(FakeEmbedder):
-        def encode(self, texts: Any, *, progress: bool = False) -> np.ndarray:
+        def encode(self, texts: Any, *, progress: Progress | None = None) -> np.ndarray:
             if self.calls == 2:
                 raise KeyboardInterrupt
             return super().encode(texts)

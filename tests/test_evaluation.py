@@ -109,3 +109,32 @@ def test_one_gold_standard_sample_end_to_end(tmp_path: Path) -> None:
     assert set(summary["per_sample"]) == {"d_20_1"}
     assert 0.0 < summary["loss"] < 0.3 and summary["easy"] > 0.8 and summary["hard"] > 0.5
     assert summary["per_sample"]["d_20_1"]["participants"] >= 50
+
+
+@pytest.mark.skipif(not GOLD.is_dir(), reason=f"the gold-standard data is not beside the checkout ({GOLD})")
+def test_evaluation_reports_samples_and_their_embedding(tmp_path: Path) -> None:
+    """With a fake embedder: each sample is reported before it is scored and once all are done; within it, the
+    texts a fresh cache must embed are counted; a missing sample stops the run before any is scored."""
+    from matcher.embedding import CachingEmbedder, EmbeddingCache
+    from matcher.engine import Engine
+    from matcher.errors import InvalidInput
+    from matcher.goldstandard import evaluate
+    from matcher.index import HostIndex
+    from tests.conftest import FakeEmbedder
+    from tests.test_progress import Recorder
+
+    fake = FakeEmbedder()
+    embedder = CachingEmbedder(fake, EmbeddingCache(tmp_path / "cache.sqlite3"))
+
+    def new_engine() -> Engine:
+        return Engine(embedder, HostIndex(embedder.dim, embedder.fingerprint))
+
+    seen = Recorder()
+    evaluate(GOLD, [1, 2], new_engine, resamples=10, progress=seen)
+    assert seen.of("samples") == [(0, 2), (1, 2), (2, 2)]
+    embedded = [done for done, total in seen.of("embedding") if done == total]
+    assert sum(embedded) == fake.texts_embedded > 0
+    before = fake.texts_embedded
+    with pytest.raises(InvalidInput, match="d_20_99 does not exist"):
+        evaluate(GOLD, [3, 99], new_engine, resamples=10)
+    assert fake.texts_embedded == before  # sample 3 was not started
