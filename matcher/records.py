@@ -18,8 +18,8 @@ from __future__ import annotations
 import csv
 import json
 from collections.abc import Iterator
-from importlib.resources import files
 from dataclasses import dataclass
+from importlib.resources import files
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 

@@ -44,7 +44,20 @@ STATEMENT = (
     "Subduction zone earthquakes, slow slip events and tsunami early warning from seafloor geodesy. I combine "
     "ocean-bottom pressure gauges with GNSS-acoustic positioning to map interplate coupling"
 )
-WORDS = ["trench", "coupling", "pressure", "gauge", "acoustic", "ranging", "offshore", "array", "inversion", "slip", "deficit", "aftershock"]
+WORDS = [
+    "trench",
+    "coupling",
+    "pressure",
+    "gauge",
+    "acoustic",
+    "ranging",
+    "offshore",
+    "array",
+    "inversion",
+    "slip",
+    "deficit",
+    "aftershock",
+]
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -28,6 +28,7 @@ from flask_wtf.csrf import CSRFProtect
 from service.auth import session_principal
 
 LANGUAGES = ("en", "ja")
+Page = str | tuple[str, int]  # what a page view returns: the HTML, with its status when it is not 200
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
     "frame-ancestors 'self'; base-uri 'none'; object-src 'none'"

@@ -23,16 +23,16 @@ from typing import Any, Literal
 
 from flask import abort, current_app, g, jsonify, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext
-from scripts.batch import read_exclusions, read_host_preferences  # TEMP until the move
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from werkzeug.wrappers import Response
 
+from matcher.call_inputs import read_exclusions, read_host_preferences
 from matcher.errors import FieldError, InvalidInput
 from matcher.records import check_records
 from models.profiles import ResearcherProfile
 from models.programmes import PROGRAMME_IDS
 from service.matching import catalogue
-from service.web import options
+from service.web import Page, options
 
 OUTPUTS = ("assignments.csv", "shortlists.csv", "report.json", "report.html")
 FINISHED = ("done", "failed")
@@ -81,7 +81,7 @@ class CallForm(BaseModel):
 # -- pages ----------------------------------------------------------------------------------------------
 
 
-def calls_page(form: dict[str, Any] | None = None, errors: dict[str, str] | None = None, status: int = 200) -> Any:
+def calls_page(form: dict[str, Any] | None = None, errors: dict[str, str] | None = None, status: int = 200) -> Page:
     page = render_template(
         "staff/calls.html",
         calls=list_calls(),
@@ -94,7 +94,7 @@ def calls_page(form: dict[str, Any] | None = None, errors: dict[str, str] | None
     return (page, status) if status != 200 else page
 
 
-def start_call() -> Any:
+def start_call() -> Page | Response:
     """Check the form and its files, set up the call's folder, start the call, and show its page."""
     raw = {k: v for k, v in request.form.items() if k != "csrf_token" and v != ""}
     try:
@@ -198,7 +198,7 @@ def _sentence(stage: str, status: dict[str, Any]) -> str:
     done, total = int(status.get("done") or 0), int(status.get("total") or 0)
     eta = status.get("eta_seconds")
     left = gettext(" About %(n)s s left.", n=round(eta)) if isinstance(eta, int | float) and eta >= 1 else ""
-    sentences = {
+    sentences: dict[str, str] = {
         "starting": gettext("Starting: loading the model and the labs."),
         "converting": gettext("Converting the model for first use (once per data folder)."),
         "embedding": gettext("Embedding the applicants' texts: %(done)s of %(total)s.", done=done, total=total),

@@ -15,6 +15,7 @@ from flask import Blueprint, Response, abort, make_response, redirect, render_te
 from flask_babel import gettext
 from pydantic import ValidationError
 from werkzeug.datastructures import MultiDict
+from werkzeug.wrappers import Response as WerkzeugResponse
 
 from matcher.errors import InvalidInput
 from matcher.publications import MAX_PUBLICATIONS, read_publications
@@ -137,7 +138,7 @@ def lab(host_id: str) -> str:
 
 
 @public.get("/language/<code>")
-def language(code: str) -> Response:
+def language(code: str) -> WerkzeugResponse:
     """Remember the interface language in a cookie and go back to the page the switch was on."""
     if code not in LANGUAGES:
         abort(404)
@@ -195,8 +196,8 @@ def _match_request(profile: ResearcherProfile, form: MultiDict[str, str]) -> tup
 
 def _filter_problem(name: str) -> str:
     if name == "min_score":
-        return gettext("Enter a minimum score between 0 and 1, like 0.5.")
-    return gettext("Choose a value from the list.")
+        return str(gettext("Enter a minimum score between 0 and 1, like 0.5."))
+    return str(gettext("Choose a value from the list."))
 
 
 def _carried_profile() -> ResearcherProfile:
@@ -209,11 +210,13 @@ def _carried_profile() -> ResearcherProfile:
 
 def _file_problem(exc: InvalidInput) -> str:
     details = "; ".join(e.message for e in exc.errors[:3])
-    return gettext(
-        "We could not read publications from this file (%(details)s). Use a BibTeX (.bib), JSON or CSV file "
-        "with at most %(n)s publications.",
-        details=details,
-        n=MAX_PUBLICATIONS,
+    return str(
+        gettext(
+            "We could not read publications from this file (%(details)s). Use a BibTeX (.bib), JSON or CSV file "
+            "with at most %(n)s publications.",
+            details=details,
+            n=MAX_PUBLICATIONS,
+        )
     )
 
 

@@ -24,8 +24,8 @@ from service.auth import sign_in as start_session
 from service.auth import sign_out as end_session
 from service.matching import catalogue, run_candidates, run_match
 from service.schemas import MatchRequest
+from service.web import Page, options
 from service.web import calls as call_jobs
-from service.web import options
 from service.web.labs import directory_page
 from service.web.uploads import confirm_upload, upload_form, validate_upload
 
@@ -157,17 +157,17 @@ def researcher(researcher_id: str) -> str:
 
 
 @staff.get("/upload")
-def upload() -> str:
+def upload() -> Page:
     return upload_form()
 
 
 @staff.post("/upload")
-def upload_post() -> str | tuple[str, int]:
+def upload_post() -> Page:
     return validate_upload(need)
 
 
 @staff.post("/upload/confirm")
-def upload_confirm() -> str | tuple[str, int]:
+def upload_confirm() -> Page:
     return confirm_upload(need)
 
 
@@ -175,12 +175,12 @@ def upload_confirm() -> str | tuple[str, int]:
 
 
 @staff.get("/calls")
-def calls() -> str:
+def calls() -> Page:
     return call_jobs.calls_page()
 
 
 @staff.post("/calls")
-def start_call() -> str | tuple[str, int] | Response:
+def start_call() -> Page | Response:
     return call_jobs.start_call()
 
 

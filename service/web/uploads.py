@@ -29,6 +29,7 @@ from matcher.records import RecordCheck, check_records
 from matcher.store import Scope
 from models.profiles import HostLab, ResearcherProfile
 from service.matching import catalogue
+from service.web import Page
 
 Kind = Literal["hosts", "researchers", "publications"]
 RECORD_SUFFIXES = (".json", ".jsonl", ".csv")
@@ -45,12 +46,12 @@ class Row:
     problems: tuple[str, ...] = ()
 
 
-def upload_form(error: str | None = None, status: int = 200) -> Any:
+def upload_form(error: str | None = None, status: int = 200) -> Page:
     page = render_template("staff/upload.html", error=error, values=request.form if request.method == "POST" else {})
     return (page, status) if status != 200 else page
 
 
-def validate_upload(need: Callable[[Scope], None]) -> Any:
+def validate_upload(need: Callable[[Scope], None]) -> Page:
     """Step one: validate the file and show the report; stage the records when every one is valid."""
     kind = request.form.get("kind", "")
     if kind not in ("hosts", "researchers", "publications"):
@@ -64,7 +65,7 @@ def validate_upload(need: Callable[[Scope], None]) -> Any:
         if kind == "publications":
             rows, records = _publication_rows(upload.read(), upload.filename, target_kind)
         else:
-            rows, records = _record_rows(upload.read(), upload.filename, kind)
+            rows, records = _record_rows(upload.read(), upload.filename, "hosts" if kind == "hosts" else "researchers")
     except InvalidInput as exc:
         return upload_form(gettext("The file could not be read: %(problem)s", problem=str(exc)), 422)
     errors = [r for r in rows if r.action == "error"]
@@ -80,7 +81,7 @@ def validate_upload(need: Callable[[Scope], None]) -> Any:
     return (page, 422) if errors else page
 
 
-def confirm_upload(need: Callable[[Scope], None]) -> Any:
+def confirm_upload(need: Callable[[Scope], None]) -> Page:
     """Step two: write the staged records, all or nothing, and say what was added, updated and unchanged."""
     staged = _unstage(request.form.get("token", ""))
     if staged is None:
