@@ -186,7 +186,9 @@ def sign_in(page: Any, server: Server, scope: str = "staff") -> None:
 # -- the applicant ---------------------------------------------------------------------------------------
 
 
-def test_an_applicant_sees_eligibility_then_ranked_labs_with_reasons_and_evidence(page: Any) -> None:
+def test_an_applicant_sees_eligibility_then_ranked_labs_with_reasons_and_evidence(
+    page: Any, screenshot_dir: Path
+) -> None:
     fill_profile(page)
     find_labs(page)
     assert page.get_by_role("heading", name="Host labs for you").is_visible()
@@ -199,6 +201,9 @@ def test_an_applicant_sees_eligibility_then_ranked_labs_with_reasons_and_evidenc
     assert "research statement" in text  # my text, beside their paper
     order = page.locator("h2").all_inner_texts()
     assert order.index("Programmes you may apply to") < order.index("Ranked host labs")
+    page.locator(".verdict details").nth(1).click()  # open one refusal, to show its reasons
+    page.set_viewport_size({"width": 1280, "height": 1600})
+    page.screenshot(path=str(screenshot_dir / "readme-applicant-results.png"))
 
 
 def test_a_filter_changes_the_list(page: Any) -> None:
@@ -327,7 +332,9 @@ def test_an_upload_with_one_bad_record_shows_it_and_writes_nothing(page: Any, se
     store.engine.dispose()
 
 
-def test_staff_run_a_call_and_see_its_progress_reach_the_report(page: Any, server: Server) -> None:
+def test_staff_run_a_call_and_see_its_progress_reach_the_report(
+    page: Any, server: Server, screenshot_dir: Path
+) -> None:
     sign_in(page, server)
     page.goto("/staff/calls")
     page.get_by_label("Name of the call (optional)").fill("Sample call")
@@ -341,4 +348,5 @@ def test_staff_run_a_call_and_see_its_progress_reach_the_report(page: Any, serve
     assert report.locator("img").count() == 2
     links = page.locator(".downloads a").all_inner_texts()
     assert links == ["assignments.csv", "shortlists.csv", "report.json", "report.html"]
-    page.locator(".report-frame").scroll_into_view_if_needed()
+    page.set_viewport_size({"width": 1280, "height": 1300})
+    page.screenshot(path=str(screenshot_dir / "readme-staff-call-report.png"))
