@@ -11,6 +11,7 @@ Chromium: `/usr/bin/chromium` (Debian's `chromium` package; `.ci/run` installs i
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import re
@@ -219,6 +220,24 @@ def test_a_filter_changes_the_list(page: Any) -> None:
     assert prefectures <= {"Mie", "Shiga", "Kyoto", "Osaka", "Hyogo", "Nara", "Wakayama"}, prefectures
 
 
+def test_ticked_labs_download_as_csv_and_print_alone(page: Any, tmp_path: Path) -> None:
+    fill_profile(page)
+    find_labs(page)
+    names = page.locator(".match h3 a").all_inner_texts()
+    page.locator(".match").nth(1).get_by_label("Shortlist").check()
+    page.locator(".match").nth(3).get_by_label("Shortlist").check()
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download the ticked labs (CSV)").click()
+    saved = tmp_path / "shortlist.csv"
+    download.value.save_as(saved)
+    rows = list(csv.DictReader(saved.read_text(encoding="utf-8").splitlines()))
+    assert [r["lab"] for r in rows] == [names[1], names[3]] and [r["rank"] for r in rows] == ["2", "4"]
+    page.emulate_media(media="print")
+    shown = [m for m in page.locator(".match").all() if m.is_visible()]
+    assert len(shown) == 2 and not page.locator(".filters").is_visible()
+    page.emulate_media(media="screen")
+
+
 def test_a_lab_page_opens_from_the_results(page: Any) -> None:
     fill_profile(page)
     find_labs(page)
@@ -233,7 +252,7 @@ def test_a_lab_page_opens_from_the_results(page: Any) -> None:
 def test_a_bibtex_file_fills_the_publications(page: Any, tmp_path: Path) -> None:
     bib = tmp_path / "mine.bib"
     bib.write_text(
-        "@article{k1, title={Slow slip beneath the {Nankai} trough}, author={Ota, Keiko and M{\\\"u}ller, Jana},"
+        '@article{k1, title={Slow slip beneath the {Nankai} trough}, author={Ota, Keiko and M{\\"u}ller, Jana},'
         " year={2023}, abstract={Seafloor geodesy of slow slip events.}}\n",
         encoding="utf-8",
     )
@@ -350,3 +369,13 @@ def test_staff_run_a_call_and_see_its_progress_reach_the_report(
     assert links == ["assignments.csv", "shortlists.csv", "report.json", "report.html"]
     page.set_viewport_size({"width": 1280, "height": 1300})
     page.screenshot(path=str(screenshot_dir / "readme-staff-call-report.png"))
+
+
+def test_the_api_documentation_renders_from_local_files(page: Any) -> None:
+    failed: list[str] = []
+    page.on("requestfailed", lambda request: failed.append(request.url))
+    page.on("response", lambda response: failed.append(response.url) if response.status >= 400 else None)
+    page.goto("/docs")
+    page.locator(".opblock").first.wait_for()
+    assert page.locator(".opblock-summary-path", has_text="/v1/matches").count() == 1
+    assert not failed, failed
