@@ -18,12 +18,14 @@ import os
 import secrets
 import time
 from pathlib import Path
+from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask, Response, g, has_request_context, request
 from flask.sessions import SecureCookieSessionInterface
 from flask_babel import Babel
 from flask_wtf.csrf import CSRFProtect
+from markupsafe import Markup, escape
 
 from service.auth import session_principal
 
@@ -77,6 +79,8 @@ def init_web(app: Flask, home: Path) -> None:
         if principal is not None:
             g.staff = g.principal = principal
 
+    app.jinja_env.globals["described_by"] = described_by
+
     @app.context_processor
     def page_globals() -> dict[str, Any]:
         return {"languages": LANGUAGES, "current_language": _locale()}
@@ -89,6 +93,14 @@ def init_web(app: Flask, home: Path) -> None:
         if "Set-Cookie" in response.headers or g.get("private_page"):
             response.headers["Cache-Control"] = "no-store"
         return response
+
+
+def described_by(name: str, hint: object, errors: Mapping[str, str]) -> Markup:
+    """The attributes that tie an input to its hint and its error message (screen readers read them with
+    it), and mark it invalid when it has an error: ` aria-describedby="x-hint x-error" aria-invalid="true"`."""
+    ids = [f"{name}-hint"] * bool(hint) + [f"{name}-error"] * (name in errors)
+    attributes = f' aria-describedby="{escape(" ".join(ids))}"' if ids else ""
+    return Markup(attributes + (' aria-invalid="true"' if name in errors else ""))
 
 
 def _locale() -> str:
