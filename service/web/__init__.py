@@ -17,8 +17,8 @@ import datetime as dt
 import os
 import secrets
 import time
-from pathlib import Path
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from flask import Flask, Response, g, has_request_context, request
