@@ -320,6 +320,13 @@ class EmbeddingCache:
                 ((fingerprint, key, np.asarray(v, dtype=np.float32).tobytes()) for key, v in items),
             )
 
+    def forget(self, keys: Iterable[bytes]) -> int:
+        """Remove the vectors of these texts (by `text_key`), made by any model; returns how many went. For
+        erasure: a deleted researcher's texts leave no vector behind."""
+        db = self._connect()
+        with db:
+            return sum(db.execute("DELETE FROM vectors WHERE key = ?", (key,)).rowcount for key in set(keys))
+
     def warm(self) -> int:
         """Read the key index once, start to end, and return how many vectors the cache holds.
 

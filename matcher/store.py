@@ -19,7 +19,22 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, Text, create_engine, delete, event, func, select
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    cast,
+    create_engine,
+    delete,
+    event,
+    func,
+    inspect,
+    select,
+    text,
+)
 from sqlalchemy.engine import Engine as SqlEngine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship, sessionmaker
 
@@ -27,10 +42,17 @@ from models.profiles import HostLab, Publication, ResearcherProfile
 
 Scope = Literal["staff", "admin"]
 SCOPES: tuple[Scope, ...] = ("staff", "admin")
+DEFAULT_TOKEN_DAYS = 90  # a token's lifetime unless its creator says otherwise (`hostmatch tokens create --days`)
+TokenState = Literal["live", "expired", "revoked", "unknown"]
 
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
+
+
+def _utc(moment: dt.datetime) -> dt.datetime:
+    """A stored time as an aware UTC time (SQLite gives back naive times for what was written in UTC)."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
 
 class Base(DeclarativeBase):
@@ -89,6 +111,8 @@ class TokenRow(Base):
     digest: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
     revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    # None on tokens made before tokens expired: they expire DEFAULT_TOKEN_DAYS after they were made
+    expires_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class MatchRunRow(Base):
@@ -113,6 +137,29 @@ class Principal:
 
     def allows(self, needed: Scope) -> bool:
         return self.scope == "admin" or needed == self.scope
+
+
+def _new_token() -> str:
+    return "hm_" + secrets.token_urlsafe(32)
+
+
+def _days(days: float) -> dt.timedelta:
+    return dt.timedelta(days=days)
+
+
+def _check_days(days: float) -> None:
+    if not 0 < days <= 3660:
+        raise ValueError(f"a token lives more than 0 and at most 3,660 days (ten years), not {days:g}")
+
+
+def _expiry(row: TokenRow) -> dt.datetime:
+    return _utc(row.expires_at) if row.expires_at else _utc(row.created_at) + _days(DEFAULT_TOKEN_DAYS)
+
+
+def _state(row: TokenRow) -> TokenState:
+    if row.revoked_at is not None:
+        return "revoked"
+    return "expired" if _expiry(row) <= _now() else "live"
 
 
 def digest_token(token: str) -> str:
@@ -159,7 +206,24 @@ class Store:
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     def create_all(self) -> None:
+        """Create the tables, and add the columns later versions added to tables that already exist."""
         Base.metadata.create_all(self.engine)
+        self._add_missing_columns()
+
+    def _add_missing_columns(self) -> None:
+        """`ALTER TABLE … ADD COLUMN` for every column of the models that an existing table lacks. Only
+        nullable columns are ever added this way (a new column must not need a value in old rows)."""
+        inspector = inspect(self.engine)
+        with self.engine.begin() as connection:
+            for table in Base.metadata.sorted_tables:
+                present = {column["name"] for column in inspector.get_columns(table.name)}
+                for column in table.columns:
+                    if column.name in present:
+                        continue
+                    if not column.nullable:
+                        raise RuntimeError(f"{table.name}.{column.name} cannot be added to existing rows")
+                    kind = column.type.compile(self.engine.dialect)
+                    connection.execute(text(f"ALTER TABLE {table.name} ADD COLUMN {column.name} {kind}"))
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -258,34 +322,57 @@ class Store:
 
     # -- tokens ----------------------------------------------------------------------------------------
 
-    def create_token(self, name: str, scope: Scope) -> str:
-        """Create a token and return it: the only time it is ever shown.
+    def create_token(self, name: str, scope: Scope, *, days: float = DEFAULT_TOKEN_DAYS) -> str:
+        """Create a token that lives `days` days and return it: the only time it is ever shown.
 
         Raises:
-            ValueError: an unknown scope, an empty name, or a name already in use.
+            ValueError: an unknown scope, an empty name, a name already in use, or a lifetime not in (0, 3660].
         """
         if scope not in SCOPES:
             raise ValueError(f"scope must be one of {', '.join(SCOPES)}, got {scope!r}")
         if not name.strip():
             raise ValueError("a token needs a name")
-        token = "hm_" + secrets.token_urlsafe(32)
+        _check_days(days)
+        token = _new_token()
         with self.session() as s:
             if s.scalar(select(TokenRow).where(TokenRow.name == name)) is not None:
-                raise ValueError(f"a token named {name!r} exists already; revoke it or pick another name")
-            s.add(TokenRow(name=name, scope=scope, digest=digest_token(token)))
+                raise ValueError(f"a token named {name!r} exists already; rotate it, or pick another name")
+            s.add(TokenRow(name=name, scope=scope, digest=digest_token(token), expires_at=_now() + _days(days)))
+        return token
+
+    def rotate_token(self, name: str, *, days: float = DEFAULT_TOKEN_DAYS) -> str:
+        """Give the token `name` a new secret and a new lifetime (revoked or expired ones too) and return it;
+        the old secret stops working at once, and so do sessions signed in with it.
+
+        Raises:
+            ValueError: no token has that name, or the lifetime is not in (0, 3660].
+        """
+        _check_days(days)
+        token = _new_token()
+        with self.session() as s:
+            row = s.scalar(select(TokenRow).where(TokenRow.name == name))
+            if row is None:
+                raise ValueError(f"no token named {name!r}")
+            row.digest, row.revoked_at, row.expires_at = digest_token(token), None, _now() + _days(days)
         return token
 
     def authenticate(self, token: str) -> Principal | None:
-        """The principal a live token belongs to, or None for an unknown or revoked token."""
+        """The principal a live token belongs to, or None for an unknown, revoked or expired token."""
         return self.principal_of(digest_token(token))
 
     def principal_of(self, digest: str) -> Principal | None:
         """The principal of a live token given by its digest (what a signed-in session keeps), or None."""
         with self.session() as s:
             row = s.scalar(select(TokenRow).where(TokenRow.digest == digest))
-            if row is None or row.revoked_at is not None:
+            if row is None or _state(row) != "live":
                 return None
             return Principal(row.name, row.scope)  # type: ignore[arg-type]
+
+    def token_state(self, token: str) -> TokenState:
+        """Why a token is or is not accepted, for the message of a refusal."""
+        with self.session() as s:
+            row = s.scalar(select(TokenRow).where(TokenRow.digest == digest_token(token)))
+            return "unknown" if row is None else _state(row)
 
     def revoke_token(self, name: str) -> bool:
         with self.session() as s:
@@ -296,14 +383,17 @@ class Store:
             return True
 
     def tokens(self) -> list[dict[str, Any]]:
+        """Every token's name, scope, dates and state (never the token or its digest)."""
         with self.session() as s:
             rows = s.scalars(select(TokenRow).order_by(TokenRow.name)).all()
             return [
                 {
                     "name": r.name,
                     "scope": r.scope,
-                    "created_at": r.created_at.isoformat(),
-                    "revoked_at": r.revoked_at.isoformat() if r.revoked_at else None,
+                    "created_at": _utc(r.created_at).isoformat(),
+                    "expires_at": _expiry(r).isoformat(),
+                    "revoked_at": _utc(r.revoked_at).isoformat() if r.revoked_at else None,
+                    "state": _state(r),
                 }
                 for r in rows
             ]
@@ -315,6 +405,50 @@ class Store:
     ) -> None:
         with self.session() as s:
             s.add(MatchRunRow(actor=actor, kind=kind, subject=subject, parameters=parameters, results=results))
+
+    def record_access(
+        self,
+        *,
+        actor: str,
+        action: str,
+        ids: Sequence[str],
+        fields: Sequence[str] = (),
+        session: Session | None = None,
+    ) -> None:
+        """Who read, created, updated or deleted which researcher records, and which of their fields; never
+        what the fields hold. Kind `researcher.<action>`: one row for one record, its id the subject; one row
+        for a list, the ids among its results."""
+        subject = ids[0] if len(ids) == 1 else f"{len(ids)} records"
+        with self._maybe(session) as s:
+            s.add(
+                MatchRunRow(
+                    actor=actor,
+                    kind=f"researcher.{action}",
+                    subject=subject,
+                    parameters={"fields": sorted(fields)} if fields else {},
+                    results=list(ids) if len(ids) != 1 else [],
+                )
+            )
+
+    def pseudonymise(self, researcher_id: str, replacement: str, *, session: Session | None = None) -> int:
+        """Put `replacement` (a digest) wherever the audit trail names `researcher_id`: as the subject of a
+        run, in its parameters (a match of a stored researcher) or among its results (a candidate list);
+        returns how many runs changed. Runs keep what was done and when."""
+        needle, instead = json.dumps(researcher_id), json.dumps(replacement)
+        changed = 0
+        with self._maybe(session) as s:
+            query = select(MatchRunRow).where(
+                (MatchRunRow.subject == researcher_id)
+                | cast(MatchRunRow.results, Text).contains(needle)
+                | cast(MatchRunRow.parameters, Text).contains(needle)
+            )
+            for row in s.scalars(query):
+                if row.subject == researcher_id:
+                    row.subject = replacement
+                row.parameters = json.loads(json.dumps(row.parameters).replace(needle, instead))
+                row.results = json.loads(json.dumps(row.results).replace(needle, instead))
+                changed += 1
+        return changed
 
     def runs(self, limit: int = 100) -> list[dict[str, Any]]:
         with self.session() as s:

@@ -465,24 +465,57 @@ def tokens() -> None:
     """API tokens for programme staff (scope staff) and administrators (scope admin)."""
 
 
+def days_option(func: F) -> F:
+    """--days N: how long a token lives (default: $HOSTMATCH_TOKEN_DAYS, else matcher.store's 90 days)."""
+    return click.option(
+        "--days",
+        envvar="HOSTMATCH_TOKEN_DAYS",
+        type=click.FloatRange(0, 3660, min_open=True),
+        help="Days until the token expires (default 90).",
+    )(func)
+
+
+def _lifetime(days: float | None) -> dict[str, float]:
+    return {"days": days} if days is not None else {}
+
+
 @tokens.command("create")
 @click.option("--name", required=True, help="Who or what the token is for.")
-@click.option("--scope", type=click.Choice(["staff", "admin"]), required=True, help="admin may also change hosts.")
+@click.option(
+    "--scope",
+    type=click.Choice(["staff", "admin"]),
+    required=True,
+    help="staff: researchers and candidates; admin: also changes hosts and erases researchers.",
+)
+@days_option
 @click.pass_obj
-def tokens_create(state: State, name: str, scope: str) -> None:
+def tokens_create(state: State, name: str, scope: str, days: float | None) -> None:
     """Create a token and print it. It is stored hashed: this is the only time it is shown."""
     try:
-        token = state.store().create_token(name, scope)
+        token = state.store().create_token(name, scope, **_lifetime(days))
     except ValueError as exc:
         raise click.UsageError(str(exc)) from exc
     click.echo(token)
+
+
+@tokens.command("rotate")
+@click.argument("name")
+@days_option
+@click.pass_obj
+def tokens_rotate(state: State, name: str, days: float | None) -> None:
+    """Give a token a new secret and lifetime, and print it; the old secret (and its sessions) stop at once.
+    Also brings back an expired or revoked token."""
+    try:
+        click.echo(state.store().rotate_token(name, **_lifetime(days)))
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from exc
 
 
 @tokens.command("revoke")
 @click.argument("name")
 @click.pass_obj
 def tokens_revoke(state: State, name: str) -> None:
-    """Revoke a token by name; it stops working at once."""
+    """Revoke a token by name; it stops working at once, and so do sessions signed in with it."""
     if not state.store().revoke_token(name):
         raise click.UsageError(f"no live token named {name!r}")
     click.echo(f"revoked {name}")
@@ -491,10 +524,11 @@ def tokens_revoke(state: State, name: str) -> None:
 @tokens.command("list")
 @click.pass_obj
 def tokens_list(state: State) -> None:
-    """Names, scopes and dates of the tokens (never the tokens themselves)."""
+    """Names, scopes, dates and states of the tokens (never the tokens themselves)."""
     for row in state.store().tokens():
-        status = f"revoked {row['revoked_at'][:10]}" if row["revoked_at"] else "live"
-        click.echo(f"{row['name']:<24} {row['scope']:<6} created {row['created_at'][:10]}  {status}")
+        when = {"revoked": row["revoked_at"], "expired": row["expires_at"]}.get(row["state"], row["expires_at"])
+        word = {"live": "expires"}.get(row["state"], row["state"])
+        click.echo(f"{row['name']:<24} {row['scope']:<6} created {row['created_at'][:10]}  {word} {when[:10]}")
 
 
 @cli.command()

@@ -27,7 +27,7 @@ from werkzeug.exceptions import BadRequest, UnsupportedMediaType
 
 from matcher.catalogue import Catalogue
 from matcher.home import Home
-from service.auth import authenticate
+from service.auth import authenticate, require_route_scope
 from service.errors import register_error_handlers, validation_error_response
 from service.schemas import ErrorBody
 
@@ -105,8 +105,14 @@ def build_catalogue(config: Mapping[str, Any], home: Home) -> Catalogue:
 def _register_hooks(app: OpenAPI) -> None:
     @app.before_request
     def start() -> None:
+        """Who is asking, then whether they may (before anything about the body), then the body's form."""
         supplied = request.headers.get("X-Request-ID", "")
         g.request_id = supplied if _REQUEST_ID.match(supplied) else uuid.uuid4().hex
+        catalogue: Catalogue = app.extensions["hostmatch"]
+        if request.path in {"/healthz", "/readyz"}:
+            return  # a load balancer's probe carries whatever headers it was given: never refused
+        authenticate(catalogue.store)
+        require_route_scope()
         if request.path.startswith("/v1/") and request.method in {"POST", "PUT", "PATCH"}:
             if not request.is_json:
                 raise UnsupportedMediaType("send the body as JSON with 'Content-Type: application/json'")
@@ -114,8 +120,6 @@ def _register_hooks(app: OpenAPI) -> None:
                 json.loads(request.get_data(cache=True) or b"null")
             except ValueError as exc:
                 raise BadRequest(f"the body is not valid JSON: {exc}") from exc
-        catalogue: Catalogue = app.extensions["hostmatch"]
-        authenticate(catalogue.store)
         if request.endpoint is not None and not request.endpoint.endswith("static"):
             catalogue.refresh()
 

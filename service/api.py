@@ -3,7 +3,6 @@ and the catalogue; the logic lives in `matcher` and `models`."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 from typing import Any
 
 from flask import Response, jsonify
@@ -16,7 +15,8 @@ from matcher.store import profile_digest
 from models.profiles import HostLab, ResearcherProfile
 from models.programmes import programmes
 from models.results import CandidateResult, MatchResult
-from service.auth import require
+from service import matching
+from service.auth import needs, require
 from service.errors import invalid
 from service.matching import catalogue, matching_host_ids, run_candidates, run_match
 from service.schemas import (
@@ -80,9 +80,9 @@ def list_hosts(query: HostQuery) -> Response:
 
 
 @api.post("/hosts", tags=[hosts_tag], responses={200: WriteResult, 201: WriteResult, **ERRORS}, security=STAFF)
+@needs("admin")
 def post_hosts(body: HostUpsert) -> Response:
     """Add or replace one host, or many as {"hosts": [...]} (admin)."""
-    require("admin")
     hosts = body.items()
     _unique_ids([h.id for h in hosts], "hosts")
     return _write_hosts(hosts)
@@ -97,41 +97,39 @@ def get_host(path: HostPath) -> Response:
 
 
 @api.put("/hosts/<host_id>", tags=[hosts_tag], responses={200: WriteResult, 201: WriteResult, **ERRORS}, security=STAFF)
+@needs("admin")
 def put_host(path: HostPath, body: HostLab) -> Response:
     """Create or replace one host (admin)."""
-    require("admin")
     if body.id != path.host_id:
         raise invalid("id", f"{body.id!r} does not match the host id in the path ({path.host_id!r})")
     return _write_hosts([body])
 
 
 @api.delete("/hosts/<host_id>", tags=[hosts_tag], responses={204: None, **ERRORS}, security=STAFF)
+@needs("admin")
 def delete_host(path: HostPath) -> Response:
-    require("admin")
     catalogue().delete_host(path.host_id)
     return Response(status=204)
 
 
 @api.get("/hosts/<host_id>/candidates", tags=[hosts_tag], responses={200: CandidateResult, **ERRORS}, security=STAFF)
+@needs("staff")
 def host_candidates(path: HostPath, query: CandidateQuery) -> Response:
     """Stored researchers ranked for one host (staff)."""
-    require("staff")
     return _json(run_candidates(path.host_id, top=query.top))
 
 
-def _written(items: Sequence[HostLab] | Sequence[ResearcherProfile], before: Mapping[str, object]) -> Response:
-    """What a write did to each record, from the records stored before it: 201 when any was created."""
-    created = [item.id for item in items if item.id not in before]
-    unchanged = [item.id for item in items if before.get(item.id) == item]
-    updated = [item.id for item in items if item.id in before and before[item.id] != item]
-    return _json(WriteResult(created=created, updated=updated, unchanged=unchanged), 201 if created else 200)
+def _written(written: matching.Written) -> Response:
+    """What a write did to each record: 201 when any was created."""
+    body = WriteResult(created=written.created, updated=written.updated, unchanged=written.unchanged)
+    return _json(body, 201 if written.created else 200)
 
 
 def _write_hosts(hosts: list[HostLab]) -> Response:
     cat = catalogue()
     before = {h.id: cat.engine.hosts[h.id] for h in hosts if h.id in cat.engine.hosts}
     cat.upsert_hosts(hosts)
-    return _written(hosts, before)
+    return _written(matching.Written.of(hosts, before))
 
 
 def _unique_ids(ids: list[str], field: str) -> None:
@@ -146,19 +144,18 @@ def _unique_ids(ids: list[str], field: str) -> None:
 
 
 @api.get("/researchers", tags=[researchers_tag], responses={200: ResearcherList, **ERRORS}, security=STAFF)
+@needs("staff")
 def list_researchers(query: PageQuery) -> Response:
-    require("staff")
-    researchers = list(catalogue().store.researchers().values())
-    page = researchers[query.offset : query.offset + query.limit]
-    return _json(ResearcherList(total=len(researchers), researchers=page))
+    page, total = matching.list_researchers(offset=query.offset, limit=query.limit)
+    return _json(ResearcherList(total=total, researchers=page))
 
 
 @api.post(
     "/researchers", tags=[researchers_tag], responses={200: WriteResult, 201: WriteResult, **ERRORS}, security=STAFF
 )
+@needs("staff")
 def post_researchers(body: ResearcherUpsert) -> Response:
     """Add or replace one researcher, or many as {"researchers": [...]} (staff)."""
-    require("staff")
     researchers = body.items()
     _unique_ids([r.id for r in researchers], "researchers")
     return _write_researchers(researchers)
@@ -167,12 +164,9 @@ def post_researchers(body: ResearcherUpsert) -> Response:
 @api.get(
     "/researchers/<researcher_id>", tags=[researchers_tag], responses={200: ResearcherProfile, **ERRORS}, security=STAFF
 )
+@needs("staff")
 def get_researcher(path: ResearcherPath) -> Response:
-    require("staff")
-    researcher = catalogue().store.get_researcher(path.researcher_id)
-    if researcher is None:
-        raise UnknownResearcher(path.researcher_id)
-    return _json(researcher)
+    return _json(matching.read_researcher(path.researcher_id))
 
 
 @api.put(
@@ -181,29 +175,23 @@ def get_researcher(path: ResearcherPath) -> Response:
     responses={200: WriteResult, 201: WriteResult, **ERRORS},
     security=STAFF,
 )
+@needs("staff")
 def put_researcher(path: ResearcherPath, body: ResearcherProfile) -> Response:
-    require("staff")
     if body.id != path.researcher_id:
         raise invalid("id", f"{body.id!r} does not match the researcher id in the path ({path.researcher_id!r})")
     return _write_researchers([body])
 
 
 @api.delete("/researchers/<researcher_id>", tags=[researchers_tag], responses={204: None, **ERRORS}, security=STAFF)
+@needs("admin")
 def delete_researcher(path: ResearcherPath) -> Response:
-    require("staff")
-    store = catalogue().store
-    with store.session() as session:
-        if not store.delete_researcher(session, path.researcher_id):
-            raise UnknownResearcher(path.researcher_id)
+    """Erase a researcher (admin): the record, their cached vectors, and their id in the audit trail."""
+    matching.erase(path.researcher_id)
     return Response(status=204)
 
 
 def _write_researchers(researchers: list[ResearcherProfile]) -> Response:
-    store = catalogue().store
-    before = store.get_researchers(r.id for r in researchers)
-    with store.session() as session:
-        store.put_researchers(session, researchers)
-    return _written(researchers, before)
+    return _written(matching.write_researchers(researchers))
 
 
 # -- programmes -----------------------------------------------------------------------------------------

@@ -1,8 +1,10 @@
 """Bearer tokens and scopes.
 
 Anonymous callers may submit their own profile for matching and read hosts and programmes. Staff tokens
-also reach researchers and candidate lists; admin tokens may also change hosts. A token that is sent
-must be valid: an unknown or revoked token is a 401 even on a route anonymous callers may use.
+also reach researchers and candidate lists; admin tokens may also change hosts and delete researchers. A
+token that is sent must be valid: an unknown, revoked or expired token is a 401 even on a route anonymous
+callers may use (the health checks excepted: they answer whoever asks). Tokens expire: 90 days after they
+are made unless made or rotated with another lifetime.
 
 Staff pages sign in with the same tokens: `sign_in` exchanges a token for a session cookie that keeps only
 the token's digest, and `session_principal` checks on every page that the token is still live, so revoking
@@ -11,6 +13,9 @@ a token ends its sessions too.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
 from flask import g, request, session
 from werkzeug.datastructures import WWWAuthenticate
 from werkzeug.exceptions import Forbidden, Unauthorized
@@ -18,6 +23,27 @@ from werkzeug.exceptions import Forbidden, Unauthorized
 from matcher.store import Principal, Scope, Store, digest_token
 
 _SESSION_KEY = "staff_token"
+V = TypeVar("V", bound=Callable[..., object])
+_NEEDED: dict[str, Scope] = {}  # view function name -> the scope its route needs
+
+
+def needs(scope: Scope) -> Callable[[V], V]:
+    """Mark an API view as needing `scope`. The scope is checked by `require_route_scope` before the request
+    is validated, so an anonymous caller gets 401 whatever its body, never a 422 listing required fields."""
+
+    def mark(view: V) -> V:
+        _NEEDED[view.__name__] = scope
+        return view
+
+    return mark
+
+
+def require_route_scope() -> None:
+    """401 or 403 unless the caller has the scope the requested API route was marked with (`needs`)."""
+    endpoint = request.endpoint or ""
+    blueprint, _, view = endpoint.rpartition(".")
+    if blueprint == "v1" and view in _NEEDED:
+        require(_NEEDED[view])
 
 
 def authenticate(store: Store) -> None:
@@ -31,7 +57,9 @@ def authenticate(store: Store) -> None:
         raise _unauthorized("the Authorization header must be 'Bearer <token>'")
     principal = store.authenticate(token.strip())
     if principal is None:
-        raise _unauthorized("the token is unknown or revoked")
+        state = store.token_state(token.strip())
+        why = {"expired": "the token has expired; ask for it to be rotated", "revoked": "the token was revoked"}
+        raise _unauthorized(why.get(state, "the token is unknown"))
     g.principal = principal
 
 

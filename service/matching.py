@@ -1,16 +1,22 @@
 """What the JSON API and the pages both do with a request: run it on the catalogue and record it.
 
 One function per operation, so a match asked for through `/v1/matches` and one asked for through the
-applicant's page are the same call, with the same audit record.
+applicant's page are the same call, with the same audit record; and every read or change of a researcher's
+record, whichever way it came, is audited the same way (`matcher.privacy`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
 from flask import current_app
 
 from matcher.catalogue import Catalogue
+from matcher.errors import UnknownResearcher
+from matcher.privacy import changed_fields, erase_researcher
 from matcher.ranking import HostFilter, Weights
-from models.profiles import ResearcherProfile
+from models.profiles import HostLab, ResearcherProfile
 from models.results import CandidateResult, MatchResult
 from service.auth import actor
 from service.errors import invalid
@@ -63,6 +69,73 @@ def run_match(body: MatchRequest, researcher: ResearcherProfile, *, subject: str
         results=[[m.host_id, m.score] for m in result.matches],
     )
     return result
+
+
+def read_researcher(researcher_id: str) -> ResearcherProfile:
+    """A stored researcher, the read recorded.
+
+    Raises:
+        UnknownResearcher: no such researcher.
+    """
+    store = catalogue().store
+    researcher = store.get_researcher(researcher_id)
+    if researcher is None:
+        raise UnknownResearcher(researcher_id)
+    store.record_access(actor=actor(), action="read", ids=[researcher.id])
+    return researcher
+
+
+def list_researchers(*, offset: int, limit: int) -> tuple[list[ResearcherProfile], int]:
+    """A page of the stored researchers and how many there are; the ids shown are recorded."""
+    store = catalogue().store
+    everyone = list(store.researchers().values())
+    page = everyone[offset : offset + limit]
+    if page:
+        store.record_access(actor=actor(), action="list", ids=[r.id for r in page])
+    return page, len(everyone)
+
+
+def write_researchers(researchers: Sequence[ResearcherProfile]) -> Written:
+    """Add or replace researchers in one transaction, each change recorded with the fields it touched."""
+    store = catalogue().store
+    before = store.get_researchers(r.id for r in researchers)
+    with store.session() as session:
+        store.put_researchers(session, researchers)
+        for researcher in researchers:
+            fields = changed_fields(before.get(researcher.id), researcher)
+            if fields:
+                action = "update" if researcher.id in before else "create"
+                store.record_access(actor=actor(), action=action, ids=[researcher.id], fields=fields, session=session)
+    return Written.of(researchers, before)
+
+
+def erase(researcher_id: str) -> None:
+    """Delete a researcher and what the service keeps of them (see `matcher.privacy.erase_researcher`).
+
+    Raises:
+        UnknownResearcher: no such researcher.
+    """
+    cat = catalogue()
+    cache = getattr(cat.engine.embedder, "cache", None)
+    if not erase_researcher(cat.store, cache, researcher_id, actor=actor()):
+        raise UnknownResearcher(researcher_id)
+
+
+@dataclass(frozen=True)
+class Written:
+    """What a write did to each record: created, updated, left unchanged (ids, in the order given)."""
+
+    created: list[str]
+    updated: list[str]
+    unchanged: list[str]
+
+    @classmethod
+    def of(cls, records: Sequence[HostLab | ResearcherProfile], before: Mapping[str, object]) -> Written:
+        return cls(
+            created=[r.id for r in records if r.id not in before],
+            updated=[r.id for r in records if r.id in before and before[r.id] != r],
+            unchanged=[r.id for r in records if r.id in before and before[r.id] == r],
+        )
 
 
 def run_candidates(host_id: str, *, top: int) -> CandidateResult:

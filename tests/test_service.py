@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 from pathlib import Path
@@ -9,9 +10,11 @@ from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
+from sqlalchemy import select
 
 from matcher.catalogue import Catalogue
-from matcher.store import Store
+from matcher.embedding import CachingEmbedder, EmbeddingCache
+from matcher.store import Store, TokenRow, digest_token
 from service import create_app
 from tests.conftest import FakeEmbedder, host_record, researcher_record
 
@@ -20,11 +23,15 @@ POETRY = "Waka poetry of the Heian court and its manuscripts."
 
 
 class Service:
-    """An app over a data folder, with one token per scope. `restart()` builds a new app on the same files."""
+    """An app over a data folder, with one token per scope. `restart()` builds a new app on the same files.
+    `cached`: the fake embedder behind the persistent embedding cache, as the real service has it."""
 
-    def __init__(self, home: Path) -> None:
+    def __init__(self, home: Path, *, cached: bool = False) -> None:
         self.home = home
-        self.embedder = FakeEmbedder()
+        self.fake = FakeEmbedder()
+        self.embedder: Any = (
+            CachingEmbedder(self.fake, EmbeddingCache(home / "cache" / "embeddings.sqlite3")) if cached else self.fake
+        )
         self.client = self._start()
         store = self.catalogue.store
         self.tokens = {"staff": store.create_token("staff-1", "staff"), "admin": store.create_token("admin-1", "admin")}
@@ -37,6 +44,16 @@ class Service:
 
     def restart(self, **config: Any) -> None:
         self.client = self._start(**config)
+
+    def expired_token(self) -> str:
+        """A staff token whose lifetime has passed."""
+        store = self.catalogue.store
+        token = store.create_token(f"expired-{len(store.tokens())}", "staff", days=1)
+        with store.session() as session:
+            row = session.scalar(select(TokenRow).where(TokenRow.digest == digest_token(token)))
+            assert row is not None
+            row.expires_at = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)
+        return token
 
     def headers(self, who: str) -> dict[str, str]:
         return {} if who == "anonymous" else {"Authorization": f"Bearer {self.tokens[who]}"}
@@ -145,7 +162,7 @@ def test_bad_match_requests_are_422_naming_the_field(
 def test_every_match_is_audited_without_storing_inline_profiles(service: Service) -> None:
     service.call("POST", "/v1/matches", json={"researcher": researcher_record(statement=QUAKE)})
     service.call("POST", "/v1/matches", "staff", json={"researcher_id": "r-quake"})
-    runs = service.catalogue.store.runs()
+    runs = [r for r in service.catalogue.store.runs() if r["kind"] == "match"]
     assert [(r["actor"], r["subject"][:7]) for r in runs] == [("staff-1", "r-quake"), ("anonymous", "inline:")]
     assert "researcher" not in runs[1]["parameters"] and runs[1]["results"][0][0] == "h-quake"
 
@@ -293,7 +310,8 @@ def test_researchers_crud_for_staff(service: Service) -> None:
     assert service.call("GET", "/v1/researchers/r-quake", "staff").get_json()["statement"] == QUAKE
     updated = researcher_record("r-quake", statement=POETRY)
     assert service.call("PUT", "/v1/researchers/r-quake", "staff", json=updated).get_json()["updated"] == ["r-quake"]
-    assert service.call("DELETE", "/v1/researchers/r-quake", "staff").status_code == 204
+    assert_error(service.call("DELETE", "/v1/researchers/r-quake", "staff"), 403)  # erasing needs admin
+    assert service.call("DELETE", "/v1/researchers/r-quake", "admin").status_code == 204
     assert_error(service.call("GET", "/v1/researchers/r-quake", "staff"), 404)
     assert_error(
         service.call("POST", "/v1/researchers", "staff", json=researcher_record("r-x", email="nope")), 422, "email"
@@ -316,7 +334,7 @@ ROUTES: list[tuple[str, str, Any, str]] = [
     ("POST", "/v1/researchers", researcher_record("r-new"), STAFF),
     ("GET", "/v1/researchers/r-quake", None, STAFF),
     ("PUT", "/v1/researchers/r-quake", researcher_record("r-quake", statement=QUAKE), STAFF),
-    ("DELETE", "/v1/researchers/r-poetry", None, STAFF),
+    ("DELETE", "/v1/researchers/r-poetry", None, ADMIN),
     ("GET", "/v1/programmes", None, ANY),
     ("GET", "/v1/openapi.json", None, ANY),
     ("GET", "/healthz", None, ANY),
@@ -325,17 +343,38 @@ ROUTES: list[tuple[str, str, Any, str]] = [
 ALLOWED = {ANY: {"anonymous", "staff", "admin"}, STAFF: {"staff", "admin"}, ADMIN: {"admin"}}
 
 
-@pytest.mark.parametrize("who", ["anonymous", "staff", "admin"])
+HEALTH = {"/healthz", "/readyz"}
+
+
+@pytest.mark.parametrize("who", ["anonymous", "garbage", "expired", "staff", "admin"])
 @pytest.mark.parametrize(("method", "path", "body", "needs"), ROUTES)
 def test_authentication_matrix(service: Service, who: str, method: str, path: str, body: Any, needs: str) -> None:
-    response = service.call(method, path, who, **({"json": body} if body is not None else {}))
-    if who in ALLOWED[needs]:
+    headers = service.headers(who) if who in {"anonymous", "staff", "admin"} else {"Authorization": "Bearer hm_x"}
+    if who == "expired":
+        headers = {"Authorization": f"Bearer {service.expired_token()}"}
+    response = service.client.open(path, method=method, headers=headers, **({"json": body} if body else {}))
+    if path in HEALTH or who in ALLOWED[needs]:
         assert response.status_code in {200, 201, 204}, (who, response.get_json())
-    elif who == "anonymous":
-        assert_error(response, 401)
+    elif who in {"anonymous", "garbage", "expired"}:
+        body_text = assert_error(response, 401)["description"]
         assert response.headers["WWW-Authenticate"].lower().startswith("bearer")
+        assert who != "expired" or "expired" in body_text
     else:
         assert_error(response, 403)
+
+
+PROTECTED = [r for r in ROUTES if r[3] != ANY and r[2] is not None and r[1] != "/v1/matches"]  # matches: anyone
+
+
+@pytest.mark.parametrize(("method", "path", "body", "needs"), PROTECTED)
+def test_authentication_comes_before_validation(
+    service: Service, method: str, path: str, body: Any, needs: str
+) -> None:
+    """An anonymous caller learns nothing of a protected route's body: 401 for an incomplete one, or none."""
+    assert_error(service.client.open(path, method=method, json={"x": 1}), 401)
+    assert_error(service.client.open(path, method=method, data="not json", content_type="text/plain"), 401)
+    if needs == ADMIN:
+        assert_error(service.call(method, path, "staff", json={"x": 1}), 403)
 
 
 def test_a_bad_or_revoked_token_is_refused_even_where_anonymous_is_allowed(service: Service) -> None:

@@ -14,7 +14,6 @@ from flask import Blueprint, abort, flash, g, redirect, render_template, request
 from flask_babel import gettext
 from werkzeug.wrappers import Response
 
-from matcher.errors import UnknownResearcher
 from matcher.search import WordQuery, fold
 from matcher.store import Scope
 from models.profiles import ResearcherProfile
@@ -22,7 +21,7 @@ from models.programmes import programmes
 from models.results import MatchResult
 from service.auth import sign_in as start_session
 from service.auth import sign_out as end_session
-from service.matching import catalogue, run_candidates, run_match
+from service.matching import catalogue, read_researcher, run_candidates, run_match
 from service.schemas import MatchRequest
 from service.web import Page, options
 from service.web import calls as call_jobs
@@ -125,6 +124,8 @@ def researchers() -> str:
         everyone = [r for r in everyone if query.matches(fold(_searched(r)))]
     page = _page()
     shown = everyone[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
+    if shown:
+        catalogue().store.record_access(actor=g.staff.name, action="list", ids=[r.id for r in shown])
     return render_template(
         "staff/researchers.html",
         researchers=shown,
@@ -144,9 +145,7 @@ def _searched(researcher: ResearcherProfile) -> str:
 
 @staff.get("/researchers/<researcher_id>")
 def researcher(researcher_id: str) -> str:
-    profile = catalogue().store.get_researcher(researcher_id)
-    if profile is None:
-        raise UnknownResearcher(researcher_id)
+    profile = read_researcher(researcher_id)
     result: MatchResult = run_match(MatchRequest(researcher_id=researcher_id), profile, subject=researcher_id)
     return render_template(
         "staff/researcher.html", profile=profile, result=result, programmes=programmes(), options=options

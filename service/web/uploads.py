@@ -28,7 +28,7 @@ from matcher.publications import read_publications
 from matcher.records import RecordCheck, check_records
 from matcher.store import Scope
 from models.profiles import HostLab, ResearcherProfile
-from service.matching import catalogue
+from service.matching import Written, catalogue, write_researchers
 from service.web import Page
 
 Kind = Literal["hosts", "researchers", "publications"]
@@ -91,15 +91,12 @@ def confirm_upload(need: Callable[[Scope], None]) -> Page:
     cat = catalogue()
     if kind == "hosts":
         hosts = [HostLab.model_validate(r) for r in payload]
-        before_hosts = {h.id: cat.engine.hosts[h.id] for h in hosts if h.id in cat.engine.hosts}
+        written = Written.of(hosts, {h.id: cat.engine.hosts[h.id] for h in hosts if h.id in cat.engine.hosts})
         cat.upsert_hosts(hosts)
-        summary = _summary(hosts, before_hosts)
+        summary = {"added": written.created, "updated": written.updated, "unchanged": written.unchanged}
     else:
-        researchers = [ResearcherProfile.model_validate(r) for r in payload]
-        before_researchers = cat.store.get_researchers(r.id for r in researchers)
-        with cat.store.session() as session:
-            cat.store.put_researchers(session, researchers)
-        summary = _summary(researchers, before_researchers)
+        written = write_researchers([ResearcherProfile.model_validate(r) for r in payload])
+        summary = {"added": written.created, "updated": written.updated, "unchanged": written.unchanged}
     cat.store.record_run(
         actor=g.staff.name,
         kind="upload",
@@ -166,14 +163,6 @@ def _action(record: HostLab | ResearcherProfile, stored: dict[str, Any]) -> Lite
     if record.id not in stored:
         return "add"
     return "unchanged" if stored[record.id] == record else "update"
-
-
-def _summary(records: Sequence[HostLab | ResearcherProfile], before: Any) -> dict[str, list[str]]:
-    return {
-        "added": [r.id for r in records if r.id not in before],
-        "updated": [r.id for r in records if r.id in before and before[r.id] != r],
-        "unchanged": [r.id for r in records if r.id in before and before[r.id] == r],
-    }
 
 
 # -- staging --------------------------------------------------------------------------------------------
