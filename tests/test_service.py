@@ -26,13 +26,13 @@ class Service:
     """An app over a data folder, with one token per scope. `restart()` builds a new app on the same files.
     `cached`: the fake embedder behind the persistent embedding cache, as the real service has it."""
 
-    def __init__(self, home: Path, *, cached: bool = False) -> None:
+    def __init__(self, home: Path, *, cached: bool = False, config: dict[str, Any] | None = None) -> None:
         self.home = home
         self.fake = FakeEmbedder()
         self.embedder: Any = (
             CachingEmbedder(self.fake, EmbeddingCache(home / "cache" / "embeddings.sqlite3")) if cached else self.fake
         )
-        self.client = self._start()
+        self.client = self._start(**(config or {}))
         store = self.catalogue.store
         self.tokens = {"staff": store.create_token("staff-1", "staff"), "admin": store.create_token("admin-1", "admin")}
 
@@ -385,9 +385,16 @@ def test_a_bad_or_revoked_token_is_refused_even_where_anonymous_is_allowed(servi
 
 
 def test_anonymous_callers_never_see_researcher_data(service: Service) -> None:
-    for path in ("/v1/researchers", "/v1/researchers/r-quake", "/v1/hosts/h-quake/candidates"):
-        text = service.call("GET", path).get_data(as_text=True)
-        assert "r-quake" not in text and QUAKE not in text
+    secret = researcher_record("r-secret", name="Ottilie Secretname", email="ottilie@example.org", statement=POETRY)
+    service.call("POST", "/v1/researchers", "staff", json=secret)
+    for who in ("anonymous", "garbage"):
+        headers = {} if who == "anonymous" else {"Authorization": "Bearer hm_garbage"}
+        for method, path, body, _ in ROUTES:
+            path = path.replace("r-quake", "r-secret").replace("r-poetry", "r-secret")
+            text = service.client.open(path, method=method, headers=headers, **({"json": body} if body else {}))
+            page = text.get_data(as_text=True)
+            assert "Ottilie" not in page and "ottilie@example.org" not in page and "r-secret" not in page, path
+            assert POETRY not in page or path.startswith("/v1/hosts") or path == "/v1/matches", path
 
 
 # -- errors, limits, documents --------------------------------------------------------------------------

@@ -1,0 +1,91 @@
+"""The JSON API against its own OpenAPI document, with Schemathesis: generated requests for every operation,
+anonymous and with an admin token, then sequences of calls (the stateful phase, with the links Schemathesis
+infers between operations). Every response must be no server error, match its documented schema, and
+have a documented status and content type.
+
+The app runs in this process over the fake embedder (the schema, not the model, is under test), with a
+fixed seed. `HOSTMATCH_SCHEMATHESIS_EXAMPLES` sets the examples per operation and identity (default 40:
+over 1,000 cases in all); the thorough run of the closing note used 200 (over 5,000).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, given, settings
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from tests.conftest import host_record, researcher_record
+from tests.test_service import POETRY, QUAKE, Service
+
+EXAMPLES = int(os.environ.get("HOSTMATCH_SCHEMATHESIS_EXAMPLES", "40"))
+CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
+SETTINGS = settings(
+    max_examples=EXAMPLES,
+    derandomize=True,  # a fixed seed: the same cases on every run
+    deadline=None,
+    database=None,
+    suppress_health_check=list(HealthCheck),
+)
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Service:
+    service = Service(tmp_path, config={"RATELIMIT_ENABLED": False})
+    hosts = [host_record("h-quake", description=QUAKE), host_record("h-poetry", description=POETRY)]
+    assert service.call("POST", "/v1/hosts", "admin", json={"hosts": hosts}).status_code == 201
+    people = [researcher_record("r-quake", statement=QUAKE), researcher_record("r-poetry", statement=POETRY)]
+    assert service.call("POST", "/v1/researchers", "admin", json={"researchers": people}).status_code == 201
+    return service
+
+
+def _identity(service: Service, who: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {service.tokens['admin']}"} if who == "admin" else {}
+
+
+@pytest.mark.parametrize("who", ["anonymous", "admin"])
+def test_every_operation_answers_as_documented(served: Service, who: str) -> None:
+    schema = schemathesis.openapi.from_wsgi("/v1/openapi.json", served.app)
+    headers = _identity(served, who)
+    failures: list[str] = []
+    cases = 0
+    for result in schema.get_all_operations():
+        operation = result.ok()
+
+        @given(case=operation.as_strategy())
+        @SETTINGS
+        def check(case: Any) -> None:
+            nonlocal cases
+            cases += 1
+            try:
+                case.call_and_validate(headers=headers, checks=CHECKS)
+            except Exception as exc:  # collect every failure, then report them all
+                failures.append(f"{operation.label}: {exc}"[:2000])
+
+        check()
+    print(f"schemathesis ({who}): {cases} cases")
+    assert not failures, "\n\n".join(failures[:5]) + f"\n\n{len(failures)} failures in all"
+    assert cases >= 10 * EXAMPLES  # every operation really ran
+
+
+def test_sequences_of_calls_answer_as_documented(served: Service) -> None:
+    schema = schemathesis.openapi.from_wsgi("/v1/openapi.json", served.app)
+    token = served.tokens["admin"]
+
+    class Sequences(schema.as_state_machine()):  # type: ignore[misc]
+        def get_call_kwargs(self, case: Any) -> dict[str, Any]:
+            return {"headers": {"Authorization": f"Bearer {token}"}}
+
+        def validate_response(self, response: Any, case: Any, **kwargs: Any) -> None:
+            case.validate_response(response, checks=CHECKS)
+
+    Sequences.run(settings=settings(SETTINGS, max_examples=max(10, EXAMPLES // 2), stateful_step_count=6))
