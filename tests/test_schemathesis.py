@@ -60,6 +60,7 @@ def test_every_operation_answers_as_documented(served: Service, who: str) -> Non
     cases = 0
     for result in schema.get_all_operations():
         operation = result.ok()
+        label = operation.label
 
         @given(case=operation.as_strategy())
         @SETTINGS
@@ -69,7 +70,7 @@ def test_every_operation_answers_as_documented(served: Service, who: str) -> Non
             try:
                 case.call_and_validate(headers=headers, checks=CHECKS)
             except Exception as exc:  # collect every failure, then report them all
-                failures.append(f"{operation.label}: {exc}"[:2000])
+                failures.append(f"{label}: {exc}"[:2000])
 
         check()
     print(f"schemathesis ({who}): {cases} cases")
