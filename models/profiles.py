@@ -56,6 +56,18 @@ SectionCode = Annotated[
     str, BeforeValidator(normalise_section), Field(description='KAKENHI medium section, e.g. "61".')
 ]
 
+MAX_INSTITUTION_ALIASES = 10
+InstitutionAliases = Annotated[
+    tuple[Name, ...],
+    Field(
+        max_length=MAX_INSTITUTION_ALIASES,
+        description=(
+            "Other names of the same institution (in another script or language, an abbreviation, a former "
+            "name), so that the conflict check recognises it: e.g. 東北大学 for Tohoku University."
+        ),
+    ),
+]
+
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
@@ -117,6 +129,7 @@ class HostLab(_Model):
     pi_name: Name
     lab_name: Name
     institution: Name
+    institution_aliases: InstitutionAliases = ()
     prefecture: Name
     city: Name
     fields: Fields = Fields()
@@ -136,6 +149,7 @@ class ResearcherProfile(_Model):
     id: Identifier
     name: Name
     institution: Name
+    institution_aliases: InstitutionAliases = ()
     country: CountryCode = Field(description="Where the researcher works now.")
     nationality: CountryCode | None = None
     email: Annotated[str | None, AfterValidator(_check_email)] = None
