@@ -157,9 +157,10 @@ def _echo_unread(engine: Any) -> None:
     unread = engine.unread()
     if unread.hosts:
         counts = ", ".join(f"{n} in {language_name(code)}" for code, n in sorted(unread.documents.items()))
+        hosts = "1 host has" if unread.hosts == 1 else f"{unread.hosts} hosts have"
         click.echo(
-            f"{unread.hosts} hosts have documents in a language the model does not read ({counts}); researchers "
-            "are not matched on what those documents say (see the README's Languages section)"
+            f"{hosts} documents in a language the model does not read ({counts}); researchers are not matched "
+            "on what those documents say (see the README's Languages section)"
         )
 
 
