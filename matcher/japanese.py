@@ -19,8 +19,10 @@ shows them without the space (`shown`): 沈み込み帯, スロースリップ.
 
 Kanji-only text (no kana) may be Chinese: it is cut only when `matcher.languages.language_of` calls it
 Japanese. MeCab is loaded on the first Japanese text a process sees (`fugashi` is imported then, not
-before): its dictionary is a memory-mapped file of ~50 MB, of which a process touches what its texts use.
-Cutting costs ~25 µs per 100 characters here.
+before): 13 MB more resident memory here, its dictionary a memory-mapped file of which a process touches
+what its texts use. Cutting is the cost: ~0.2 ms per 100 characters of Japanese (the sample's ten
+Japanese-only labs, 7,700 characters, take 14 ms), where English words cost ~7 µs per 100 characters. A
+corpus of 10,000 Japanese labs of 20 abstracts would spend a few minutes on its term statistics at start.
 """
 
 from __future__ import annotations
@@ -83,9 +85,8 @@ def japanese_terms(text: str) -> set[str]:
     if not runs or (not any(_KANA.search(run) for run in runs) and language_of(" ".join(runs)) != "ja"):
         return set()
     found: set[str] = set()
-    for run in runs:
-        for compound in _compounds(_tag(run)):
-            found.update(_compound_terms(compound))
+    for compound in _compounds(_tag(" ".join(runs))):  # one call: per run, MeCab took twice as long
+        found.update(_compound_terms(compound))
     return found
 
 
@@ -109,12 +110,14 @@ def _kind(word: Any) -> str | None:
 
 def _compounds(words: Any) -> list[list[tuple[str, str]]]:
     """The compounds among tagged words, each as [(surface, kind)], trimmed so that each starts with a
-    noun, a prefix or a modifier and ends with a noun or a suffix."""
+    noun, a prefix or a modifier and ends with a noun or a suffix. A space before a word (between two runs
+    of Japanese) ends a compound."""
     compounds: list[list[tuple[str, str]]] = []
     current: list[tuple[str, str]] = []
     for word in [*words, None]:
         kind = _kind(word) if word is not None else None
-        if kind is None or (kind in (_PREFIX, _MODIFIER) and current and current[-1][1] == _SUFFIX):
+        apart = word is not None and bool(word.white_space)
+        if apart or kind is None or (kind in (_PREFIX, _MODIFIER) and current and current[-1][1] == _SUFFIX):
             while current and current[-1][1] in (_PREFIX, _MODIFIER):
                 current.pop()
             if current:
