@@ -56,7 +56,7 @@ class MatchSettings:
     mean_pool: int = 1024  # ... among this many whose mean document vector is nearest
     evidence: int = 3  # evidence pairs per match
     exact_limit: int = 50_000  # with filters, score every allowed host exactly up to this many documents
-    languages_read: frozenset[str] = READ_BY_DEFAULT  # what the encoder reads; a match notes texts in others
+    languages_read: tuple[str, ...] = tuple(sorted(READ_BY_DEFAULT))  # what the encoder reads; texts in others noted
 
 
 @dataclass(frozen=True)

@@ -157,9 +157,17 @@ def test_the_note_joins_an_ineligibility_note(
 def test_an_encoder_that_reads_japanese_gives_no_note(
     labs: list[HostLab], make_researcher: Callable[..., ResearcherProfile]
 ) -> None:
-    engine = engine_with(labs, languages_read=frozenset({"en", "ja"}))
+    engine = engine_with(labs, languages_read=("en", "ja"))
     assert engine.match(make_researcher(statement=JA_STATEMENT)).notes == ()
     assert engine.unread().hosts == 0
+
+
+def test_match_settings_stay_plain_data() -> None:
+    """`hostmatch eval --json` writes the settings as JSON."""
+    import dataclasses
+    import json
+
+    assert json.loads(json.dumps(dataclasses.asdict(MatchSettings())))["languages_read"] == ["en"]
 
 
 def test_hosts_with_unread_documents_are_counted(labs: list[HostLab]) -> None:
