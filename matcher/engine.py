@@ -25,7 +25,8 @@ from matcher.documents import Document, QueryText, host_documents, researcher_te
 from matcher.embedding import Embedder
 from matcher.errors import UnknownHost
 from matcher.hosts import HostRecords
-from matcher.index import HostIndex
+from matcher.index import HostIndex, Unread
+from matcher.languages import READ_BY_DEFAULT, unread_note
 from matcher.progress import Progress
 from matcher.ranking import (
     NO_PLACES,
@@ -55,6 +56,7 @@ class MatchSettings:
     mean_pool: int = 1024  # ... among this many whose mean document vector is nearest
     evidence: int = 3  # evidence pairs per match
     exact_limit: int = 50_000  # with filters, score every allowed host exactly up to this many documents
+    languages_read: tuple[str, ...] = tuple(sorted(READ_BY_DEFAULT))  # what the encoder reads; texts in others noted
 
 
 @dataclass(frozen=True)
@@ -109,7 +111,6 @@ class Engine:
         added = updated = unchanged = 0
         changed: list[tuple[HostLab, list[Document]]] = []
         for host in hosts:
-            docs = host_documents(host)
             if self.hosts.unchanged(host):
                 unchanged += 1
                 continue
@@ -117,7 +118,7 @@ class Engine:
                 updated += 1
             else:
                 added += 1
-            changed.append((host, docs))
+            changed.append((host, host_documents(host)))
         texts = [d.text for _, docs in changed for d in docs]
         vectors = self.embedder.encode(texts, progress=progress)
         misses = int(getattr(self.embedder, "last_misses", len(texts)))
@@ -186,18 +187,23 @@ class Engine:
         weights = weights or Weights()
         when = on or researcher.desired_start or dt.date.today()
         verdicts = eligible_programmes(researcher, on=when)
+        texts = researcher_texts(researcher)
+        languages = {t.key: t.language for t in texts}
+        unread = unread_note([(t.label, languages[t.key]) for t in texts], self.settings.languages_read)
+        notes = (unread,) if unread else ()
         if host_filter.programme:
             verdict = next(v for v in verdicts if v.programme == host_filter.programme)
             if not verdict.eligible:
                 note = f"not eligible for {verdict.programme_name}: {verdict.summary.removeprefix('not eligible: ')}"
-                return MatchResult(matches=(), candidates=0, programmes=tuple(verdicts), note=note)
-        texts = researcher_texts(researcher)
+                return MatchResult(
+                    matches=(), candidates=0, programmes=tuple(verdicts), notes=(note, *notes), languages=languages
+                )
         text_weights = [t.weight for t in texts]
         scorer = Scorer(ResearcherSide.of(researcher, stage=researcher.stage(on=when), verdicts=verdicts), weights)
         queries = self.embedder.encode([t.text for t in texts])
         host_ids = self.candidates(queries, text_weights, scorer, host_filter)
         if not host_ids:
-            return MatchResult(matches=(), candidates=0, programmes=tuple(verdicts))
+            return MatchResult(matches=(), candidates=0, programmes=tuple(verdicts), notes=notes, languages=languages)
         block, lengths, segments = self.similarity_block(queries, host_ids)
         similarity = self.weighted_similarity(block, lengths, text_weights)
 
@@ -245,6 +251,8 @@ class Engine:
             exclusions=tuple(sorted(exclusions, key=lambda e: e.id)),
             below_min_score=below,
             programmes=tuple(verdicts),
+            notes=notes,
+            languages=languages,
         )
 
     def rank_researchers(
@@ -314,6 +322,11 @@ class Engine:
             excluded=dict(Counter(e.reason for e in exclusions)),
             exclusions=tuple(exclusions),
         )
+
+    def unread(self) -> Unread:
+        """The indexed documents in languages the encoder does not read (`MatchSettings.languages_read`), by
+        language, and how many hosts have any."""
+        return self.index.unread(self.settings.languages_read)
 
     def conflict_keys(self, host_id: str) -> Keys:
         """A host's conflict keys, folded once and dropped when the host changes."""

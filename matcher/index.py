@@ -1,8 +1,9 @@
 """A FAISS multi-vector index of host documents.
 
 Each host contributes several unit vectors (its description and each publication); row i of the FAISS
-index is described by row i of the metadata (host id, document key, title). Similarity is inner
-product, i.e. cosine similarity on unit vectors.
+index is described by row i of the metadata (host id, document key, title, and the language the document
+is written in, so an operator can tell how many documents the encoder cannot read: `unread`). Similarity is
+inner product, i.e. cosine similarity on unit vectors.
 
 Two structures, chosen by size:
 
@@ -32,7 +33,7 @@ On disk an index is a folder:
 
     manifest.json              format, model fingerprint, dim, count, and each data file with its SHA-256
     vectors-<sha>.faiss        the FAISS index
-    docs-<sha>.json            row metadata
+    docs-<sha>.json            row metadata: [host id, key, title, language] per row
     <name>-<sha>.json          optional payloads saved with the index (e.g. the host records)
 
 `save` writes the data files under new, content-addressed names and then replaces `manifest.json` with
@@ -46,7 +47,7 @@ import hashlib
 import json
 import os
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -56,8 +57,9 @@ import numpy as np
 
 from matcher.documents import Document
 from matcher.errors import IndexMismatch, UnknownHost
+from matcher.languages import reads
 
-FORMAT_VERSION = 4  # 2: the graph above ann_threshold, rows without text hashes; 3: bfloat16; 4: 8-bit codes
+FORMAT_VERSION = 5  # 2: graph above ann_threshold, rows without text hashes; 3: bfloat16; 4: 8-bit codes; 5: languages
 ANN_THRESHOLD = 20_000  # documents; an exact scan of this many costs ~1.3 ms here, an HNSW build ~0.5 s
 HNSW_M = 16  # graph degree
 EF_SEARCH = 128  # candidates an HNSW search keeps, raised to k when k is larger (see `search`)
@@ -72,13 +74,26 @@ class DocMeta:
     host_id: str
     key: str
     title: str
+    language: str  # ISO 639-1 (matcher.languages)
+
+
+@dataclass(frozen=True, slots=True)
+class Unread:
+    """Live documents in languages an encoder does not read, and the hosts that have any."""
+
+    hosts: int
+    documents: dict[str, int]  # language -> documents
+
+
+Row = tuple[str, str, str, str]  # host id, key, title, language
 
 
 class _Rows:
-    """Row metadata in columns: per row a host number and a key number (into small tables of the distinct
-    ids and keys) and a title, the titles held as one UTF-8 buffer with end offsets: 16 bytes per row plus
-    its title's bytes. A `DocMeta` object per row cost several small Python objects per row, allocated among
-    the temporary ones of loading, which left the interpreter's memory fragmented once those were freed."""
+    """Row metadata in columns: per row a host number, a key number and a language number (into small tables
+    of the distinct ids, keys and languages) and a title, the titles held as one UTF-8 buffer with end
+    offsets: 17 bytes per row plus its title's bytes. A `DocMeta` object per row cost several small Python
+    objects per row, allocated among the temporary ones of loading, which left the interpreter's memory
+    fragmented once those were freed."""
 
     def __init__(self) -> None:
         self.names: list[str] = []  # host ids by number; a number is never reused while the table lives
@@ -87,24 +102,30 @@ class _Rows:
         self._key_number: dict[str, int] = {}
         self.host = np.zeros(0, dtype=np.int32)  # per row: number of its host, -1 for a tombstone
         self.key = np.zeros(0, dtype=np.int32)
+        self.languages: list[str] = []  # language codes by number (a few dozen at most: one byte per row)
+        self._language_number: dict[str, int] = {}
+        self.language = np.zeros(0, dtype=np.uint8)
         self._titles = b""
         self._ends = np.zeros(0, dtype=np.int64)  # per row: end of its title in `_titles`
 
     def __len__(self) -> int:
         return len(self.host)
 
-    def append(self, triples: Sequence[tuple[str, str, str]]) -> None:
-        """Add rows (host id, key, title); the host id `_DEAD` makes a tombstone."""
-        if not triples:
+    def append(self, rows: Sequence[Row]) -> None:
+        """Add rows (host id, key, title, language); the host id `_DEAD` makes a tombstone."""
+        if not rows:
             return
-        n = len(triples)
-        hosts = (-1 if h == _DEAD else _number(self._number, self.names, h) for h, _, _ in triples)
+        n = len(rows)
+        hosts = (-1 if h == _DEAD else _number(self._number, self.names, h) for h, _, _, _ in rows)
         host = np.fromiter(hosts, np.int32, n)
-        key = np.fromiter((_number(self._key_number, self.keys, k) for _, k, _ in triples), np.int32, n)
-        encoded = [t.encode() for _, _, t in triples]
+        key = np.fromiter((_number(self._key_number, self.keys, k) for _, k, _, _ in rows), np.int32, n)
+        tongues = (_number(self._language_number, self.languages, lang) for _, _, _, lang in rows)
+        language = np.fromiter(tongues, np.uint8, n)
+        encoded = [t.encode() for _, _, t, _ in rows]
         ends = np.cumsum(np.fromiter(map(len, encoded), np.int64, n)) + len(self._titles)
         self.host = np.concatenate([self.host, host])
         self.key = np.concatenate([self.key, key])
+        self.language = np.concatenate([self.language, language])
         self._titles += b"".join(encoded)
         self._ends = np.concatenate([self._ends, ends])
 
@@ -114,10 +135,15 @@ class _Rows:
 
     def meta(self, row: int) -> DocMeta:
         host = int(self.host[row])
-        return DocMeta(self.names[host] if host >= 0 else _DEAD, self.keys[int(self.key[row])], self.title(row))
+        return DocMeta(
+            self.names[host] if host >= 0 else _DEAD,
+            self.keys[int(self.key[row])],
+            self.title(row),
+            self.languages[int(self.language[row])],
+        )
 
-    def triples(self, rows: Iterable[int]) -> list[tuple[str, str, str]]:
-        return [(m.host_id, m.key, m.title) for m in map(self.meta, rows)]
+    def rows(self, rows: Iterable[int]) -> list[Row]:
+        return [(m.host_id, m.key, m.title, m.language) for m in map(self.meta, rows)]
 
     def kill(self, rows: np.ndarray) -> None:
         self.host[rows] = -1
@@ -132,8 +158,16 @@ class _Rows:
     def take(self, rows: np.ndarray) -> _Rows:
         """A table of these rows only, in this order, with fresh host and key tables."""
         taken = _Rows()
-        taken.append(self.triples(rows.tolist()))
+        taken.append(self.rows(rows.tolist()))
         return taken
+
+    def unread(self, read: Collection[str]) -> Unread:
+        """Live rows in languages outside `read` (undetermined ones pass), counted, and their hosts."""
+        unread = [i for i, lang in enumerate(self.languages) if not reads(lang, read)]
+        mask = np.isin(self.language, unread) & (self.host >= 0)
+        counts = np.bincount(self.language[mask], minlength=len(self.languages))
+        documents = {self.languages[i]: int(counts[i]) for i in unread if counts[i]}
+        return Unread(hosts=len(np.unique(self.host[mask])), documents=documents)
 
     def host_ids(self, rows: np.ndarray) -> set[str]:
         return {self.names[h] for h in np.unique(self.host[rows]).tolist() if h >= 0}
@@ -220,6 +254,11 @@ class HostIndex:
     def meta(self, row: int) -> DocMeta:
         return self._rows.meta(row)
 
+    def unread(self, read: Collection[str]) -> Unread:
+        """How many live documents are in languages an encoder reading `read` does not read, by language,
+        and how many hosts have any."""
+        return self._rows.unread(read)
+
     def host_rows(self, host_id: str) -> np.ndarray:
         """Rows of one host's documents, ascending."""
         try:
@@ -303,7 +342,7 @@ class HostIndex:
         batch = [(docs, vectors) for docs, vectors in batch if docs]
         if batch:
             self._faiss.add(np.concatenate([vectors for _, vectors in batch]))
-            self._rows.append([(d.host_id, d.key, d.title) for docs, _ in batch for d in docs])
+            self._rows.append([(d.host_id, d.key, d.title, d.language) for docs, _ in batch for d in docs])
         self._restructure()
         self._reindex_rows()
         if self._centroids is not None:  # in use: bring the changed hosts' mean vectors up to date now
@@ -484,7 +523,7 @@ class HostIndex:
             files["vectors"] = _publish(tmp_path, folder, "vectors", ".faiss")
         finally:
             tmp_path.unlink(missing_ok=True)
-        docs = self._rows.triples(range(len(self._rows)))
+        docs = self._rows.rows(range(len(self._rows)))
         files["docs"] = _write_content(folder, "docs", json.dumps(docs, ensure_ascii=False).encode())
         for name, content in (payloads or {}).items():
             if name in files or not name.isidentifier():
@@ -517,7 +556,10 @@ class HostIndex:
         folder = Path(folder)
         manifest = read_manifest(folder)
         if manifest.get("format") != FORMAT_VERSION:
-            raise IndexMismatch(f"{folder}: index format {manifest.get('format')!r}, expected {FORMAT_VERSION}")
+            raise IndexMismatch(
+                f"{folder}: index format {manifest.get('format')!r}, expected {FORMAT_VERSION}; rebuild it "
+                "(hostmatch index build)"
+            )
         if manifest["fingerprint"] != fingerprint:
             raise IndexMismatch(
                 f"{folder} was built with model {manifest['fingerprint']}, but the configured model is "

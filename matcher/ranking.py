@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import unicodedata
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, fields
 from functools import cache, cached_property, lru_cache
@@ -179,8 +180,11 @@ def tenure_component(
 
 
 def keyword_phrases(keywords: Iterable[str]) -> frozenset[str]:
-    """Keywords as compared: case-folded, inner whitespace collapsed."""
-    return frozenset(" ".join(k.casefold().split()) for k in keywords)
+    """Keywords as compared: NFKC (half-width katakana and full-width letters as usually written),
+    case-folded, inner whitespace collapsed. A phrase is shared when it equals, contains or is contained in
+    one of the other side's, in any script ("地震" in "地震学" as "ice" in "ice cores"); across languages
+    through the keywords a profile gives in both ("slow slip" and "スロースリップ": either is shared)."""
+    return frozenset(" ".join(unicodedata.normalize("NFKC", k).casefold().split()) for k in keywords)
 
 
 def _keyword_shared(phrase: str, theirs: Iterable[str]) -> bool:

@@ -17,6 +17,13 @@ together, and a researcher's term passes for one of a host's ~850 with odds of 2
 of words shown as explanation, and 64-bit hashes cost 55 MB more. A researcher's terms are hashed the same
 way, so the shared ones are an intersection of two sorted arrays, named by the researcher's own words.
 Changes are merged in one pass over the frequency arrays per batch of hosts, not per host.
+
+Japanese text has no spaces between words: its terms come from a tokenizer (`matcher.japanese`: nouns and
+compound nouns, their tokens joined by a space so that a compound is handled like an English bigram, and
+shown without it). A text without kana or kanji never reaches it, so English terms, their hashes and their
+cost are what they were (one regular-expression scan for a Japanese character is added). Across languages,
+terms meet through the keywords a profile gives in both: a lab that lists "slow slip" and "スロースリップ"
+holds both terms, and shares one with a researcher who writes either.
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from matcher.japanese import has_japanese, japanese_terms, shown
 from models.profiles import HostLab, ResearcherProfile
 
 _WORD = re.compile(r"\b[a-z][a-z0-9\-]+\b")
@@ -51,9 +59,12 @@ STOP_WORDS = frozenset(_STOP_LIST.split())
 
 
 def terms(text: str) -> set[str]:
-    """Unigrams and bigrams of a text's content words."""
+    """Unigrams and bigrams of a text's content words, and the terms of any Japanese in it."""
     words = [w for w in _WORD.findall(text.lower()) if w not in STOP_WORDS]
-    return set(words).union(f"{a} {b}" for a, b in itertools.pairwise(words))
+    found = set(words).union(f"{a} {b}" for a, b in itertools.pairwise(words))
+    if has_japanese(text):
+        found |= japanese_terms(text)
+    return found
 
 
 def _hash(term: str) -> int:
@@ -148,7 +159,8 @@ class TermStats:
         return QueryTerms(keys, names, self._idfs(self._dfs(keys)))
 
     def shared(self, researcher_terms: set[str] | QueryTerms, host_id: str, *, n: int = 5) -> list[str]:
-        """The n most distinctive terms in both, bigrams shadowing the words they contain."""
+        """The n most distinctive terms in both, bigrams (and Japanese compounds) shadowing the words they
+        contain; Japanese compounds shown without the spaces between their tokens."""
         host = self._terms.get(host_id)
         mine = researcher_terms if isinstance(researcher_terms, QueryTerms) else self.query(researcher_terms)
         if host is None or not len(host) or not len(mine.keys):
@@ -159,9 +171,16 @@ class TermStats:
         ranked = sorted(idf, key=lambda t: (-idf[t] - 0.5 * (" " in t), t))
         chosen: list[str] = []
         for term in ranked:
-            if any(term in c.split() or c in term.split() for c in chosen if " " in c or " " in term):
+            parts = term.split()
+            if any(_within(parts, c.split()) or _within(c.split(), parts) for c in chosen if " " in c or " " in term):
                 continue
             chosen.append(term)
             if len(chosen) == n:
                 break
-        return chosen
+        return [shown(term) for term in chosen]
+
+
+def _within(part: list[str], whole: list[str]) -> bool:
+    """Whether the words `part` appear together, in order, in `whole` (for bigrams and single words: whether
+    a word is one of a bigram's)."""
+    return any(whole[i : i + len(part)] == part for i in range(len(whole) - len(part) + 1))

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from models.eligibility import Verdict
 
@@ -75,7 +77,31 @@ class MatchResult(_Result):
     exclusions: tuple[Exclusion, ...] = ()
     below_min_score: int = 0
     programmes: tuple[Verdict, ...] = Field(default=(), description="The researcher's eligibility per programme.")
-    note: str | None = None
+    note: str | None = Field(
+        default=None,
+        description="Everything the researcher should know about this answer, in sentences: `notes` joined.",
+    )
+    notes: tuple[str, ...] = Field(
+        default=(),
+        description="The same, one note per matter (not eligible for the programme asked for; texts in a language "
+        "the matching model does not read, named, with what to do).",
+    )
+    languages: dict[str, str] = Field(
+        default_factory=dict,
+        description='The language of each of the researcher\'s texts (ISO 639-1), by text: "statement", "pub:<i>".',
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _note_and_notes(cls, data: Any) -> Any:
+        """`note` is `notes` joined; given only one of them, the other follows from it."""
+        if isinstance(data, dict):
+            notes, note = tuple(data.get("notes") or ()), data.get("note")
+            if notes and note is None:
+                data = {**data, "note": " ".join(notes)}
+            elif note and not notes:
+                data = {**data, "notes": (note,)}
+        return data
 
 
 class CandidateResult(_Result):

@@ -147,6 +147,21 @@ def index_build(state: State, hosts_file: str | None, sample: bool, add: bool) -
         f"({report.added} added, {report.updated} updated, {report.unchanged} unchanged; "
         f"{report.texts_embedded} texts embedded)"
     )
+    _echo_unread(engine)
+
+
+def _echo_unread(engine: Any) -> None:
+    """Say how many hosts have documents in a language the model does not read, if any."""
+    from matcher.languages import language_name
+
+    unread = engine.unread()
+    if unread.hosts:
+        counts = ", ".join(f"{n} in {language_name(code)}" for code, n in sorted(unread.documents.items()))
+        hosts = "1 host has" if unread.hosts == 1 else f"{unread.hosts} hosts have"
+        click.echo(
+            f"{hosts} documents in a language the model does not read ({counts}); researchers are not matched "
+            "on what those documents say (see the README's Languages section)"
+        )
 
 
 @index.command("status")
@@ -333,8 +348,8 @@ def _print_matches(researcher: Any, result: Any, *, explain: bool) -> None:
         for verdict in result.programmes:
             mark = "yes" if verdict.eligible else "no "
             click.echo(fit(f"  {mark} {verdict.programme:<21} ", verdict.summary, width))
-    if result.note:
-        click.echo(f"\n{result.note}")
+    for note in result.notes:
+        click.echo(f"\n{note}")
     _print_left_out(result.excluded)
     click.echo()
     for rank, m in enumerate(result.matches, start=1):
@@ -458,6 +473,7 @@ def db_load_sample(state: State) -> None:
         f"sample loaded: {len(hosts)} hosts ({report.texts_embedded} texts embedded), "
         f"{len(researchers)} researchers, into {state.home.root}"
     )
+    _echo_unread(catalogue.engine)
 
 
 @cli.group()

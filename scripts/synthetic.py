@@ -1,8 +1,9 @@
 """Seeded synthetic calls for tests and benchmarks: any number of applicants and hosts.
 
 Each synthetic host and applicant takes one bundled sample lab as its topic and draws its texts from that
-lab's words, so texts have the length and vocabulary of real abstracts (which is what embedding speed
-depends on) and applicants of a topic resemble that topic's hosts. Nothing here is presented as real data.
+lab's English words (the labs that write only in Japanese are left out), so texts have the length and
+vocabulary of real abstracts (which is what embedding speed depends on) and applicants of a topic resemble
+that topic's hosts. Nothing here is presented as real data.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import re
 
 import numpy as np
 
+from matcher.japanese import has_japanese
 from matcher.records import read_hosts, sample_path
 from models.profiles import HostLab, ResearcherProfile
 
@@ -35,10 +37,13 @@ TENURES = ("21 days", "45 days", "2 months", "3 months", "6 months", "10 months"
 
 
 def _vocabularies() -> list[tuple[list[str], tuple[str, ...]]]:
+    """Each sample lab's English words and sections, from its English texts (a lab that writes only in
+    Japanese is no topic: its texts have no words for an English vocabulary)."""
     topics = []
     for host in read_hosts(sample_path("hosts")):
-        text = " ".join([host.description, *(p.text for p in host.publications)])
-        topics.append(([w.lower() for w in _WORD.findall(text)], host.fields.sections))
+        texts = [t for t in (host.description, *(p.text for p in host.publications)) if not has_japanese(t)]
+        if texts:
+            topics.append(([w.lower() for w in _WORD.findall(" ".join(texts))], host.fields.sections))
     return topics
 
 

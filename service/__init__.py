@@ -146,7 +146,15 @@ def _register_health(app: OpenAPI) -> None:
         catalogue: Catalogue = app.extensions["hostmatch"]
         engine = catalogue.engine
         loaded = bool(getattr(engine.embedder, "loaded", True))
-        details = {"model": engine.embedder.fingerprint, "hosts": len(engine.hosts), "documents": len(engine.index)}
+        unread = engine.unread()
+        details = {
+            "model": engine.embedder.fingerprint,
+            "hosts": len(engine.hosts),
+            "documents": len(engine.index),
+            "languages_read": sorted(engine.settings.languages_read),
+            # hosts with documents in other languages, and those documents by language: matching cannot read them
+            "unread": {"hosts": unread.hosts, "documents": unread.documents},
+        }
         if not loaded:
             return jsonify({"status": "loading", "details": details}), 503
         return jsonify({"status": "ready", "details": details})

@@ -277,6 +277,19 @@ def test_field_overlap_medium_then_broad_then_none() -> None:
     assert value == pytest.approx(0.85) and "gaussian processes" in reason
 
 
+def test_keywords_overlap_in_japanese_and_across_languages_through_bilingual_keywords() -> None:
+    """A lab that lists "slow slip" and "スロースリップ" shares a keyword with a researcher who gives either; Japanese
+    phrases compare as English ones do (contained in one another, half-width katakana as full-width)."""
+    lab = ["slow slip", "スロースリップ", "沈み込み帯"]
+    for mine in (["slow slip"], ["スロースリップ"], ["ｽﾛｰｽﾘｯﾌﾟ"]):
+        value, reason = field_component(["17"], mine, ["17"], lab)
+        assert value == pytest.approx(0.85), mine
+        assert "shared keywords: " in reason and ("slow slip" in reason or "スロースリップ" in reason)
+    value, reason = field_component(["17"], ["沈み込み帯", "地震"], ["17"], ["沈み込み帯地震学"])
+    assert value == pytest.approx(1.0) and reason.endswith("shared keywords: 地震, 沈み込み帯")
+    assert field_component(["17"], ["slow slip"], ["17"], ["スロースリップ"])[0] == pytest.approx(0.7)  # no bridge
+
+
 def test_practical_fit_language_and_places() -> None:
     assert practical_component({"en"}, {"en", "ja"}, 2)[0] == 1.0
     assert practical_component({"fr"}, {"ja"}, 2)[0] == pytest.approx(0.3)

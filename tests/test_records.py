@@ -152,3 +152,19 @@ def test_the_bundled_sample_meets_its_brief() -> None:
         assert any(programme.tenure_min <= r.desired_tenure <= programme.tenure_max for r in researchers), programme.id
     for kind in ("hosts", "researchers"):
         assert "fictional" in json.loads(sample_path(kind).read_text())["notice"].lower()
+
+
+def test_every_sample_researcher_has_a_statement_in_japanese_and_a_share_of_the_sample_is_japanese() -> None:
+    """statements_ja.json: one Japanese statement per sample researcher, for the cross-language evaluation; at
+    least 20 labs with Japanese documents, some of them only in Japanese."""
+    from matcher.documents import host_documents
+    from matcher.languages import language_of
+
+    researchers = read_researchers(sample_path("researchers"))
+    data = json.loads((sample_path("researchers").parent / "statements_ja.json").read_text(encoding="utf-8"))
+    assert "fictional" in data["notice"].lower()
+    assert list(data["statements"]) == [r.id for r in researchers]
+    assert all(language_of(text) == "ja" for text in data["statements"].values())
+    languages = {h.id: {d.language for d in host_documents(h)} for h in read_hosts(sample_path("hosts"))}
+    assert sum("ja" in found for found in languages.values()) >= 20
+    assert sum(found == {"ja"} for found in languages.values()) >= 5

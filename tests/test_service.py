@@ -115,6 +115,30 @@ def test_anyone_can_match_their_own_profile(service: Service) -> None:
     assert first["evidence"] and "postdoc-standard" in first["eligible_programmes"]
 
 
+JA_QUAKE = "建物の免震と地震動の研究を行いたいと考えています。"  # QUAKE's statement, in Japanese
+
+
+def test_a_japanese_statement_is_named_in_the_note_and_an_english_one_is_not(service: Service) -> None:
+    researcher = researcher_record(
+        statement=JA_QUAKE, publications=[{"title": "Ground motion and base isolation of hospitals"}]
+    )
+    body = service.call("POST", "/v1/matches", json={"researcher": researcher}).get_json()
+    assert body["languages"] == {"statement": "ja", "pub:0": "en"}
+    assert body["notes"] == [body["note"]] and "Your research statement is in Japanese" in body["note"]
+    assert "Add an English abstract, or ask the service to enable the multilingual encoder." in body["note"]
+    english = service.call("POST", "/v1/matches", json={"researcher": researcher_record(statement=QUAKE)}).get_json()
+    assert (english["note"], english["notes"], english["languages"]) == (None, [], {"statement": "en"})
+
+
+def test_readiness_counts_hosts_whose_documents_the_model_does_not_read(service: Service) -> None:
+    details = service.call("GET", "/readyz").get_json()["details"]
+    assert details["languages_read"] == ["en"] and details["unread"] == {"hosts": 0, "documents": {}}
+    lab = host_record("h-ja", description=JA_QUAKE, publications=[{"title": "免震構造の設計"}, {"title": "Isolation"}])
+    assert service.call("POST", "/v1/hosts", "admin", json=lab).status_code == 201
+    details = service.call("GET", "/readyz").get_json()["details"]
+    assert details["unread"] == {"hosts": 1, "documents": {"ja": 2}}
+
+
 def test_matching_a_stored_researcher_needs_staff(service: Service) -> None:
     request = {"researcher_id": "r-poetry"}
     assert_error(service.call("POST", "/v1/matches", json=request), 401)

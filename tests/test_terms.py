@@ -70,3 +70,52 @@ def test_terms_hashed_once_name_the_same_shared_terms_for_every_host() -> None:
     assert stats.shared(hashed, "b", n=2) == ["acoustic ranging", "seafloor geodesy"]
     assert stats.shared(hashed, "c") == [] and stats.shared(hashed, "d") == []
     assert stats.shared(stats.query(set()), "a") == []
+
+
+def test_a_japanese_lab_and_researcher_share_japanese_compounds() -> None:
+    """Both in Japanese: the tokenizer finds the nouns and compound nouns; particles and verbs are dropped, and
+    a compound (shown without spaces) shadows the nouns inside it."""
+    stats = TermStats(
+        [
+            lab("ja", "沈み込み帯で発生するスロースリップを、海底地殻変動の観測から研究しています。"),
+            lab("en", "Slow slip events and seafloor geodesy along the Nankai trough."),
+            lab("ja-other", "琉球諸語の記述と、海底の堆積物の研究を行っています。"),
+        ]
+    )
+    researcher = terms("私は沈み込み帯のスロースリップと津波の早期警報について研究したいと考えています。")
+    shared = stats.shared(researcher, "ja")
+    assert "沈み込み帯" in shared and "スロースリップ" in shared
+    assert not {"沈み込み", "スリップ", "の", "研究"} & set(shared)
+    assert stats.shared(researcher, "en") == [] and stats.shared(researcher, "ja-other") == []
+    assert stats.df("沈み込み 帯") == 1  # held with a space between its tokens, like an English bigram
+
+
+def test_terms_cross_languages_through_keywords_given_in_both() -> None:
+    """A Japanese-only lab that lists "slow slip" beside "スロースリップ" shares it with a researcher who writes in
+    English, and an English lab that lists both shares "スロースリップ" with one who writes in Japanese."""
+    japanese = HostLab.model_validate(
+        host_record(
+            "ja",
+            description="沈み込み帯のスロースリップを研究しています。",
+            fields={"sections": ["17"], "keywords": ["スロースリップ", "slow slip"]},
+        )
+    )
+    english = HostLab.model_validate(
+        host_record(
+            "en",
+            description="Slow slip events along the Nankai trough.",
+            fields={"sections": ["17"], "keywords": ["slow slip", "スロースリップ"]},
+        )
+    )
+    stats = TermStats([japanese, english])
+    assert stats.shared(terms("Slow slip events and tremor near the trench."), "ja") == ["slow slip"]
+    assert stats.shared(terms("スロースリップの発生過程を調べたい。"), "en") == ["スロースリップ"]
+
+
+def test_english_terms_are_the_same_with_or_without_japanese_in_other_texts() -> None:
+    english = "Seafloor geodesy of slow slip events near the Nankai trough."
+    assert terms(english) == {
+        "seafloor", "geodesy", "slow", "slip", "events", "near", "nankai", "trough", "seafloor geodesy",
+        "geodesy slow", "slow slip", "slip events", "events near", "near nankai", "nankai trough",
+    }  # fmt: skip
+    assert terms(english + " 沈み込み帯") == terms(english) | {"沈み込み 帯"}  # a verb stem is no term alone

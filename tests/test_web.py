@@ -211,6 +211,20 @@ def test_the_answers_note_is_shown_above_the_labs(site: Service) -> None:
     assert "About your profile: not eligible for" in page
 
 
+def test_a_statement_in_japanese_is_named_above_the_labs(site: Service) -> None:
+    page = text_of(submit(site, statement="建物の免震と地震動の研究を行いたいと考えています。"))
+    assert "About your profile: The matching model reads English only. Your research statement is in Japanese" in page
+    assert page.index("Your research statement is in Japanese") < page.index("Quake Lab")
+    assert "multilingual encoder" not in text_of(submit(site))
+
+
+def test_two_notes_are_listed_apart(site: Service) -> None:
+    response = submit(site, phd_year="2012", programmes=["postdoc-standard"], statement="地震動の研究をしたい。")
+    body = site.client.post("/results", data=_results_form(response, programme="postdoc-standard"))
+    notes = re.findall(r"<li>(.*?)</li>", body.get_data(as_text=True).split('class="notes"')[1].split("</ul>")[0])
+    assert len(notes) == 2 and notes[0].startswith("not eligible for") and "in Japanese" in html.unescape(notes[1])
+
+
 def test_matches_from_pages_are_audited_like_the_api(site: Service) -> None:
     submit(site)
     run = site.catalogue.store.runs()[0]
