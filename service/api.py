@@ -35,7 +35,7 @@ from service.schemas import (
     WriteResult,
 )
 
-api = APIBlueprint("v1", __name__, url_prefix="/v1", abp_responses={"422": ErrorBody})
+api = APIBlueprint("v1", __name__, url_prefix="/v1", abp_responses={"422": ErrorBody, "429": ErrorBody})
 
 STAFF: list[dict[str, list[str]]] = [{"bearer": []}]
 matches_tag, hosts_tag = Tag(name="matches"), Tag(name="hosts")
@@ -52,7 +52,7 @@ def _json(model: Any, status: int = 200) -> Response:
 # -- matches --------------------------------------------------------------------------------------------
 
 
-@api.post("/matches", tags=[matches_tag], responses={200: MatchResult, **ERRORS}, security=[*STAFF, {}])
+@api.post("/matches", tags=[matches_tag], responses={200: MatchResult, **ERRORS, 503: ErrorBody}, security=[*STAFF, {}])
 def post_match(body: MatchRequest) -> Response:
     """Rank host labs for a researcher: a profile inline (anyone), or a stored researcher's id (staff)."""
     if body.researcher_id is not None:
