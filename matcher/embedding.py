@@ -533,10 +533,11 @@ class MeteredEmbedder(WrappedEmbedder):
     - more than `budget` is `TooManyTexts` naming `field`, before any is embedded;
     - `gate(n)` is entered with their number before the first is embedded and held until the last is (the
       service's lane for large requests, which may refuse with `Overloaded`);
-    - they are embedded `chunk` at a time, shortest first, each chunk stored in `cache` once complete; before
-      each chunk, one that would end after `deadline` (a `time.monotonic()` value), judged by the time the
-      chunks before it took per text, is not started: `Overloaded` (retry after `retry_after` seconds).
-      What is already in the cache is complete and correct, so a stop never leaves half-written state.
+    - they are embedded `chunk` at a time, shortest first, each chunk stored in `cache` once complete. Before
+      each chunk, if the texts left would end after `deadline` (a `time.monotonic()` value), judged by the
+      time the chunks before took per text, none more is started: `Overloaded` (retry after `retry_after`
+      seconds). So a request that cannot finish in time stops after its first chunk rather than near its
+      deadline. What is already in the cache is complete and correct: a stop leaves no half-written state.
 
     `embedded` counts the texts this object has embedded (the cost a rate limit charges).
     """
@@ -586,7 +587,8 @@ class MeteredEmbedder(WrappedEmbedder):
         started, done = self.clock(), 0
         for start in range(0, len(pending), self.chunk):
             part = pending[start : start + self.chunk]
-            self._check_deadline(expected=(self.clock() - started) / done * len(part) if done else 0.0)
+            left = len(pending) - start
+            self._check_deadline(expected=(self.clock() - started) / done * left if done else 0.0)
             vectors = self.inner.encode([text for _, text in part])
             stored = [(key, vector) for (key, _), vector in zip(part, vectors, strict=True)]
             self.cache.put_many(self.fingerprint, stored)

@@ -224,16 +224,18 @@ class SlowEmbedder(FakeEmbedder):
         return super().encode(texts, progress=progress)
 
 
-def test_a_chunk_that_would_end_past_the_deadline_is_not_started() -> None:
+def test_embedding_stops_as_soon_as_the_texts_left_would_end_past_the_deadline() -> None:
     slow, cache = SlowEmbedder(0.1), MemoryCache(max_bytes=1 << 20)
     texts = [f"text {'x' * i}" for i in range(12)]
-    embedder = MeteredEmbedder(slow, cache, chunk=4, deadline=1.0, retry_after=7, clock=lambda: slow.now)
+    embedder = MeteredEmbedder(slow, cache, chunk=4, deadline=1.1, retry_after=7, clock=lambda: slow.now)
     with pytest.raises(Overloaded) as stopped:
-        embedder.encode(texts)  # 0.4 s per chunk: the third would end at 1.2 s
+        embedder.encode(texts)  # 0.4 s per chunk of 4: after the first, the 8 left would end at 1.2 s
     assert stopped.value.retry_after == 7
-    assert embedder.embedded == 8 and slow.texts_embedded == 8
+    assert embedder.embedded == 4 and slow.texts_embedded == 4
     kept = cache.get_many(slow.fingerprint, [text_key(t) for t in texts], slow.dim)
-    assert len(kept) == 8  # the chunks done are whole and correct; the rest were never started
+    assert len(kept) == 4  # the chunk done is whole and correct; the rest were never started
+    in_time = MeteredEmbedder(slow, NoCache(), chunk=4, deadline=slow.now + 1.3, clock=lambda: slow.now)
+    assert in_time.encode(texts).shape == (12, slow.dim)
     late = MeteredEmbedder(slow, NoCache(), deadline=slow.now - 0.1, clock=lambda: slow.now)
     with pytest.raises(Overloaded):
         late.encode(["anything"])
