@@ -36,6 +36,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from flask import Flask, Response, current_app, g, request
+from flask_babel import gettext
 from flask_limiter import ApplicationLimit, Limiter, RateLimitExceeded
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -54,7 +55,7 @@ DEFAULTS: dict[str, object] = {
     "RATELIMIT_STAFF": "1200/minute",  # per token (or staff session)
     "RATELIMIT_MATCHES_ANONYMOUS": "30/minute;300/hour",
     "RATELIMIT_MATCHES_STAFF": "300/minute",
-    "RATELIMIT_TEXTS_ANONYMOUS": "300/minute;2000/hour",  # texts embedded by a client's matches
+    "RATELIMIT_TEXTS_ANONYMOUS": "200/minute;2000/hour",  # texts embedded by its matches: one largest profile a minute
     "RATELIMIT_TEXTS_STAFF": "6000/minute",
     "TRUSTED_PROXIES": 0,  # proxies in front that set X-Forwarded-For (0: the peer address is the client)
     "EMBED_BUDGET": 256,  # texts one request may embed (a statement and 200 publications fit)
@@ -125,7 +126,14 @@ def init_costs(app: Flask) -> Limiter:
             f"Too many {_WHAT.get(scope, scope)} from this client: at most {exc.limit.limit}. "
             f"Try again in {retry} seconds."
         )
-        response = page_error(429, description) if wants_page() else error_response(429, description)
+        if wants_page():
+            message = gettext(
+                "This connection has sent too many requests in a short time. Wait %(seconds)s seconds, then try again.",
+                seconds=retry,
+            )
+            response = page_error(429, str(message))
+        else:
+            response = error_response(429, description)
         response.headers["Retry-After"] = str(retry)
         return response
 
