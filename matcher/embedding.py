@@ -14,12 +14,16 @@ import json
 import os
 import sqlite3
 import threading
-from collections.abc import Iterable, Sequence
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
 
+from matcher.errors import Overloaded, TooManyTexts
 from matcher.progress import Progress, offset
 
 DEFAULT_BATCH_SIZE = 32  # the measured sweet spot on this machine (../shared/PERF_NOTES.md)
@@ -227,9 +231,18 @@ def _configured_dim(path: Path) -> int | None:
         return None
 
 
-def text_key(text: str) -> bytes:
-    """The cache key of a text: SHA-256 of its UTF-8 bytes."""
-    return hashlib.sha256(text.encode("utf-8")).digest()
+def text_key(text: str, *, salt: bytes = b"") -> bytes:
+    """The cache key of a text: SHA-256 of its UTF-8 bytes (after `salt`, which keeps one caller's keys apart
+    from another's)."""
+    return hashlib.sha256(salt + text.encode("utf-8")).digest()
+
+
+class VectorCache(Protocol):
+    """Where vectors are kept between calls, by (model fingerprint, text key)."""
+
+    def get_many(self, fingerprint: str, keys: Sequence[bytes], dim: int) -> dict[bytes, np.ndarray]: ...
+
+    def put_many(self, fingerprint: str, items: Iterable[tuple[bytes, np.ndarray]]) -> None: ...
 
 
 class EmbeddingCache:
@@ -243,6 +256,9 @@ class EmbeddingCache:
     onto an overflow page and made every leaf hold only a few keys: the file was about twice the size, and
     on a large cache not in memory a miss went to disk. A cache in that layout is copied over once, in one
     transaction.
+
+    Each vector records when it was written (`created`, Unix seconds; 0 for vectors older than that column),
+    so `prune` can drop those that no stored record needs any more once they are old enough.
     """
 
     _CHUNK = 500  # keys per SELECT, under SQLite's bound-parameter limit
@@ -260,10 +276,29 @@ class EmbeddingCache:
             db.execute(
                 "CREATE TABLE IF NOT EXISTS vectors ("
                 " fingerprint TEXT NOT NULL, key BLOB NOT NULL, vector BLOB NOT NULL,"
-                " PRIMARY KEY (fingerprint, key))"
+                " created INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (fingerprint, key))"
             )
             db.commit()
+            self._add_created(db)
             self._migrate(db)
+
+    @staticmethod
+    def _add_created(db: sqlite3.Connection) -> None:
+        """Add the `created` column to a cache made before it (its vectors count as written at time 0)."""
+
+        def missing() -> bool:
+            return "created" not in {row[1] for row in db.execute("PRAGMA table_info(vectors)")}
+
+        if not missing():
+            return
+        db.execute("BEGIN IMMEDIATE")  # another process adding it at the same time waits, then finds it
+        try:
+            if missing():
+                db.execute("ALTER TABLE vectors ADD COLUMN created INTEGER NOT NULL DEFAULT 0")
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
 
     @staticmethod
     def _migrate(db: sqlite3.Connection) -> None:
@@ -274,7 +309,8 @@ class EmbeddingCache:
         db.execute("BEGIN IMMEDIATE")  # another process migrating at the same time waits, then finds none
         try:
             if db.execute(old).fetchone() is not None:
-                db.execute("INSERT OR IGNORE INTO vectors SELECT fingerprint, key, vector FROM embedding")
+                columns = "fingerprint, key, vector"
+                db.execute(f"INSERT OR IGNORE INTO vectors ({columns}) SELECT {columns} FROM embedding")
                 db.execute("DROP TABLE embedding")
             db.execute("COMMIT")
         except BaseException:
@@ -314,10 +350,11 @@ class EmbeddingCache:
 
     def put_many(self, fingerprint: str, items: Iterable[tuple[bytes, np.ndarray]]) -> None:
         db = self._connect()
+        now = int(time.time())
         with db:
             db.executemany(
-                "INSERT OR REPLACE INTO vectors (fingerprint, key, vector) VALUES (?, ?, ?)",
-                ((fingerprint, key, np.asarray(v, dtype=np.float32).tobytes()) for key, v in items),
+                "INSERT OR REPLACE INTO vectors (fingerprint, key, vector, created) VALUES (?, ?, ?, ?)",
+                ((fingerprint, key, np.asarray(v, dtype=np.float32).tobytes(), now) for key, v in items),
             )
 
     def forget(self, keys: Iterable[bytes]) -> int:
@@ -326,6 +363,32 @@ class EmbeddingCache:
         db = self._connect()
         with db:
             return sum(db.execute("DELETE FROM vectors WHERE key = ?", (key,)).rowcount for key in set(keys))
+
+    def prune(self, *, keep: Iterable[bytes], written_before: float, dry_run: bool = False) -> tuple[int, int]:
+        """Remove the vectors written before `written_before` (Unix seconds) whose text key is not in `keep`,
+        under every model fingerprint; `keep` wins whatever the age. Returns (vectors, bytes) removed, or that
+        would be with `dry_run`. One transaction: a reader sees the cache before or after, never between."""
+        db = self._connect()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            db.execute("CREATE TEMP TABLE IF NOT EXISTS keep (key BLOB PRIMARY KEY) WITHOUT ROWID")
+            db.execute("DELETE FROM temp.keep")
+            db.executemany("INSERT OR IGNORE INTO temp.keep (key) VALUES (?)", ((k,) for k in keep))
+            doomed = "FROM vectors WHERE created < ? AND key NOT IN (SELECT key FROM temp.keep)"
+            query = f"SELECT COUNT(*), COALESCE(SUM(LENGTH(vector)), 0) {doomed}"
+            count, size = db.execute(query, (written_before,)).fetchone()
+            if not dry_run:
+                db.execute(f"DELETE {doomed}", (written_before,))
+            db.execute("DELETE FROM temp.keep")
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        return int(count), int(size)
+
+    def vacuum(self) -> None:
+        """Give the space of removed vectors back to the file system (rewrites the file; readers may wait)."""
+        self._connect().execute("VACUUM")
 
     def warm(self) -> int:
         """Read the key index once, start to end, and return how many vectors the cache holds.
@@ -414,3 +477,137 @@ class CachingEmbedder(WrappedEmbedder):
             if progress is not None:
                 progress("embedding", start + len(chunk), len(pending))
         return fresh
+
+
+class MemoryCache:
+    """Vectors kept in this process only, the least recently used dropped first beyond `max_bytes`.
+
+    For texts that must never reach the shared cache on disk: an anonymous caller's profile, kept so that the
+    same caller re-ranking it with other filters does not embed it again. Each gunicorn worker has its own;
+    nothing survives a restart. Thread-safe.
+    """
+
+    def __init__(self, *, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self.nbytes = 0
+        self._vectors: OrderedDict[tuple[str, bytes], np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._vectors)
+
+    def get_many(self, fingerprint: str, keys: Sequence[bytes], dim: int) -> dict[bytes, np.ndarray]:
+        found: dict[bytes, np.ndarray] = {}
+        with self._lock:
+            for key in keys:
+                vector = self._vectors.get((fingerprint, key))
+                if vector is not None and vector.shape == (dim,):
+                    self._vectors.move_to_end((fingerprint, key))
+                    found[key] = vector
+        return found
+
+    def put_many(self, fingerprint: str, items: Iterable[tuple[bytes, np.ndarray]]) -> None:
+        with self._lock:
+            for key, vector in items:
+                row = np.array(vector, dtype=np.float32)  # a copy: never a view into a caller's batch
+                old = self._vectors.pop((fingerprint, key), None)
+                self.nbytes += row.nbytes - (old.nbytes if old is not None else 0)
+                self._vectors[(fingerprint, key)] = row
+            while self.nbytes > self.max_bytes and self._vectors:
+                _, dropped = self._vectors.popitem(last=False)
+                self.nbytes -= dropped.nbytes
+
+
+class NoCache:
+    """Keeps nothing: every text is embedded."""
+
+    def get_many(self, fingerprint: str, keys: Sequence[bytes], dim: int) -> dict[bytes, np.ndarray]:
+        return {}
+
+    def put_many(self, fingerprint: str, items: Iterable[tuple[bytes, np.ndarray]]) -> None:
+        return None
+
+
+Gate = Callable[[int], AbstractContextManager[object]]
+
+
+class MeteredEmbedder(WrappedEmbedder):
+    """One request's embedder: through the cache the request may use, within the request's limits.
+
+    Texts are looked up in `cache` (keys salted with `salt`, so one caller's texts are never another's
+    hits); of those missing:
+
+    - more than `budget` is `TooManyTexts` naming `field`, before any is embedded;
+    - `gate(n)` is entered with their number before the first is embedded and held until the last is (the
+      service's lane for large requests, which may refuse with `Overloaded`);
+    - they are embedded `chunk` at a time, shortest first, each chunk stored in `cache` once complete. Before
+      each chunk, if the texts left would end after `deadline` (a `time.monotonic()` value), judged by the
+      time the chunks before took per text, none more is started: `Overloaded` (retry after `retry_after`
+      seconds). So a request that cannot finish in time stops after its first chunk rather than near its
+      deadline. What is already in the cache is complete and correct: a stop leaves no half-written state.
+
+    `embedded` counts the texts this object has embedded (the cost a rate limit charges).
+    """
+
+    def __init__(
+        self,
+        inner: Embedder,
+        cache: VectorCache,
+        *,
+        salt: bytes = b"",
+        budget: int | None = None,
+        field: str = "texts",
+        deadline: float | None = None,
+        retry_after: int = 10,
+        gate: Gate | None = None,
+        chunk: int = DEFAULT_BATCH_SIZE,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        super().__init__(inner)
+        self.cache = cache
+        self.salt = salt
+        self.budget = budget
+        self.field = field
+        self.deadline = deadline
+        self.retry_after = retry_after
+        self.gate = gate
+        self.chunk = chunk
+        self.clock = clock
+        self.embedded = 0
+
+    def encode(self, texts: Sequence[str], *, progress: Progress | None = None) -> np.ndarray:
+        keys = [text_key(t, salt=self.salt) for t in texts]
+        found = self.cache.get_many(self.fingerprint, list(dict.fromkeys(keys)), self.dim) if keys else {}
+        missing = {key: text for key, text in zip(keys, texts, strict=True) if key not in found}
+        if self.budget is not None and len(missing) > self.budget:
+            raise TooManyTexts(needed=len(missing), budget=self.budget, field=self.field)
+        if missing:
+            with self.gate(len(missing)) if self.gate is not None else nullcontext():
+                found.update(self._embed(sorted(missing.items(), key=lambda item: len(item[1]))))
+        out = np.empty((len(texts), self.dim), dtype=np.float32)
+        for row, key in enumerate(keys):
+            out[row] = found[key]
+        return out
+
+    def _embed(self, pending: list[tuple[bytes, str]]) -> dict[bytes, np.ndarray]:
+        fresh: dict[bytes, np.ndarray] = {}
+        started, done = self.clock(), 0
+        for start in range(0, len(pending), self.chunk):
+            part = pending[start : start + self.chunk]
+            left = len(pending) - start
+            self._check_deadline(expected=(self.clock() - started) / done * left if done else 0.0)
+            vectors = self.inner.encode([text for _, text in part])
+            stored = [(key, vector) for (key, _), vector in zip(part, vectors, strict=True)]
+            self.cache.put_many(self.fingerprint, stored)
+            fresh.update(stored)
+            done += len(part)
+            self.embedded += len(part)
+        return fresh
+
+    def _check_deadline(self, *, expected: float) -> None:
+        if self.deadline is not None and self.clock() + expected > self.deadline:
+            raise Overloaded(
+                "This request would take longer than the service allows one request; try again later, or "
+                "with fewer texts.",
+                retry_after=self.retry_after,
+            )

@@ -168,6 +168,7 @@ class Engine:
         exclude: Collection[str] = (),
         enforce_capacity: bool = True,
         on: dt.date | None = None,
+        embedder: Embedder | None = None,
     ) -> MatchResult:
         """Rank hosts for a researcher, best first, each with components, evidence and programmes.
 
@@ -180,9 +181,13 @@ class Engine:
             exclude: host ids never to return (explicit conflicts of interest).
             enforce_capacity: leave out hosts with no places left.
             on: the date eligibility is judged at (default: the desired start, else today).
+            embedder: embeds the researcher's texts instead of the engine's own (the same model): the service
+                passes one per request, with that request's cache, budget and deadline.
         """
         if top < 1:
             raise ValueError(f"top must be at least 1, got {top}")
+        if embedder is not None and embedder.fingerprint != self.embedder.fingerprint:
+            raise ValueError("the query embedder must be the engine's model")
         host_filter = host_filter or HostFilter()
         weights = weights or Weights()
         when = on or researcher.desired_start or dt.date.today()
@@ -200,7 +205,7 @@ class Engine:
                 )
         text_weights = [t.weight for t in texts]
         scorer = Scorer(ResearcherSide.of(researcher, stage=researcher.stage(on=when), verdicts=verdicts), weights)
-        queries = self.embedder.encode([t.text for t in texts])
+        queries = (embedder or self.embedder).encode([t.text for t in texts])
         host_ids = self.candidates(queries, text_weights, scorer, host_filter)
         if not host_ids:
             return MatchResult(matches=(), candidates=0, programmes=tuple(verdicts), notes=notes, languages=languages)

@@ -2,10 +2,13 @@
 
     MatcherError                 base class; `str()` is a message fit to show a user
     ├── InvalidInput             a record or request failed validation; `.errors` lists (field, message)
+    │   └── TooManyTexts         a request would embed more texts than its budget allows
     ├── UnknownHost              a host id that is not in the index or store
     ├── UnknownResearcher        a researcher id that is not in the store
     ├── IndexMismatch            an index on disk was built by another model, or is damaged
-    └── AssignmentInfeasible     a batch assignment cannot meet its constraints (says which and by how much)
+    ├── AssignmentInfeasible     a batch assignment cannot meet its constraints (says which and by how much)
+    └── Overloaded               the work would not finish in time, or the capacity for it is taken: try again
+                                 after `.retry_after` seconds (the service answers 503 with Retry-After)
 
 The CLI prints the message and exits non-zero; the HTTP layer maps each class to one status code.
 """
@@ -45,6 +48,16 @@ class InvalidInput(MatcherError):
         return cls(field_errors(exc, prefix=prefix), record=record)
 
 
+class TooManyTexts(InvalidInput):
+    """A request needs more texts embedded (those not in a cache) than one request may embed."""
+
+    def __init__(self, *, needed: int, budget: int, field: str) -> None:
+        self.needed = needed
+        self.budget = budget
+        message = f"{needed} texts would have to be embedded; one request may embed at most {budget}"
+        super().__init__([FieldError(field, message)])
+
+
 class UnknownHost(MatcherError):
     def __init__(self, host_id: str) -> None:
         self.host_id = host_id
@@ -63,6 +76,15 @@ class IndexMismatch(MatcherError):
 
 class AssignmentInfeasible(MatcherError):
     """The assignment's constraints cannot all hold; the message names them."""
+
+
+class Overloaded(MatcherError):
+    """Work refused for now because it would not finish within its deadline, or because the capacity for it is
+    taken; nothing was stored. `retry_after` is a hint in whole seconds."""
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        self.retry_after = max(1, retry_after)
+        super().__init__(message)
 
 
 def field_errors(exc: ValidationError, *, prefix: str = "") -> list[FieldError]:

@@ -450,6 +450,17 @@ class Store:
                 changed += 1
         return changed
 
+    def prune_runs(self, *, before: dt.datetime, dry_run: bool = False) -> tuple[int, int]:
+        """Delete the runs recorded before `before` (the retention policy, `matcher.retention`); returns how many
+        are deleted and how many kept (with `dry_run`: would be; nothing is deleted)."""
+        with self.session() as s:
+            old = MatchRunRow.at < before
+            removed = int(s.scalar(select(func.count()).select_from(MatchRunRow).where(old)) or 0)
+            total = int(s.scalar(select(func.count()).select_from(MatchRunRow)) or 0)
+            if removed and not dry_run:
+                s.execute(delete(MatchRunRow).where(old))
+            return removed, total - removed
+
     def runs(self, limit: int = 100) -> list[dict[str, Any]]:
         with self.session() as s:
             rows = s.scalars(select(MatchRunRow).order_by(MatchRunRow.id.desc()).limit(limit)).all()

@@ -446,7 +446,7 @@ def programmes_command(
 
 @cli.group()
 def db() -> None:
-    """Create the database and load data into it."""
+    """Create the database, load data into it, prune what is kept no longer."""
 
 
 @db.command("init")
@@ -474,6 +474,67 @@ def db_load_sample(state: State) -> None:
         f"{len(researchers)} researchers, into {state.home.root}"
     )
     _echo_unread(catalogue.engine)
+
+
+@db.command("prune")
+@click.option(
+    "--audit-days",
+    envvar="HOSTMATCH_AUDIT_DAYS",
+    type=click.FloatRange(min=0),
+    help="Keep the audit trail's match runs this many days (default 365).",
+)
+@click.option(
+    "--cache-days",
+    envvar="HOSTMATCH_CACHE_DAYS",
+    type=click.FloatRange(min=0),
+    help="Remove cached vectors written more than this many days ago that no stored lab or researcher needs "
+    "(default 30).",
+)
+@click.option("--dry-run", is_flag=True, help="Only say what would be removed.")
+@click.option("--vacuum", is_flag=True, help="Then give the freed space back to the file system (rewrites the cache).")
+@click.pass_obj
+def db_prune(state: State, audit_days: float | None, cache_days: float | None, dry_run: bool, vacuum: bool) -> None:
+    """Delete old audit rows and cached vectors no stored record needs (see matcher/retention.py)."""
+    _prune(state, audit_days=audit_days, cache_days=cache_days, dry_run=dry_run, vacuum=vacuum)
+
+
+def _prune(
+    state: State, *, audit_days: float | None, cache_days: float | None, dry_run: bool = False, vacuum: bool = False
+) -> None:
+    """Apply the retention policy of matcher/retention.py (its defaults for the days not given) and say what
+    it removed."""
+    from matcher.embedding import EmbeddingCache
+    from matcher.retention import AUDIT_DAYS, CACHE_DAYS, prune
+
+    audit_days = AUDIT_DAYS if audit_days is None else audit_days
+    cache_days = CACHE_DAYS if cache_days is None else cache_days
+
+    cache = EmbeddingCache(state.home.cache_path) if state.home.cache_path.exists() else None
+    report = prune(
+        state.store(),
+        cache,
+        index_dir=state.home.index_dir,
+        audit_days=audit_days,
+        cache_days=cache_days,
+        dry_run=dry_run,
+    )
+    verb = "would remove" if dry_run else "removed"
+    click.echo(
+        f"audit trail: {verb} {report.runs_removed:,} match runs recorded before "
+        f"{report.audit_before:%Y-%m-%d %H:%M} UTC ({audit_days:g} days); {report.runs_kept:,} kept"
+    )
+    if cache is None:
+        click.echo(f"embedding cache: none in {state.home.cache_path}")
+        return
+    click.echo(
+        f"embedding cache: {verb} {report.vectors_removed:,} vectors ({report.bytes_removed / 1e6:.1f} MB) written "
+        f"before {report.cache_before:%Y-%m-%d %H:%M} UTC ({cache_days:g} days) of texts no stored lab or "
+        f"researcher has; the {report.vectors_needed:,} texts they have are always kept"
+    )
+    if vacuum and not dry_run:
+        cache.vacuum()
+        size = state.home.cache_path.stat().st_size
+        click.echo(f"embedding cache: {state.home.cache_path} is now {size / 1e6:.1f} MB")
 
 
 @cli.group()
@@ -558,9 +619,17 @@ def tokens_list(state: State) -> None:
     help="gunicorn worker processes; each loads the model once.",
 )
 @click.option("--dev", is_flag=True, help="Run Flask's development server instead of gunicorn.")
+@click.option(
+    "--no-prune",
+    is_flag=True,
+    help="Do not prune old audit rows and unneeded cached vectors first (as `db prune`, with its settings).",
+)
 @click.pass_obj
-def serve(state: State, host: str, port: int, workers: int, dev: bool) -> None:
+def serve(state: State, host: str, port: int, workers: int, dev: bool, no_prune: bool) -> None:
     """Serve the JSON API (gunicorn; --dev for Flask's server). State lives in the data folder."""
+    if not no_prune:
+        audit, cache = (os.environ.get(f"HOSTMATCH_{name}_DAYS") for name in ("AUDIT", "CACHE"))
+        _prune(state, audit_days=float(audit) if audit else None, cache_days=float(cache) if cache else None)
     os.environ["HOSTMATCH_HOME"] = str(state.home.root)
     os.environ["HOSTMATCH_BACKEND"] = state.backend
     if state.model:

@@ -3,7 +3,8 @@
 Configuration, later sources overriding earlier ones: defaults; the instance file `hostmatch.cfg` in
 `<HOME>/instance`; `HOSTMATCH_*` environment variables (HOSTMATCH_HOME, HOSTMATCH_DATABASE_URL,
 HOSTMATCH_MODEL, HOSTMATCH_BACKEND, HOSTMATCH_MAX_CONTENT_LENGTH, HOSTMATCH_ENCODER_THREADS); then the
-`config` mapping given.
+`config` mapping given. What a request may cost (rate limits, the texts a match may embed, its deadline)
+is configured the same way; `service.costs` lists those settings and their defaults.
 
 The same app serves the JSON API (`/v1`, `service.api`) and the pages for people (`service.web`).
 
@@ -17,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import time
 import uuid
 from collections.abc import Mapping
 from typing import Any
@@ -28,6 +30,7 @@ from werkzeug.exceptions import BadRequest, UnsupportedMediaType
 from matcher.catalogue import Catalogue
 from matcher.home import Home
 from service.auth import authenticate, require_route_scope
+from service.costs import init_costs
 from service.errors import register_error_handlers, validation_error_response
 from service.schemas import ErrorBody
 
@@ -76,6 +79,7 @@ def create_app(config: Mapping[str, Any] | None = None, *, engine: Catalogue | N
 
     app.register_api(api)
     init_web(app, home.root)
+    init_costs(app)  # after the hooks that say who is calling, and the views it limits
     return app
 
 
@@ -106,6 +110,7 @@ def _register_hooks(app: OpenAPI) -> None:
     @app.before_request
     def start() -> None:
         """Who is asking, then whether they may (before anything about the body), then the body's form."""
+        g.started = time.monotonic()  # a match's deadline counts from here
         supplied = request.headers.get("X-Request-ID", "")
         g.request_id = supplied if _REQUEST_ID.match(supplied) else uuid.uuid4().hex
         catalogue: Catalogue = app.extensions["hostmatch"]

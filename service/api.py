@@ -38,7 +38,9 @@ from service.schemas import (
 # What any operation may answer, whoever asks: a body that is not JSON or too deep (400), a token sent that is
 # unknown, revoked or expired (401), too large (413) or not JSON (415), not valid (422), too many requests
 # (429), the service too busy or its index being rebuilt (503). Each operation adds its own (403, 404, ...).
-EVERY_OPERATION = {str(code): ErrorBody for code in (400, 401, 413, 415, 422, 429, 503)}
+EVERY_OPERATION: dict[str | int | HTTPStatus, type[BaseModel] | dict[Any, Any] | None] = {
+    code: ErrorBody for code in (400, 401, 413, 415, 422, 429, 503)
+}
 api = APIBlueprint("v1", __name__, url_prefix="/v1", abp_responses=EVERY_OPERATION)
 
 STAFF: list[dict[str, list[str]]] = [{"bearer": []}]

@@ -27,6 +27,7 @@ from matcher.errors import (
     IndexMismatch,
     InvalidInput,
     MatcherError,
+    Overloaded,
     UnknownHost,
     UnknownResearcher,
     field_errors,
@@ -41,6 +42,7 @@ _STATUS: dict[type[MatcherError], int] = {
     UnknownResearcher: 404,
     AssignmentInfeasible: 422,
     IndexMismatch: 503,
+    Overloaded: 503,
 }
 
 
@@ -120,6 +122,10 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(MatcherError)
     def matcher_error(exc: MatcherError) -> Response:
         code = next((status for kind, status in _STATUS.items() if isinstance(exc, kind)), 400)
+        if isinstance(exc, Overloaded):  # the request was refused, not failed: say when to come back
+            response = page_error(code) if wants_page() else error_response(code, str(exc))
+            response.headers["Retry-After"] = str(exc.retry_after)
+            return response
         if wants_page():
             return page_error(code, str(exc))
         if code >= 500:

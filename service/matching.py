@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from flask import current_app
+from flask import current_app, g
 
 from matcher.catalogue import Catalogue
 from matcher.errors import UnknownResearcher
@@ -19,6 +19,7 @@ from matcher.ranking import HostFilter, Weights
 from models.profiles import HostLab, ResearcherProfile
 from models.results import CandidateResult, MatchResult
 from service.auth import actor
+from service.costs import request_encoder
 from service.errors import invalid
 from service.schemas import HostFilterFields, HostQuery, MatchRequest
 
@@ -51,16 +52,27 @@ def weights(body: MatchRequest) -> Weights:
 
 def run_match(body: MatchRequest, researcher: ResearcherProfile, *, subject: str) -> MatchResult:
     """Rank hosts for `researcher` as `body` asks, and record who asked (an inline profile only as `subject`,
-    its digest)."""
-    result = catalogue().engine.match(
-        researcher,
-        top=body.top,
-        host_filter=host_filter(body),
-        weights=weights(body),
-        min_score=body.min_score,
-        exclude=set(body.exclude),
-        enforce_capacity=body.enforce_capacity,
-    )
+    its digest).
+
+    The researcher's texts are embedded within the request's limits (`service.costs.request_encoder`): an
+    inline profile's never touch the shared cache on disk; over the budget is a 422, past the deadline a 503,
+    and either stores nothing. What the match embedded is left in `g` for the rate limits to charge."""
+    chosen_filter, chosen_weights = host_filter(body), weights(body)
+    encoder = request_encoder(stored=body.researcher_id is not None)
+    g.matched = True
+    try:
+        result = catalogue().engine.match(
+            researcher,
+            top=body.top,
+            host_filter=chosen_filter,
+            weights=chosen_weights,
+            min_score=body.min_score,
+            exclude=set(body.exclude),
+            enforce_capacity=body.enforce_capacity,
+            embedder=encoder,
+        )
+    finally:
+        g.texts_embedded = int(g.get("texts_embedded") or 0) + encoder.embedded
     catalogue().store.record_run(
         actor=actor(),
         kind="match",

@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+import contextlib
 import sqlite3
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -10,11 +13,15 @@ import pytest
 from matcher.embedding import (
     CachingEmbedder,
     EmbeddingCache,
+    MemoryCache,
+    MeteredEmbedder,
+    NoCache,
     SentenceTransformerEmbedder,
     default_model_path,
     make_embedder,
     text_key,
 )
+from matcher.errors import Overloaded, TooManyTexts
 from matcher.progress import Progress
 from tests.conftest import FakeEmbedder
 
@@ -127,3 +134,128 @@ def test_warming_the_cache_reads_its_key_index_and_not_its_vectors(tmp_path: Pat
     assert cache.warm() == 3
     plan = " ".join(str(row) for row in sqlite3.connect(cache.path).execute("EXPLAIN QUERY PLAN " + cache._COUNT_ALL))
     assert "COVERING INDEX" in plan
+
+
+# -- retention ------------------------------------------------------------------------------------------
+
+
+def test_prune_removes_old_vectors_not_kept_and_a_dry_run_only_counts(tmp_path: Path) -> None:
+    cache = EmbeddingCache(tmp_path / "cache.sqlite3")
+    fake = FakeEmbedder()
+    CachingEmbedder(fake, cache).encode(["needed old", "stale old", "stale new"])
+    with sqlite3.connect(cache.path) as db:  # two of them written ten days ago
+        db.execute("UPDATE vectors SET created = created - 864000 WHERE key != ?", (text_key("stale new"),))
+    cutoff = time.time() - 5 * 86400
+    keep = [text_key("needed old")]
+    assert cache.prune(keep=keep, written_before=cutoff, dry_run=True) == (1, fake.dim * 4)
+    assert cache.count() == 3
+    assert cache.prune(keep=keep, written_before=cutoff) == (1, fake.dim * 4)
+    left = cache.get_many(fake.fingerprint, [text_key(t) for t in ("needed old", "stale old", "stale new")], fake.dim)
+    assert set(left) == {text_key("needed old"), text_key("stale new")}
+    assert cache.prune(keep=[], written_before=time.time() + 1) == (2, 2 * fake.dim * 4)  # keep wins, not age
+
+
+def test_a_cache_from_before_the_written_column_gets_it_and_its_vectors_count_as_old(tmp_path: Path) -> None:
+    path = tmp_path / "cache.sqlite3"
+    fake = FakeEmbedder()
+    with sqlite3.connect(path) as db:
+        db.execute(
+            "CREATE TABLE vectors (fingerprint TEXT NOT NULL, key BLOB NOT NULL, vector BLOB NOT NULL,"
+            " PRIMARY KEY (fingerprint, key))"
+        )
+        db.execute(
+            "INSERT INTO vectors VALUES (?, ?, ?)",
+            (fake.fingerprint, text_key("old"), fake.encode(["old"])[0].tobytes()),
+        )
+    cache = EmbeddingCache(path)
+    assert cache.count() == 1 and EmbeddingCache(path).count() == 1  # opened twice: the column added once
+    assert cache.prune(keep=[], written_before=1.0) == (1, fake.dim * 4)
+
+
+# -- one request's embedder --------------------------------------------------------------------------
+
+
+def test_the_memory_cache_drops_the_least_recently_used_beyond_its_size() -> None:
+    cache = MemoryCache(max_bytes=3 * 16)  # three 4-dimensional float32 vectors
+    vectors = {name: np.full(4, i, dtype=np.float32) for i, name in enumerate("abcd")}
+    cache.put_many("m", [(k.encode(), v) for k, v in vectors.items() if k != "d"])
+    assert set(cache.get_many("m", [b"a"], 4)) == {b"a"}  # a is now the most recently used
+    cache.put_many("m", [(b"d", vectors["d"])])
+    assert set(cache.get_many("m", [b"a", b"b", b"c", b"d"], 4)) == {b"a", b"c", b"d"}
+    assert len(cache) == 3 and cache.nbytes == 48
+    assert cache.get_many("other-model", [b"a"], 4) == {}
+
+
+def test_a_metered_embedder_embeds_only_what_its_cache_misses_and_counts_it() -> None:
+    fake, cache = FakeEmbedder(), MemoryCache(max_bytes=1 << 20)
+    first = MeteredEmbedder(fake, cache, salt=b"client-1\0")
+    vectors = first.encode(["alpha", "beta", "alpha"])
+    assert fake.texts_embedded == 2 and first.embedded == 2
+    np.testing.assert_array_equal(vectors, fake.encode(["alpha", "beta", "alpha"]))
+    again = MeteredEmbedder(fake, cache, salt=b"client-1\0")
+    again.encode(["beta", "alpha"])
+    assert again.embedded == 0  # the same client's texts come from the cache ...
+    other = MeteredEmbedder(fake, cache, salt=b"client-2\0")
+    other.encode(["alpha"])
+    assert other.embedded == 1  # ... and never another client's
+
+
+def test_over_the_budget_is_refused_before_anything_is_embedded() -> None:
+    fake, cache = FakeEmbedder(), MemoryCache(max_bytes=1 << 20)
+    MeteredEmbedder(fake, cache).encode(["one", "two"])
+    with pytest.raises(TooManyTexts) as refused:
+        MeteredEmbedder(fake, cache, budget=2, field="researcher.publications").encode(["one", "two", "a", "b", "c"])
+    assert [e.field for e in refused.value.errors] == ["researcher.publications"]
+    assert "3 texts" in str(refused.value) and "at most 2" in str(refused.value)
+    assert fake.texts_embedded == 2  # nothing more was embedded
+    MeteredEmbedder(fake, cache, budget=2).encode(["one", "two", "a", "b"])  # cached texts do not count
+
+
+class SlowEmbedder(FakeEmbedder):
+    """Each text takes `seconds` on a clock the test controls."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__()
+        self.seconds = seconds
+        self.now = 0.0
+
+    def encode(self, texts: Any, *, progress: Progress | None = None) -> np.ndarray:
+        self.now += self.seconds * len(texts)
+        return super().encode(texts, progress=progress)
+
+
+def test_embedding_stops_as_soon_as_the_texts_left_would_end_past_the_deadline() -> None:
+    slow, cache = SlowEmbedder(0.1), MemoryCache(max_bytes=1 << 20)
+    texts = [f"text {'x' * i}" for i in range(12)]
+    embedder = MeteredEmbedder(slow, cache, chunk=4, deadline=1.1, retry_after=7, clock=lambda: slow.now)
+    with pytest.raises(Overloaded) as stopped:
+        embedder.encode(texts)  # 0.4 s per chunk of 4: after the first, the 8 left would end at 1.2 s
+    assert stopped.value.retry_after == 7
+    assert embedder.embedded == 4 and slow.texts_embedded == 4
+    kept = cache.get_many(slow.fingerprint, [text_key(t) for t in texts], slow.dim)
+    assert len(kept) == 4  # the chunk done is whole and correct; the rest were never started
+    in_time = MeteredEmbedder(slow, NoCache(), chunk=4, deadline=slow.now + 1.3, clock=lambda: slow.now)
+    assert in_time.encode(texts).shape == (12, slow.dim)
+    late = MeteredEmbedder(slow, NoCache(), deadline=slow.now - 0.1, clock=lambda: slow.now)
+    with pytest.raises(Overloaded):
+        late.encode(["anything"])
+    assert late.embedded == 0
+
+
+def test_the_gate_hears_how_many_texts_will_be_embedded_and_may_refuse() -> None:
+    heard: list[int] = []
+
+    @contextlib.contextmanager
+    def gate(n: int) -> Iterator[None]:
+        heard.append(n)
+        if n > 2:
+            raise Overloaded("busy", retry_after=3)
+        yield
+
+    fake, cache = FakeEmbedder(), MemoryCache(max_bytes=1 << 20)
+    MeteredEmbedder(fake, cache, gate=gate).encode(["a", "b", "a"])
+    with pytest.raises(Overloaded):
+        MeteredEmbedder(fake, cache, gate=gate).encode(["a", "c", "d", "e"])
+    assert heard == [2, 3] and fake.texts_embedded == 2
+    MeteredEmbedder(fake, cache, gate=gate).encode(["a", "b"])  # all cached: the gate is not asked
+    assert heard == [2, 3]
