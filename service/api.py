@@ -3,6 +3,7 @@ and the catalogue; the logic lives in `matcher` and `models`."""
 
 from __future__ import annotations
 
+from http import HTTPStatus
 from typing import Any
 
 from flask import Response, jsonify
