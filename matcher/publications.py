@@ -45,9 +45,9 @@ from pydantic import ValidationError
 from pylatexenc.latex2text import LatexNodes2Text, MacroTextSpec, get_default_latex_context_db
 
 from matcher.errors import FieldError, InvalidInput, field_errors
+from models.limits import MAX_PUBLICATIONS as MAX_PUBLICATIONS  # also the most a profile may hold
 from models.profiles import Publication
 
-MAX_PUBLICATIONS = 200  # read from one file; a profile's most relevant papers, not a whole career's list
 CSV_COLUMNS = ("title", "abstract", "year", "coauthors")
 _SHOWN_PROBLEMS = 20
 

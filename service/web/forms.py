@@ -18,8 +18,8 @@ from flask_babel import gettext, lazy_gettext
 from pydantic import ValidationError
 from werkzeug.datastructures import MultiDict
 
-from matcher.publications import MAX_PUBLICATIONS
 from models.durations import DAYS_PER_MONTH
+from models.limits import MAX_PUBLICATIONS
 from models.profiles import Publication, ResearcherProfile
 
 ANONYMOUS_ID = "me"  # an applicant's own profile is never stored, so it needs no unique id

@@ -18,8 +18,9 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from matcher.errors import InvalidInput
-from matcher.publications import MAX_PUBLICATIONS, read_publications
+from matcher.publications import read_publications
 from matcher.store import profile_digest
+from models.limits import MAX_PUBLICATIONS
 from models.profiles import ResearcherProfile
 from models.programmes import programmes
 from models.results import MatchResult
