@@ -70,10 +70,15 @@ def _whole_days(amount: float, unit_days: float, shown_as: str) -> int:
 
 
 def format_days(days: int) -> str:
-    """Say a length the way programmes do: whole months from 2 months up when it is one, else days."""
-    n_months = days / DAYS_PER_MONTH
-    if n_months >= 2 and abs(n_months - round(n_months)) * DAYS_PER_MONTH < 1:
-        return f"{round(n_months)} months"
+    """Say a length the way programmes do: whole months from 2 months up when it is one, else days.
+
+    "n months" is said only when it reads back as exactly `days` (`months(n) == days`): profiles are stored
+    in this form, so a length that read back one day off (92 days as "3 months", 91) would change each time
+    a record is stored and read.
+    """
+    n_months = round(days / DAYS_PER_MONTH)
+    if n_months >= 2 and months(n_months) == days:
+        return f"{n_months} months"
     return f"{days} days"
 
 

@@ -10,6 +10,7 @@ from pydantic import ValidationError
 
 from matcher.errors import field_errors
 from models.durations import format_days, months, parse_duration
+from models.limits import MAX_STAY_DAYS
 from models.profiles import HostLab, ResearcherProfile
 from models.programmes import Programme, programmes
 from models.stages import CareerStage, Position, career_stage
@@ -49,6 +50,13 @@ def test_durations_read_back_the_way_programmes_say_them() -> None:
     assert format_days(months(18)) == "18 months"
     assert format_days(45) == "45 days"
     assert parse_duration(format_days(months(10))) == months(10)
+
+
+def test_every_length_reads_back_as_itself() -> None:
+    """Profiles are stored as JSON with lengths said this way: 92 days once read back as "3 months", 91 days,
+    so a stored record changed each time it was written and read."""
+    assert [d for d in range(1, MAX_STAY_DAYS + 1) if parse_duration(format_days(d)) != d] == []
+    assert format_days(92) == "92 days" and format_days(91) == "3 months"
 
 
 @pytest.mark.parametrize(
