@@ -3,13 +3,17 @@
 Every model forbids unknown fields, so a misspelt key is an error that names it rather than a silently
 dropped value. pydantic reports each problem with its location (`publications.2.title`), which the CLI and
 the HTTP layer pass on as the field name.
+
+Every value is bounded (`models.limits`: lengths, counts, years, the texts of a profile together), and
+texts refuse control and bidirectional formatting characters (`models.text`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Annotated, Literal
+from collections.abc import Sequence
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -19,15 +23,34 @@ from pydantic import (
     Field,
     PlainSerializer,
     StringConstraints,
+    ValidationError,
     ValidationInfo,
     field_validator,
     model_validator,
 )
+from pydantic_core import InitErrorDetails
 
 from models.durations import Days, format_days
+from models.limits import (
+    FIRST_PUBLICATION_YEAR,
+    FIRST_YEAR,
+    LAST_YEAR,
+    MAX_CAPACITY,
+    MAX_COAUTHORS,
+    MAX_EMAIL_CHARS,
+    MAX_KEYWORDS,
+    MAX_LANGUAGES,
+    MAX_NAME_CHARS,
+    MAX_PROFILE_CHARS,
+    MAX_PROGRAMMES,
+    MAX_PUBLICATIONS,
+    MAX_SECTIONS,
+    MAX_TEXT_CHARS,
+)
 from models.programmes import check_programme_id
 from models.stages import CareerStage, Position, career_stage
 from models.taxonomy import broad_sections_of, normalise_section
+from models.text import check_long_text, check_one_line, shown
 from models.urls import WebUrl
 
 # Sets are written as sorted lists, so a profile has one JSON form: equal profiles serialise to equal bytes
@@ -39,8 +62,21 @@ Identifier = Annotated[
     StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$"),
     Field(description="Letters, digits and . _ : - ; at most 64 characters."),
 ]
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20_000)]
+Name = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_NAME_CHARS),
+    AfterValidator(check_one_line),
+]
+Text = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_TEXT_CHARS),
+    AfterValidator(check_long_text),
+]
+Title = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_TEXT_CHARS),
+    AfterValidator(check_one_line),
+]
 CountryCode = Annotated[
     str,
     StringConstraints(strip_whitespace=True, to_upper=True, pattern=r"^[A-Za-z]{2}$"),
@@ -52,28 +88,90 @@ LanguageCode = Annotated[
     Field(description="ISO 639-1 language code, e.g. en."),
 ]
 ProgrammeId = Annotated[str, AfterValidator(check_programme_id)]
-SectionCode = Annotated[
-    str, BeforeValidator(normalise_section), Field(description='KAKENHI medium section, e.g. "61".')
-]
+
+
+def _section_code(value: Any) -> str:
+    """A KAKENHI medium section given as text ("61") or a whole number (61), normalised.
+
+    Raises:
+        ValueError: another type of value (an object, a list, true/false...), or not a medium section.
+    """
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise ValueError(f'a section is a code such as "61" (text or a whole number), not {_kind(value)}')
+    if isinstance(value, int) and not 0 <= value < 1000:
+        raise ValueError(f"{shown(value)} is not a KAKENHI medium section (1-64 or 90)")
+    return normalise_section(value)
+
+
+def _kind(value: Any) -> str:
+    """How a JSON value's type is said in a message."""
+    kinds: dict[type, str] = {
+        bool: "true or false",
+        type(None): "null",
+        dict: "an object",
+        list: "a list",
+        float: "a decimal number",
+    }
+    return next((said for kind, said in kinds.items() if isinstance(value, kind)), f"a {type(value).__name__}")
+
+
+SectionCode = Annotated[str, BeforeValidator(_section_code), Field(description='KAKENHI medium section, e.g. "61".')]
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
 def _check_email(value: str | None) -> str | None:
-    if value is not None and not _EMAIL.match(value):
-        raise ValueError(f"{value!r} is not an e-mail address")
+    if value is None:
+        return value
+    if len(value) > MAX_EMAIL_CHARS:
+        raise ValueError(f"is {len(value):,} characters long; an e-mail address has at most {MAX_EMAIL_CHARS}")
+    check_one_line(value)
+    if not _EMAIL.match(value):
+        raise ValueError(f"{shown(value)} is not an e-mail address")
     return value
 
 
+def _located_error(model: str, field: str, value: Any, message: str) -> ValidationError:
+    """A validation error of one field, raised by a check of the whole record (a model validator) so that the
+    message names the field it is about rather than the record."""
+    detail = InitErrorDetails(type="value_error", loc=(field,), input=value, ctx={"error": ValueError(message)})
+    return ValidationError.from_exception_data(model, [detail])
+
+
+def _text_chars(main: str, publications: Sequence[Publication]) -> int:
+    return len(main) + sum(len(p.title) + len(p.abstract) for p in publications)
+
+
+def text_volume(record: HostLab | ResearcherProfile) -> tuple[int, int]:
+    """How many texts a record has to embed (its statement or description, and each publication) and how many
+    characters they hold together (titles and abstracts counted apart)."""
+    main = record.description if isinstance(record, HostLab) else record.statement
+    return 1 + len(record.publications), _text_chars(main, record.publications)
+
+
+def _check_text_total(model: str, main: str, publications: Sequence[Publication]) -> None:
+    """Refuse a profile whose texts together exceed MAX_PROFILE_CHARS (named as a problem of `publications`,
+    the part a sender can shorten)."""
+    total = _text_chars(main, publications)
+    if total > MAX_PROFILE_CHARS:
+        raise _located_error(
+            model,
+            "publications",
+            len(publications),
+            f"the texts of this profile (statement or description, titles and abstracts) total {total:,} "
+            f"characters; at most {MAX_PROFILE_CHARS:,} are accepted",
+        )
+
+
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True, allow_inf_nan=False)
 
 
 class Publication(_Model):
-    title: Text
-    abstract: str = Field(default="", max_length=20_000)
-    year: int | None = Field(default=None, ge=1900, le=2100)
-    coauthors: tuple[Name, ...] = ()
+    title: Title
+    abstract: Annotated[str, Field(max_length=MAX_TEXT_CHARS), AfterValidator(check_long_text)] = ""
+    year: int | None = Field(default=None, ge=FIRST_PUBLICATION_YEAR, le=LAST_YEAR)
+    coauthors: tuple[Name, ...] = Field(default=(), max_length=MAX_COAUTHORS)
 
     @property
     def text(self) -> str:
@@ -86,8 +184,8 @@ class Publication(_Model):
 class Fields(_Model):
     """Research fields: KAKENHI medium-section codes and free keywords."""
 
-    sections: tuple[SectionCode, ...] = ()
-    keywords: tuple[Name, ...] = ()
+    sections: tuple[SectionCode, ...] = Field(default=(), max_length=MAX_SECTIONS)
+    keywords: tuple[Name, ...] = Field(default=(), max_length=MAX_KEYWORDS)
 
     @property
     def broad_sections(self) -> frozenset[str]:
@@ -121,13 +219,18 @@ class HostLab(_Model):
     city: Name
     fields: Fields = Fields()
     description: Text
-    publications: tuple[Publication, ...] = ()
-    capacity: int = Field(ge=0, le=1000, description="Places for fellows; 0 means full.")
+    publications: tuple[Publication, ...] = Field(default=(), max_length=MAX_PUBLICATIONS)
+    capacity: int = Field(ge=0, le=MAX_CAPACITY, description="Places for fellows; 0 means full.")
     accepted_stages: Annotated[frozenset[CareerStage], _SORTED] = Field(min_length=1)
     hosting_window: HostingWindow
-    programmes: Annotated[frozenset[ProgrammeId], _SORTED] = Field(min_length=1)
-    languages: Annotated[frozenset[LanguageCode], _SORTED] = frozenset({"en"})
+    programmes: Annotated[frozenset[ProgrammeId], _SORTED] = Field(min_length=1, max_length=MAX_PROGRAMMES)
+    languages: Annotated[frozenset[LanguageCode], _SORTED] = Field(default=frozenset({"en"}), max_length=MAX_LANGUAGES)
     url: WebUrl | None = Field(default=None, description="The lab's public page, if it has one.")
+
+    @model_validator(mode="after")
+    def _texts_within_bounds(self) -> HostLab:
+        _check_text_total("HostLab", self.description, self.publications)
+        return self
 
 
 class ResearcherProfile(_Model):
@@ -141,14 +244,14 @@ class ResearcherProfile(_Model):
     email: Annotated[str | None, AfterValidator(_check_email)] = None
     fields: Fields = Fields()
     statement: Text = Field(description="Research statement or proposal for the stay.")
-    publications: tuple[Publication, ...] = ()
+    publications: tuple[Publication, ...] = Field(default=(), max_length=MAX_PUBLICATIONS)
     phd: int | Literal["in progress"] = Field(description="Year the PhD was awarded, or 'in progress'.")
     phd_expected: int | None = Field(default=None, description="Expected PhD year while it is in progress.")
     position: Position
     desired_tenure: Days
-    desired_start: dt.date | None = None
-    programmes: Annotated[frozenset[ProgrammeId], _SORTED] = frozenset()
-    languages: Annotated[frozenset[LanguageCode], _SORTED] = frozenset({"en"})
+    desired_start: dt.date | None = Field(default=None, description=f"A date from {FIRST_YEAR} to {LAST_YEAR}.")
+    programmes: Annotated[frozenset[ProgrammeId], _SORTED] = Field(default=frozenset(), max_length=MAX_PROGRAMMES)
+    languages: Annotated[frozenset[LanguageCode], _SORTED] = Field(default=frozenset({"en"}), max_length=MAX_LANGUAGES)
     jsps_alumni: bool = False
 
     @field_validator("phd")
@@ -156,9 +259,9 @@ class ResearcherProfile(_Model):
     def _phd_not_in_future(cls, value: int | str) -> int | str:
         if isinstance(value, int):
             if value > dt.date.today().year:
-                raise ValueError(f"{value} is in the future; give 'in progress' and phd_expected instead")
-            if value < 1940:
-                raise ValueError(f"{value} is not a plausible PhD year")
+                raise ValueError(f"{shown(value)} is in the future; give 'in progress' and phd_expected instead")
+            if value < FIRST_YEAR:
+                raise ValueError(f"{shown(value)} is not a plausible PhD year")
         return value
 
     @field_validator("phd_expected")
@@ -170,8 +273,22 @@ class ResearcherProfile(_Model):
             raise ValueError("only for a PhD that is 'in progress'")
         this_year = dt.date.today().year
         if not this_year - 1 <= value <= this_year + 10:
-            raise ValueError(f"{value} is not a plausible year for a PhD in progress")
+            raise ValueError(f"{shown(value)} is not a plausible year for a PhD in progress")
         return value
+
+    @field_validator("desired_start")
+    @classmethod
+    def _start_plausible(cls, value: dt.date | None) -> dt.date | None:
+        if value is not None and not FIRST_YEAR <= value.year <= LAST_YEAR:
+            raise ValueError(
+                f"{value.isoformat()} is not a plausible start; give a date from {FIRST_YEAR} to {LAST_YEAR}"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _texts_within_bounds(self) -> ResearcherProfile:
+        _check_text_total("ResearcherProfile", self.statement, self.publications)
+        return self
 
     @property
     def phd_year(self) -> int | None:

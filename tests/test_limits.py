@@ -11,9 +11,19 @@ from pydantic import ValidationError
 
 from matcher.errors import field_errors
 from models.durations import parse_duration
-from models.limits import MAX_STAY_DAYS
-from models.profiles import HostLab
-from tests.conftest import host_record
+from models.limits import (
+    MAX_COAUTHORS,
+    MAX_KEYWORDS,
+    MAX_LANGUAGES,
+    MAX_PROFILE_CHARS,
+    MAX_PUBLICATIONS,
+    MAX_SECTIONS,
+    MAX_STAY_DAYS,
+    MAX_TEXT_CHARS,
+)
+from models.profiles import HostLab, ResearcherProfile
+from models.text import first_refused
+from tests.conftest import host_record, researcher_record
 
 
 def errors_of(model: type[Any], record: dict[str, Any]) -> dict[str, str]:
@@ -56,3 +66,112 @@ def test_longer_or_non_finite_stays_are_refused_with_the_limit(value: object, me
 def test_a_hosting_window_beyond_ten_years_names_its_end() -> None:
     errors = errors_of(HostLab, host_record(hosting_window={"min": "1 month", "max": "999 years"}))
     assert errors == {"hosting_window.max": "a stay of 999 years is longer than the 10-year limit"}
+
+
+# -- counts ---------------------------------------------------------------------------------------------
+
+
+def publications(n: int, **fields: Any) -> list[dict[str, Any]]:
+    return [{"title": f"Paper {i}", **fields} for i in range(n)]
+
+
+@pytest.mark.parametrize("model", [ResearcherProfile, HostLab])
+def test_at_most_200_publications_per_profile(model: type[Any]) -> None:
+    record = researcher_record if model is ResearcherProfile else host_record
+    assert len(model.model_validate(record(publications=publications(MAX_PUBLICATIONS))).publications) == 200
+    errors = errors_of(model, record(publications=publications(MAX_PUBLICATIONS + 1)))
+    assert list(errors) == ["publications"] and "at most 200 items" in errors["publications"]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field", "limit"),
+    [
+        ({"publications": publications(1, coauthors=["A"] * (MAX_COAUTHORS + 1))}, "publications.0.coauthors", 500),
+        ({"fields": {"keywords": [f"k{i}" for i in range(MAX_KEYWORDS + 1)]}}, "fields.keywords", 50),
+        ({"fields": {"sections": [str(s) for s in range(1, MAX_SECTIONS + 2)]}}, "fields.sections", 20),
+        ({"languages": [f"{a}{b}" for a in "abcde" for b in "abcde"][: MAX_LANGUAGES + 1]}, "languages", 20),
+    ],
+)  # fmt: skip
+def test_lists_in_a_profile_are_bounded(overrides: dict[str, Any], field: str, limit: int) -> None:
+    errors = errors_of(ResearcherProfile, researcher_record(**overrides))
+    assert list(errors) == [field] and f"at most {limit} items" in errors[field], errors
+
+
+def test_the_texts_of_a_profile_together_are_bounded() -> None:
+    """Nine long abstracts and a statement are each within bounds, and 200,000 characters together is the
+    most a profile may ask to be read."""
+    papers = publications(9, abstract="a" * (MAX_TEXT_CHARS - 1))
+    statement = "s" * (MAX_PROFILE_CHARS - 9 * (MAX_TEXT_CHARS - 1) - 9 * len("Paper 0"))
+    assert ResearcherProfile.model_validate(researcher_record(statement=statement, publications=papers))
+    errors = errors_of(ResearcherProfile, researcher_record(statement=statement + "s", publications=papers))
+    assert list(errors) == ["publications"]
+    assert "total 200,001 characters; at most 200,000" in errors["publications"]
+    assert (
+        "total 200,001"
+        in errors_of(HostLab, host_record(description=statement + "s", publications=papers))["publications"]
+    )
+
+
+# -- shapes ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "said"), [({}, "an object"), ([], "a list"), (True, "true or false"), (None, "null")]
+)
+def test_a_section_is_a_code_not_another_shape(value: object, said: str) -> None:
+    """[{}] and [[]] raised TypeError (unhashable) in the section check: a 500 on an anonymous match."""
+    errors = errors_of(ResearcherProfile, researcher_record(fields={"sections": [value]}))
+    assert errors == {"fields.sections.0": f'a section is a code such as "61" (text or a whole number), not {said}'}
+
+
+def test_a_section_may_be_text_or_a_whole_number() -> None:
+    profile = ResearcherProfile.model_validate(researcher_record(fields={"sections": ["07", 61]}))
+    assert profile.fields.sections == ("7", "61")
+
+
+# -- characters -----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"name": "Ada\x00Lovelace"}, "name"),
+        ({"institution": "Univ\u202eersity"}, "institution"),
+        ({"fields": {"keywords": ["ok", "bad\x1b[31m"]}}, "fields.keywords.1"),
+        ({"publications": [{"title": "A title\nthat breaks"}]}, "publications.0.title"),
+        ({"publications": [{"title": "T", "coauthors": ["B\u2066ob"]}]}, "publications.0.coauthors.0"),
+        ({"statement": "A statement with\x00a NUL."}, "statement"),
+        ({"statement": "A statement with a \u2067 isolate."}, "statement"),
+        ({"email": "a\x00@example.org"}, "email"),
+    ],
+)
+def test_control_and_bidi_characters_are_refused_naming_the_character_and_where(
+    overrides: dict[str, Any], field: str
+) -> None:
+    errors = errors_of(ResearcherProfile, researcher_record(**overrides))
+    assert list(errors) == [field], errors
+    assert "U+" in errors[field] and "at character" in errors[field]
+
+
+def test_the_message_says_which_character_and_where() -> None:
+    assert first_refused("Ada\x00") == "contains a control character (U+0000 NULL) at character 4; remove it"
+    assert first_refused("ab\u202ec") == (
+        "contains a bidirectional formatting character (U+202E RIGHT-TO-LEFT OVERRIDE) at character 3; remove it"
+    )
+    assert (
+        first_refused("x\ud800")
+        == "contains a lone surrogate, which is not a character (U+D800) at character 2; remove it"
+    )
+    assert first_refused("tab\there") is not None and first_refused("tab\there", line_breaks=True) is None
+
+
+def test_long_texts_keep_their_line_breaks_and_names_keep_their_scripts() -> None:
+    profile = ResearcherProfile.model_validate(
+        researcher_record(
+            name="Zoë Ōtani-Müller 大谷",
+            statement="First paragraph.\n\n\tSecond paragraph.\r\n",
+            fields={"keywords": ["שלום", "علم الزلازل"]},  # right-to-left scripts, no formatting characters
+        )
+    )
+    assert profile.statement == "First paragraph.\n\n\tSecond paragraph."
+    assert profile.name == "Zoë Ōtani-Müller 大谷"
