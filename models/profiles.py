@@ -6,6 +6,9 @@ the HTTP layer pass on as the field name.
 
 Every value is bounded (`models.limits`: lengths, counts, years, the texts of a profile together), and
 texts refuse control and bidirectional formatting characters (`models.text`).
+
+Ids are case-insensitive: they are stored and compared in lower case (`normalise_id`), so "R-CASE" and
+"r-case" name one researcher, wherever the id comes from (a body, a path, a file, the command line).
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from models.limits import (
     MAX_CAPACITY,
     MAX_COAUTHORS,
     MAX_EMAIL_CHARS,
+    MAX_ID_CHARS,
     MAX_KEYWORDS,
     MAX_LANGUAGES,
     MAX_NAME_CHARS,
@@ -50,17 +54,64 @@ from models.limits import (
 from models.programmes import check_programme_id
 from models.stages import CareerStage, Position, career_stage
 from models.taxonomy import broad_sections_of, normalise_section
-from models.text import check_long_text, check_one_line, shown
+from models.text import check_long_text, check_one_line, first_refused, shown
 from models.urls import WebUrl
 
 # Sets are written as sorted lists, so a profile has one JSON form: equal profiles serialise to equal bytes
 # (hostmatch compares stored hosts by their JSON) and API output does not vary with hash order.
 _SORTED = PlainSerializer(lambda values: sorted(str(v) for v in values), return_type=list[str], when_used="json")
 
+_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]*")
+_ID_PUNCTUATION = frozenset("._:-")
+
+
+def _id_character(ch: str, *, first: bool) -> bool:
+    """Whether `ch` may stand in an id (at its start when `first`): an ASCII letter or digit, or . _ : -."""
+    return ch.isascii() and (ch.isalnum() or (not first and ch in _ID_PUNCTUATION))
+
+
+def normalise_id(value: str) -> str:
+    """The one form of a host or researcher id: without surrounding spaces, in lower case.
+
+    For ids taken from outside a model (a page's path, the command line, a call's CSV files); the
+    `Identifier` type applies it to every id a model reads.
+    """
+    return value.strip().lower()
+
+
+def check_id(value: str) -> str:
+    """Validate an id and return it normalised (`normalise_id`); the message says what is wrong, in words.
+
+    Raises:
+        ValueError: empty, longer than MAX_ID_CHARS, or a character other than letters, digits and . _ : -
+            (or not starting with a letter or digit).
+    """
+    text = value.strip()
+    if not text:
+        raise ValueError("an id cannot be empty")
+    if len(text) > MAX_ID_CHARS:
+        raise ValueError(f"is {len(text):,} characters long; an id has at most {MAX_ID_CHARS}")
+    if problem := first_refused(text):
+        raise ValueError(problem)
+    if not _ID_PATTERN.fullmatch(text):
+        position, ch = next((i, c) for i, c in enumerate(text, start=1) if not _id_character(c, first=i == 1))
+        raise ValueError(
+            f"{ch!r} at character {position} is not allowed; an id holds letters, digits and . _ : - "
+            "and starts with a letter or digit"
+        )
+    return normalise_id(text)
+
+
 Identifier = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$"),
-    Field(description="Letters, digits and . _ : - ; at most 64 characters."),
+    AfterValidator(check_id),
+    Field(
+        description=(
+            f"Letters, digits and . _ : - ; at most {MAX_ID_CHARS} characters. Case does not matter: ids are "
+            "stored in lower case."
+        ),
+        json_schema_extra={"pattern": rf"^[A-Za-z0-9][A-Za-z0-9._:-]{{0,{MAX_ID_CHARS - 1}}}$"},
+    ),
 ]
 Name = Annotated[
     str,

@@ -151,6 +151,7 @@ def test_programmes_lists_rules_and_verdicts() -> None:
     assert result.exit_code == 0 and "postdoc-standard" in result.stdout and "12 months to 24 months" in result.stdout
     result = CliRunner().invoke(cli, ["programmes", "--sample", "r-a-03"])
     assert result.exit_code == 0 and "yes postdoc-standard" in result.stdout
+    assert CliRunner().invoke(cli, ["programmes", "--sample", "R-A-03"]).stdout == result.stdout  # ids ignore case
 
 
 @pytest.mark.parametrize(

@@ -21,7 +21,7 @@ from models.limits import (
     MAX_STAY_DAYS,
     MAX_TEXT_CHARS,
 )
-from models.profiles import HostLab, ResearcherProfile
+from models.profiles import HostLab, ResearcherProfile, normalise_id
 from models.text import first_refused
 from tests.conftest import host_record, researcher_record
 
@@ -143,6 +143,7 @@ def test_a_section_may_be_text_or_a_whole_number() -> None:
         ({"statement": "A statement with\x00a NUL."}, "statement"),
         ({"statement": "A statement with a \u2067 isolate."}, "statement"),
         ({"email": "a\x00@example.org"}, "email"),
+        ({"id": "r\x00x"}, "id"),
     ],
 )
 def test_control_and_bidi_characters_are_refused_naming_the_character_and_where(
@@ -175,3 +176,27 @@ def test_long_texts_keep_their_line_breaks_and_names_keep_their_scripts() -> Non
     )
     assert profile.statement == "First paragraph.\n\n\tSecond paragraph."
     assert profile.name == "Zoë Ōtani-Müller 大谷"
+
+
+# -- ids ------------------------------------------------------------------------------------------------
+
+
+def test_ids_are_case_insensitive_stored_in_lower_case() -> None:
+    assert ResearcherProfile.model_validate(researcher_record(" R-CASE ")).id == "r-case"
+    assert HostLab.model_validate(host_record("H-Quake.2")).id == "h-quake.2"
+    assert normalise_id(" R-CASE ") == "r-case"
+
+
+@pytest.mark.parametrize(
+    ("value", "fragment"),
+    [
+        ("", "an id cannot be empty"),
+        ("r" * 65, "65 characters long; an id has at most 64"),
+        ("-r", "'-' at character 1 is not allowed"),
+        ("r é", "' ' at character 2 is not allowed"),
+        ("r\u202e1", "U+202E"),
+    ],
+)
+def test_a_bad_id_is_explained(value: str, fragment: str) -> None:
+    errors = errors_of(ResearcherProfile, researcher_record(value))
+    assert list(errors) == ["id"] and fragment in errors["id"], errors

@@ -128,3 +128,29 @@ def test_control_and_bidi_characters_are_refused_and_nothing_is_stored(
     host = host_record("h-hidden", lab_name="Lab\x00")
     assert_error(api.call("POST", "/v1/hosts", "admin", json=host), 422, "lab_name")
     assert "h-hidden" not in api.catalogue.engine.hosts
+
+
+# -- ids ------------------------------------------------------------------------------------------------
+
+
+def test_r_case_and_R_CASE_are_one_researcher(api: Service) -> None:
+    created = api.call("POST", "/v1/researchers", "staff", json=researcher_record("R-CASE"))
+    assert created.status_code == 201 and created.get_json()["created"] == ["r-case"]
+    again = api.call("POST", "/v1/researchers", "staff", json=researcher_record("r-case"))
+    assert again.status_code == 200 and again.get_json()["unchanged"] == ["r-case"]
+    both = {"researchers": [researcher_record("r-twice"), researcher_record("R-TWICE")]}
+    assert_error(api.call("POST", "/v1/researchers", "staff", json=both), 422, "researchers.1.id")
+    assert api.call("GET", "/v1/researchers/R-Case", "staff").get_json()["id"] == "r-case"
+    listed = api.call("GET", "/v1/researchers", "staff").get_json()["researchers"]
+    assert [r["id"] for r in listed] == ["r-case"]
+    assert api.call("DELETE", "/v1/researchers/R-CASE", "staff").status_code == 204
+    assert_error(api.call("GET", "/v1/researchers/r-case", "staff"), 404)
+
+
+def test_host_ids_in_paths_and_exclusions_ignore_case(api: Service) -> None:
+    assert api.call("GET", "/v1/hosts/H-QUAKE").get_json()["id"] == "h-quake"
+    replaced = api.call("PUT", "/v1/hosts/H-Quake", "admin", json=host_record("h-quake", description=QUAKE))
+    assert replaced.status_code == 200 and replaced.get_json()["unchanged"] == ["h-quake"]
+    request = {"researcher": researcher_record(statement=QUAKE), "exclude": ["H-QUAKE"]}
+    assert api.call("POST", "/v1/matches", json=request).get_json()["matches"] == []
+    assert api.client.get("/labs/H-QUAKE").status_code == 200

@@ -21,7 +21,7 @@ from matcher.errors import InvalidInput
 from matcher.publications import read_publications
 from matcher.store import profile_digest
 from models.limits import MAX_PUBLICATIONS
-from models.profiles import ResearcherProfile
+from models.profiles import ResearcherProfile, normalise_id
 from models.programmes import programmes
 from models.results import MatchResult
 from models.taxonomy import MEDIUM_SECTIONS
@@ -130,7 +130,7 @@ def labs() -> str | tuple[str, int]:
 
 @public.get("/labs/<host_id>")
 def lab(host_id: str) -> str:
-    host = catalogue().engine.hosts.get(host_id)
+    host = catalogue().engine.hosts.get(normalise_id(host_id))
     if host is None:
         abort(404, gettext("There is no lab with the id %(id)s.", id=host_id))
     return render_template(

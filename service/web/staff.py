@@ -17,7 +17,7 @@ from werkzeug.wrappers import Response
 from matcher.errors import UnknownResearcher
 from matcher.search import WordQuery, fold
 from matcher.store import Scope
-from models.profiles import ResearcherProfile
+from models.profiles import ResearcherProfile, normalise_id
 from models.programmes import programmes
 from models.results import MatchResult
 from service.auth import sign_in as start_session
@@ -102,6 +102,7 @@ def labs() -> str | tuple[str, int]:
 def candidates(host_id: str) -> str:
     top = request.args.get("top", "10")
     shown = int(top) if top.isdigit() and 1 <= int(top) <= 100 else 10
+    host_id = normalise_id(host_id)
     host = catalogue().engine.hosts.get(host_id)
     if host is None:
         abort(404, gettext("There is no lab with the id %(id)s.", id=host_id))
@@ -144,6 +145,7 @@ def _searched(researcher: ResearcherProfile) -> str:
 
 @staff.get("/researchers/<researcher_id>")
 def researcher(researcher_id: str) -> str:
+    researcher_id = normalise_id(researcher_id)
     profile = catalogue().store.get_researcher(researcher_id)
     if profile is None:
         raise UnknownResearcher(researcher_id)
