@@ -11,11 +11,11 @@ Ids are case-insensitive, as everywhere (`models.profiles.normalise_id`): "H-B10
 from __future__ import annotations
 
 import csv
-import json
 from collections import defaultdict
 from pathlib import Path
 
 from matcher.errors import FieldError, InvalidInput
+from matcher.json_depth import load_json
 from models.profiles import normalise_id
 
 
@@ -38,8 +38,8 @@ def read_host_preferences(path: Path) -> dict[str, list[str]]:
     """
     if path.suffix.lower() == ".json":
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as exc:
+            data = load_json(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
             raise InvalidInput([FieldError("host-preferences", f"{path}: {exc}")]) from exc
         if not isinstance(data, dict) or not all(
             isinstance(v, list) and all(isinstance(a, str) for a in v) for v in data.values()

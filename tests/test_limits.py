@@ -10,9 +10,11 @@ import pytest
 from pydantic import ValidationError
 
 from matcher.errors import field_errors
+from matcher.json_depth import check_json_depth, json_depth_exceeds, load_json
 from models.durations import parse_duration
 from models.limits import (
     MAX_COAUTHORS,
+    MAX_JSON_DEPTH,
     MAX_KEYWORDS,
     MAX_LANGUAGES,
     MAX_PROFILE_CHARS,
@@ -200,3 +202,28 @@ def test_ids_are_case_insensitive_stored_in_lower_case() -> None:
 def test_a_bad_id_is_explained(value: str, fragment: str) -> None:
     errors = errors_of(ResearcherProfile, researcher_record(value))
     assert list(errors) == ["id"] and fragment in errors["id"], errors
+
+
+# -- JSON depth -----------------------------------------------------------------------------------------
+
+
+def nested(depth: int) -> str:
+    return "[" * depth + "]" * depth
+
+
+def test_json_depth_is_counted_outside_strings() -> None:
+    assert not json_depth_exceeds(nested(MAX_JSON_DEPTH)) and json_depth_exceeds(nested(MAX_JSON_DEPTH + 1))
+    document = '{"a": "[[[[[[[[", "b": "\\"[[[[[", "c": [1, {"d": []}]}'  # 4 deep at "d"
+    assert not json_depth_exceeds(document, limit=4) and json_depth_exceeds(document, limit=3)
+    assert json_depth_exceeds('{"a": {"b": {"c": {}}}}', limit=3)
+    assert not json_depth_exceeds(b'{"a": "\\\\"}', limit=1)  # an escaped backslash ends before the quote
+
+
+def test_files_nested_too_deep_are_refused_before_parsing() -> None:
+    assert load_json(nested(MAX_JSON_DEPTH)) is not None
+    with pytest.raises(ValueError, match="nested more than 64 levels deep; the limit is 64"):
+        load_json(nested(10_000))  # json.loads alone raises RecursionError
+    with pytest.raises(ValueError, match="Expecting value at line 2"):
+        load_json("[\n}")
+    with pytest.raises(ValueError):
+        check_json_depth("[" * 65)

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from models.limits import MAX_PUBLICATIONS
+from models.limits import MAX_JSON_DEPTH, MAX_PUBLICATIONS
 from tests.conftest import host_record, researcher_record
 from tests.test_service import QUAKE, Service, assert_error
 
@@ -28,6 +28,29 @@ def message(body: dict[str, Any], field: str) -> str:
 
 def raw_match(api: Service, text: str) -> Any:
     return api.client.post("/v1/matches", data=text, content_type="application/json")
+
+
+# -- the body -------------------------------------------------------------------------------------------
+
+
+def nested_exclude(depth: int) -> str:
+    """A match request whose deepest value (in "exclude") is nested `depth` levels, the request's object
+    included."""
+    inner = "[" * (depth - 1) + "]" * (depth - 1)
+    return f'{{"researcher": {json.dumps(researcher_record())}, "exclude": {inner}}}'
+
+
+def test_a_body_nested_deeper_than_64_levels_is_refused_before_parsing(api: Service) -> None:
+    for depth in (MAX_JSON_DEPTH + 1, 10_000):  # 10,000 raised RecursionError while the body was parsed
+        body = assert_error(raw_match(api, nested_exclude(depth)), 400)
+        assert "nested more than 64 levels deep; the limit is 64" in body["description"]
+    body = assert_error(raw_match(api, nested_exclude(MAX_JSON_DEPTH)), 422, "exclude.0")  # parsed, then refused
+    assert api.catalogue.store.runs() == []
+
+
+def test_brackets_inside_strings_do_not_count(api: Service) -> None:
+    record = researcher_record(statement="[" * 500 + " seismic isolation " + "{" * 500)
+    assert raw_match(api, json.dumps({"researcher": record})).status_code == 200
 
 
 # -- numbers --------------------------------------------------------------------------------------------
