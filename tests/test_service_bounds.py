@@ -177,3 +177,13 @@ def test_host_ids_in_paths_and_exclusions_ignore_case(api: Service) -> None:
     request = {"researcher": researcher_record(statement=QUAKE), "exclude": ["H-QUAKE"]}
     assert api.call("POST", "/v1/matches", json=request).get_json()["matches"] == []
     assert api.client.get("/labs/H-QUAKE").status_code == 200
+
+
+# -- the pages ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("page", ["²", "9" * 5000, "-1", "0"])
+def test_a_page_number_that_is_not_a_small_whole_number_shows_the_first_page(api: Service, page: str) -> None:
+    """int() refuses "²" (which str.isdigit accepts) and numbers of more than 4,300 digits: both were 500s."""
+    response = api.client.get("/labs", query_string={"page": page})
+    assert response.status_code == 200 and "Lab h-quake" in response.get_data(as_text=True)

@@ -17,6 +17,7 @@ from werkzeug.wrappers import Response
 from matcher.errors import UnknownResearcher
 from matcher.search import WordQuery, fold
 from matcher.store import Scope
+from models.limits import MAX_OFFSET, MAX_TOP
 from models.profiles import ResearcherProfile, normalise_id
 from models.programmes import programmes
 from models.results import MatchResult
@@ -24,7 +25,7 @@ from service.auth import sign_in as start_session
 from service.auth import sign_out as end_session
 from service.matching import catalogue, run_candidates, run_match
 from service.schemas import MatchRequest
-from service.web import Page, options
+from service.web import Page, options, whole_number
 from service.web import calls as call_jobs
 from service.web.labs import directory_page
 from service.web.uploads import confirm_upload, upload_form, validate_upload
@@ -101,7 +102,7 @@ def labs() -> str | tuple[str, int]:
 @staff.get("/labs/<host_id>/candidates")
 def candidates(host_id: str) -> str:
     top = request.args.get("top", "10")
-    shown = int(top) if top.isdigit() and 1 <= int(top) <= 100 else 10
+    shown = whole_number(top, lowest=1, highest=MAX_TOP, default=10)
     host_id = normalise_id(host_id)
     host = catalogue().engine.hosts.get(host_id)
     if host is None:
@@ -232,7 +233,7 @@ def audit() -> str:
 
 def _page() -> int:
     text = request.args.get("page", "")
-    return int(text) if text.isdigit() and int(text) > 0 else 1
+    return whole_number(text, lowest=1, highest=MAX_OFFSET, default=1)
 
 
 def _date(text: str) -> dt.datetime | None:
