@@ -9,6 +9,12 @@ texts refuse control and bidirectional formatting characters (`models.text`).
 
 Ids are case-insensitive: they are stored and compared in lower case (`normalise_id`), so "R-CASE" and
 "r-case" name one researcher, wherever the id comes from (a body, a path, a file, the command line).
+
+Validation never reads the clock. A stored record is validated again each time it is read, so a rule
+against today's date would make yesterday's valid record fail to load tomorrow. Dates are checked against
+fixed plausible ranges (`FIRST_YEAR` to `LAST_YEAR`) and against the record's own dates (a PhD awarded
+after the desired start is refused); whether a PhD year is still in the future on the day eligibility is
+judged is an eligibility rule (`models.eligibility`), where that day is explicit.
 """
 
 from __future__ import annotations
@@ -296,8 +302,12 @@ class ResearcherProfile(_Model):
     fields: Fields = Fields()
     statement: Text = Field(description="Research statement or proposal for the stay.")
     publications: tuple[Publication, ...] = Field(default=(), max_length=MAX_PUBLICATIONS)
-    phd: int | Literal["in progress"] = Field(description="Year the PhD was awarded, or 'in progress'.")
-    phd_expected: int | None = Field(default=None, description="Expected PhD year while it is in progress.")
+    phd: int | Literal["in progress"] = Field(
+        description=f"Year the PhD was awarded ({FIRST_YEAR}-{LAST_YEAR}), or 'in progress'."
+    )
+    phd_expected: int | None = Field(
+        default=None, description=f"Expected PhD year while it is in progress ({FIRST_YEAR}-{LAST_YEAR})."
+    )
     position: Position
     desired_tenure: Days
     desired_start: dt.date | None = Field(default=None, description=f"A date from {FIRST_YEAR} to {LAST_YEAR}.")
@@ -307,12 +317,12 @@ class ResearcherProfile(_Model):
 
     @field_validator("phd")
     @classmethod
-    def _phd_not_in_future(cls, value: int | str) -> int | str:
-        if isinstance(value, int):
-            if value > dt.date.today().year:
-                raise ValueError(f"{shown(value)} is in the future; give 'in progress' and phd_expected instead")
-            if value < FIRST_YEAR:
-                raise ValueError(f"{shown(value)} is not a plausible PhD year")
+    def _phd_year_plausible(cls, value: int | str) -> int | str:
+        if isinstance(value, int) and not FIRST_YEAR <= value <= LAST_YEAR:
+            raise ValueError(
+                f"{shown(value)} is not a plausible PhD year; give a year from {FIRST_YEAR} to {LAST_YEAR}, "
+                "or 'in progress'"
+            )
         return value
 
     @field_validator("phd_expected")
@@ -322,9 +332,11 @@ class ResearcherProfile(_Model):
             return value
         if info.data.get("phd") != "in progress":
             raise ValueError("only for a PhD that is 'in progress'")
-        this_year = dt.date.today().year
-        if not this_year - 1 <= value <= this_year + 10:
-            raise ValueError(f"{shown(value)} is not a plausible year for a PhD in progress")
+        if not FIRST_YEAR <= value <= LAST_YEAR:
+            raise ValueError(
+                f"{shown(value)} is not a plausible year for a PhD in progress; give a year from {FIRST_YEAR} "
+                f"to {LAST_YEAR}"
+            )
         return value
 
     @field_validator("desired_start")
@@ -337,7 +349,15 @@ class ResearcherProfile(_Model):
         return value
 
     @model_validator(mode="after")
-    def _texts_within_bounds(self) -> ResearcherProfile:
+    def _dates_and_texts_agree(self) -> ResearcherProfile:
+        if isinstance(self.phd, int) and self.desired_start is not None and self.phd > self.desired_start.year:
+            raise _located_error(
+                "ResearcherProfile",
+                "phd",
+                self.phd,
+                f"{self.phd} is after the desired start ({self.desired_start.isoformat()}); a PhD not yet "
+                f"awarded by then is 'in progress', with phd_expected {self.phd}",
+            )
         _check_text_total("ResearcherProfile", self.statement, self.publications)
         return self
 
@@ -346,5 +366,6 @@ class ResearcherProfile(_Model):
         return self.phd if isinstance(self.phd, int) else None
 
     def stage(self, *, on: dt.date | None = None) -> CareerStage:
-        """Career stage on a date (default today); see models.stages for the mapping."""
+        """Career stage on a date (default today: the caller's date, never part of validation); see
+        models.stages for the mapping."""
         return career_stage(self.phd_year, self.position, on=on or dt.date.today())

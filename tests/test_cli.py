@@ -323,7 +323,7 @@ def test_batch_keeps_a_status_file_from_start_to_done(
 def test_batch_writes_failed_with_the_message_and_exits_2(tmp_path: Path, fake_model: FakeEmbedder) -> None:
     hosts, _ = small_call(tmp_path)
     bad = tmp_path / "bad.jsonl"
-    bad.write_text(json.dumps(researcher_record("r-late", phd=2099)) + "\n")
+    bad.write_text(json.dumps(researcher_record("r-late", phd=2101)) + "\n")
     status = tmp_path / "call" / "status.json"
     code, _, err = run(
         tmp_path / "home",

@@ -149,7 +149,11 @@ def test_a_valid_researcher_round_trips_through_json() -> None:
     [
         ({"statement": "   "}, "statement", "at least 1 character"),
         ({"programmes": ["postdoc-forever"]}, "programmes.0", "unknown programme 'postdoc-forever'"),
-        ({"phd": dt.date.today().year + 1}, "phd", "in the future"),
+        ({"phd": 2101}, "phd", "not a plausible PhD year; give a year from 1940 to 2100"),
+        ({"phd": 1939}, "phd", "not a plausible PhD year"),
+        ({"phd": 2028, "desired_start": "2027-04-01"}, "phd", "2028 is after the desired start (2027-04-01)"),
+        ({"phd": "in progress", "phd_expected": 2101}, "phd_expected", "not a plausible year"),
+        ({"desired_start": "2101-01-01"}, "desired_start", "give a date from 1940 to 2100"),
         ({"phd": 2020, "phd_expected": 2027}, "phd_expected", "only for a PhD that is 'in progress'"),
         ({"desired_tenure": "-2 months"}, "desired_tenure", "must be positive"),
         ({"desired_start": "2027-02-30"}, "desired_start", "date"),
