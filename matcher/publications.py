@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -45,9 +44,10 @@ from pydantic import ValidationError
 from pylatexenc.latex2text import LatexNodes2Text, MacroTextSpec, get_default_latex_context_db
 
 from matcher.errors import FieldError, InvalidInput, field_errors
+from matcher.json_depth import load_json
+from models.limits import MAX_PUBLICATIONS as MAX_PUBLICATIONS  # also the most a profile may hold
 from models.profiles import Publication
 
-MAX_PUBLICATIONS = 200  # read from one file; a profile's most relevant papers, not a whole career's list
 CSV_COLUMNS = ("title", "abstract", "year", "coauthors")
 _SHOWN_PROBLEMS = 20
 
@@ -246,9 +246,9 @@ def _person(decoder: LatexNodes2Text, parts: NameParts) -> str:
 
 def _json_items(text: str, name: str) -> list[_Item]:
     try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise _invalid(f"{name}: not valid JSON: {exc.msg} at line {exc.lineno}") from exc
+        data = load_json(text)
+    except ValueError as exc:
+        raise _invalid(f"{name}: not valid JSON: {exc}") from exc
     if isinstance(data, dict) and "publications" in data:
         data = data["publications"]
     if not isinstance(data, list):

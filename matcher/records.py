@@ -16,7 +16,7 @@ A researcher's publications alone, from a BibTeX, JSON or CSV file: matcher.publ
 from __future__ import annotations
 
 import csv
-import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib.resources import files
@@ -26,11 +26,13 @@ from typing import Any, Generic, TypeVar
 from pydantic import ValidationError
 
 from matcher.errors import FieldError, InvalidInput, field_errors
+from matcher.json_depth import load_json
 from models.profiles import HostLab, ResearcherProfile
 
 M = TypeVar("M", HostLab, ResearcherProfile)
 
 _LIST_COLUMNS = {"sections", "keywords", "languages", "programmes", "accepted_stages"}
+_WHOLE_NUMBER = re.compile(r"-?[0-9]{1,9}")  # ASCII digits only, and few enough for int()
 
 
 def read_hosts(path: str | Path, *, defaults: dict[str, Any] | None = None) -> list[HostLab]:
@@ -128,9 +130,9 @@ def _raw_records(path: Path, key: str) -> Iterator[Any]:
 
 def _json_records(path: Path, key: str) -> list[Any]:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise InvalidInput([FieldError("", f"{path}: not valid JSON: {exc.msg} at line {exc.lineno}")]) from exc
+        data = load_json(path.read_text(encoding="utf-8"))
+    except ValueError as exc:
+        raise InvalidInput([FieldError("", f"{path}: not valid JSON: {exc}")]) from exc
     if isinstance(data, dict) and key in data:
         data = data[key]
     if isinstance(data, dict):
@@ -146,9 +148,10 @@ def _jsonl_records(path: Path) -> Iterator[Any]:
             if not line.strip():
                 continue
             try:
-                yield json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise InvalidInput([FieldError("", f"{path} line {number}: not valid JSON: {exc.msg}")]) from exc
+                record = load_json(line)
+            except ValueError as exc:
+                raise InvalidInput([FieldError("", f"{path} line {number}: not valid JSON: {exc}")]) from exc
+            yield record
 
 
 def _csv_records(path: Path) -> Iterator[dict[str, Any]]:
@@ -173,11 +176,11 @@ def _from_csv_row(row: dict[str, str], where: str) -> dict[str, Any]:
             window[column.rsplit("_", 1)[1]] = value
         elif column == "publications":
             try:
-                record[column] = json.loads(value)
-            except json.JSONDecodeError as exc:
-                raise InvalidInput([FieldError("publications", f"{where}: not a JSON list ({exc.msg})")]) from exc
-        elif column in {"capacity", "phd", "phd_expected"} and value.strip().lstrip("-").isdigit():
-            record[column] = int(value)
+                record[column] = load_json(value)
+            except ValueError as exc:
+                raise InvalidInput([FieldError("publications", f"{where}: not a JSON list ({exc})")]) from exc
+        elif column in {"capacity", "phd", "phd_expected"} and _WHOLE_NUMBER.fullmatch(value.strip()):
+            record[column] = int(value)  # else kept as text, which validation refuses naming the column
         elif column == "jsps_alumni":
             record[column] = value.strip().lower() in {"1", "true", "yes"}
         else:

@@ -21,10 +21,9 @@ import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from models.limits import MAX_QUERY_CHARS as MAX_QUERY_CHARS  # defined with every other bound
+from models.limits import MAX_QUERY_WORDS as MAX_QUERY_WORDS
 from models.profiles import HostLab
-
-MAX_QUERY_CHARS = 200
-MAX_QUERY_WORDS = 10
 
 _MARKS = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
 

@@ -258,7 +258,7 @@ class Store:
             yield from page
             if len(page) < batch:
                 return
-            last = page[-1].id
+            last = rows[-1].id  # the stored key (a record's id may read back normalised: lower case)
 
     def get_host(self, host_id: str) -> HostLab | None:
         with self.session() as s:

@@ -6,6 +6,11 @@ field set. No check knows which programme it is looking at; the data in programm
 
 A rule passes (True), fails (False) or cannot be decided from the profile (None, e.g. no nationality given,
 or a condition only staff can check). A researcher is eligible when no rule fails.
+
+Every rule is judged on one explicit date, `on`. A profile is valid whatever today's date (a stored record
+must keep loading), so the one check that needs today lives here: a PhD given as awarded in a year after
+`on` fails the "phd" rule of every programme, with the change that fixes the record ('in progress' with
+phd_expected).
 """
 
 from __future__ import annotations
@@ -63,6 +68,12 @@ def _tenure(r: ResearcherProfile, p: Programme, on: dt.date) -> RuleCheck:
 
 
 def _phd(r: ResearcherProfile, p: Programme, on: dt.date) -> RuleCheck | None:
+    if r.phd_year is not None and r.phd_year > on.year:
+        return RuleCheck(
+            rule="phd",
+            passed=False,
+            reason=f"the PhD is given as awarded in {r.phd_year}, after {on.year}, the year eligibility is judged for",
+        )
     if p.max_years_since_phd is None and p.predoc == "no":
         return None
     if r.phd_year is not None:
@@ -151,7 +162,7 @@ def _start_month(r: ResearcherProfile, p: Programme, on: dt.date) -> RuleCheck |
 RULES: tuple[Check, ...] = (_tenure, _phd, _nationality, _position, _alumni, _start_month)
 
 
-def _nearest_change(r: ResearcherProfile, p: Programme, failed: list[RuleCheck]) -> str | None:
+def _nearest_change(r: ResearcherProfile, p: Programme, failed: list[RuleCheck], on: dt.date) -> str | None:
     """The one change to what the researcher asks for that would make them eligible, when there is one."""
     if len(failed) != 1:
         return None
@@ -163,6 +174,8 @@ def _nearest_change(r: ResearcherProfile, p: Programme, failed: list[RuleCheck])
     if rule == "start":
         months = " or ".join(dt.date(2000, m, 1).strftime("%B") for m in sorted(p.start_months))
         return f"a start in {months} would qualify for {p.name}"
+    if rule == "phd" and r.phd_year is not None and r.phd_year > on.year:
+        return f"if the PhD is not awarded yet, give 'in progress' and phd_expected {r.phd_year}"
     return None
 
 
@@ -191,7 +204,7 @@ def eligibility(researcher: ResearcherProfile, programme: Programme | str, *, on
         programme_name=programme.name,
         eligible=not failed,
         checks=tuple(checks),
-        nearest_change=_nearest_change(researcher, programme, failed),
+        nearest_change=_nearest_change(researcher, programme, failed, when),
     )
 
 

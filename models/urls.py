@@ -12,7 +12,8 @@ from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, Field, StringConstraints
 
-MAX_URL_LENGTH = 2_000  # what browsers and servers reliably accept
+from models.limits import MAX_URL_CHARS as MAX_URL_LENGTH  # defined with every other bound
+
 _EXAMPLE = "https://www.example.ac.jp/lab/"
 
 

@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 import click
 
 from matcher.progress import Progress, TqdmProgress, fan_out, terminal_progress
+from models.profiles import normalise_id
 from models.programmes import PROGRAMME_IDS
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -187,7 +188,7 @@ def index_remove(state: State, host_ids: tuple[str, ...]) -> None:
     """Remove hosts from the database and the index, without a rebuild."""
     catalogue = state.catalogue()
     for host_id in host_ids:
-        catalogue.delete_host(host_id)
+        catalogue.delete_host(normalise_id(host_id))
     click.echo(f"removed {len(host_ids)} host(s); {len(catalogue.engine.hosts)} remain")
 
 
@@ -198,7 +199,7 @@ def _pick_researcher(researcher_file: str | None, researcher_id: str | None, sam
     if bool(researcher_file) == bool(sample_id):
         raise click.UsageError("give exactly one of --researcher FILE or --sample ID")
     researchers = read_researchers(Path(researcher_file) if researcher_file else sample_path("researchers"))
-    wanted = sample_id or researcher_id
+    wanted = normalise_id(sample_id or researcher_id or "")
     if wanted:
         chosen = [r for r in researchers if r.id == wanted]
         if not chosen:
@@ -289,7 +290,7 @@ def match(
         host_filter=host_filter,
         weights=chosen_weights,
         min_score=min_score,
-        exclude=set(exclude),
+        exclude={normalise_id(host_id) for host_id in exclude},
     )
     if as_json:
         click.echo(json.dumps(result.model_dump(mode="json"), indent=2, ensure_ascii=False))
@@ -395,6 +396,7 @@ def candidates(
     researchers = read_researchers(sample_path("researchers") if sample else Path(researchers_file or ""))
     chosen_weights = _weights(weights)
     engine = state.engine()
+    host_id = normalise_id(host_id)
     result = engine.rank_researchers(host_id, researchers, top=top, weights=chosen_weights)
     if as_json:
         click.echo(json.dumps(result.model_dump(mode="json"), indent=2, ensure_ascii=False))

@@ -29,6 +29,8 @@ from werkzeug.exceptions import BadRequest, UnsupportedMediaType
 
 from matcher.catalogue import Catalogue
 from matcher.home import Home
+from matcher.json_depth import check_json_depth
+from models.limits import MAX_BODY_BYTES
 from service.auth import authenticate, require_route_scope
 from service.costs import init_costs
 from service.errors import register_error_handlers, validation_error_response
@@ -36,7 +38,7 @@ from service.schemas import ErrorBody
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 DEFAULTS: dict[str, Any] = {
-    "MAX_CONTENT_LENGTH": 1 << 20,  # 1 MB; larger bodies get a 413
+    "MAX_CONTENT_LENGTH": MAX_BODY_BYTES,  # 1 MiB; larger bodies get a 413
     "ENCODER_THREADS": 1,  # per worker; keep workers x threads <= cores
     "DATABASE_URL": None,  # default: SQLite in the data folder
     "MODEL": None,  # default: the packaged all-MiniLM-L6-v2
@@ -121,8 +123,13 @@ def _register_hooks(app: OpenAPI) -> None:
         if request.path.startswith("/v1/") and request.method in {"POST", "PUT", "PATCH"}:
             if not request.is_json:
                 raise UnsupportedMediaType("send the body as JSON with 'Content-Type: application/json'")
+            body = request.get_data(cache=True)
             try:
-                json.loads(request.get_data(cache=True) or b"null")
+                check_json_depth(body)  # before parsing: Python's parser recurses once per level
+            except ValueError as exc:
+                raise BadRequest(f"the body is refused: {exc}") from exc
+            try:
+                json.loads(body or b"null")
             except ValueError as exc:
                 raise BadRequest(f"the body is not valid JSON: {exc}") from exc
         if request.endpoint is not None and not request.endpoint.endswith("static"):

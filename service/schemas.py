@@ -3,7 +3,7 @@ OpenAPI document, so the two cannot disagree."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Annotated, Any
 
 from pydantic import (
@@ -19,24 +19,42 @@ from pydantic import (
     model_validator,
 )
 
-from matcher.search import MAX_QUERY_CHARS, MAX_QUERY_WORDS, WordQuery
-from models.profiles import HostLab, Identifier, ResearcherProfile
+from matcher.ranking import COMPONENTS
+from matcher.search import WordQuery
+from models.limits import (
+    MAX_CHARS_PER_REQUEST,
+    MAX_EXCLUDED,
+    MAX_FILTER_CHARS,
+    MAX_OFFSET,
+    MAX_PAGE,
+    MAX_QUERY_CHARS,
+    MAX_QUERY_WORDS,
+    MAX_RECORDS_PER_REQUEST,
+    MAX_TEXTS_PER_REQUEST,
+    MAX_TOP,
+    MAX_WEIGHT,
+)
+from models.profiles import HostLab, Identifier, ResearcherProfile, text_volume
 from models.programmes import Programme
+from models.text import cut
 
 
 class _Body(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+
+FilterText = Annotated[str | None, Field(default=None, max_length=MAX_FILTER_CHARS)]
 
 
 class HostFilterFields(_Body):
     """Which hosts may be returned (matcher.ranking.HostFilter checks the values)."""
 
-    programme: str | None = Field(default=None, description="A programme id the host takes part in.")
-    section: str | None = Field(default=None, description="KAKENHI broad letter (J) or medium code (61).")
-    institution: str | None = Field(default=None, description="Part of the institution's name.")
-    prefecture: str | None = None
-    region: str | None = Field(default=None, description="Hokkaido, Tohoku, Kanto, Chubu, Kansai, Chugoku, ...")
-    language: str | None = Field(default=None, description="ISO 639-1, e.g. en.")
+    programme: FilterText = Field(default=None, description="A programme id the host takes part in.")
+    section: FilterText = Field(default=None, description="KAKENHI broad letter (J) or medium code (61).")
+    institution: FilterText = Field(default=None, description="Part of the institution's name.")
+    prefecture: FilterText = None
+    region: FilterText = Field(default=None, description="Hokkaido, Tohoku, Kanto, Chubu, Kansai, Chugoku, ...")
+    language: FilterText = Field(default=None, description="ISO 639-1, e.g. en.")
 
     def host_filter_values(self) -> dict[str, str | None]:
         return {name: getattr(self, name) for name in HostFilterFields.model_fields}
@@ -48,11 +66,35 @@ class MatchRequest(HostFilterFields):
 
     researcher: ResearcherProfile | None = None
     researcher_id: Identifier | None = None
-    top: int = Field(default=10, ge=1, le=100)
+    top: int = Field(default=10, ge=1, le=MAX_TOP)
     min_score: float = Field(default=0.0, ge=0, le=1)
-    exclude: list[Identifier] = Field(default_factory=list, max_length=1000, description="Host ids to leave out.")
-    weights: dict[str, float] | None = Field(default=None, description='e.g. {"topic": 0.6, "tenure": 0.2}')
+    exclude: list[Identifier] = Field(
+        default_factory=list, max_length=MAX_EXCLUDED, description="Host ids to leave out."
+    )
+    weights: dict[str, float] | None = Field(
+        default=None,
+        description=(
+            f'e.g. {{"topic": 0.6, "tenure": 0.2}}; components {", ".join(COMPONENTS)}, each from 0 to {MAX_WEIGHT:g}'
+        ),
+    )
     enforce_capacity: bool = True
+
+    @field_validator("weights", mode="before")
+    @classmethod
+    def _few_weights(cls, value: Any) -> Any:
+        if isinstance(value, dict) and len(value) > len(COMPONENTS):
+            raise ValueError(f"{len(value)} weights given; there are {len(COMPONENTS)} components")
+        return value
+
+    @field_validator("weights")
+    @classmethod
+    def _weights_within_bounds(cls, value: dict[str, float] | None) -> dict[str, float] | None:
+        for name, weight in (value or {}).items():
+            if name not in COMPONENTS:
+                raise ValueError(f"{cut(repr(name))} is not a component; the components are {', '.join(COMPONENTS)}")
+            if not 0 <= weight <= MAX_WEIGHT:
+                raise ValueError(f"{name} is {weight:g}; a weight is from 0 to {MAX_WEIGHT:g}")
+        return value
 
     @model_validator(mode="after")
     def _one_subject(self) -> MatchRequest:
@@ -61,8 +103,34 @@ class MatchRequest(HostFilterFields):
         return self
 
 
+def _within_request_bounds(records: Sequence[HostLab | ResearcherProfile]) -> None:
+    """Refuse a batch whose texts, together, exceed what one request may have embedded.
+
+    Raises:
+        ValueError: more than MAX_TEXTS_PER_REQUEST texts, or more than MAX_CHARS_PER_REQUEST characters.
+    """
+    volumes = [text_volume(record) for record in records]
+    texts, chars = sum(v[0] for v in volumes), sum(v[1] for v in volumes)
+    if texts > MAX_TEXTS_PER_REQUEST:
+        raise ValueError(
+            f"{texts:,} texts (descriptions, statements and publications) in one request; at most "
+            f"{MAX_TEXTS_PER_REQUEST:,}: send fewer records at a time"
+        )
+    if chars > MAX_CHARS_PER_REQUEST:
+        raise ValueError(
+            f"{chars:,} characters of text in one request; at most {MAX_CHARS_PER_REQUEST:,}: send fewer records "
+            "at a time"
+        )
+
+
 class HostBatch(_Body):
-    hosts: list[HostLab] = Field(min_length=1, max_length=2000)
+    hosts: list[HostLab] = Field(min_length=1, max_length=MAX_RECORDS_PER_REQUEST)
+
+    @field_validator("hosts")
+    @classmethod
+    def _bounded(cls, hosts: list[HostLab]) -> list[HostLab]:
+        _within_request_bounds(hosts)
+        return hosts
 
 
 def _one_or_many(key: str) -> Callable[[Any], str]:
@@ -98,7 +166,13 @@ class HostUpsert(
 
 
 class ResearcherBatch(_Body):
-    researchers: list[ResearcherProfile] = Field(min_length=1, max_length=2000)
+    researchers: list[ResearcherProfile] = Field(min_length=1, max_length=MAX_RECORDS_PER_REQUEST)
+
+    @field_validator("researchers")
+    @classmethod
+    def _bounded(cls, researchers: list[ResearcherProfile]) -> list[ResearcherProfile]:
+        _within_request_bounds(researchers)
+        return researchers
 
 
 class ResearcherUpsert(
@@ -135,8 +209,8 @@ class HostQuery(HostFilterFields):
         ),
         json_schema_extra={"maxLength": MAX_QUERY_CHARS},
     )
-    limit: int = Field(default=50, ge=1, le=500)
-    offset: int = Field(default=0, ge=0)
+    limit: int = Field(default=50, ge=1, le=MAX_PAGE)
+    offset: int = Field(default=0, ge=0, le=MAX_OFFSET)
 
     @field_validator("q")
     @classmethod
@@ -151,12 +225,12 @@ class HostQuery(HostFilterFields):
 
 
 class PageQuery(_Body):
-    limit: int = Field(default=50, ge=1, le=500)
-    offset: int = Field(default=0, ge=0)
+    limit: int = Field(default=50, ge=1, le=MAX_PAGE)
+    offset: int = Field(default=0, ge=0, le=MAX_OFFSET)
 
 
 class CandidateQuery(_Body):
-    top: int = Field(default=10, ge=1, le=100)
+    top: int = Field(default=10, ge=1, le=MAX_TOP)
 
 
 class HostList(BaseModel):

@@ -16,6 +16,16 @@ def test_exclusions_are_pairs_with_spaces_trimmed(tmp_path: Path) -> None:
     assert read_exclusions(path) == {("a1", "h1"), ("a2", "h2")}
 
 
+def test_ids_in_a_calls_files_ignore_case(tmp_path: Path) -> None:
+    """Ids are stored in lower case, so "R-A-01" in a file names the stored r-a-01."""
+    (tmp_path / "coi.csv").write_text("applicant_id,host_id\nR-A-01,H-B10\n")
+    assert read_exclusions(tmp_path / "coi.csv") == {("r-a-01", "h-b10")}
+    (tmp_path / "prefs.csv").write_text("host_id,applicant_id,rank\nH-B10,R-A-01,1\n")
+    assert read_host_preferences(tmp_path / "prefs.csv") == {"h-b10": ["r-a-01"]}
+    (tmp_path / "prefs.json").write_text('{"H-B10": ["R-A-01"]}')
+    assert read_host_preferences(tmp_path / "prefs.json") == {"h-b10": ["r-a-01"]}
+
+
 def test_preferences_from_csv_are_ordered_by_rank_and_from_json_as_given(tmp_path: Path) -> None:
     prefs = tmp_path / "prefs.csv"
     prefs.write_text("host_id,applicant_id,rank\nh1,a2,2\nh1,a1,1\nh2,a3,1\n")

@@ -151,6 +151,7 @@ def test_programmes_lists_rules_and_verdicts() -> None:
     assert result.exit_code == 0 and "postdoc-standard" in result.stdout and "12 months to 24 months" in result.stdout
     result = CliRunner().invoke(cli, ["programmes", "--sample", "r-a-03"])
     assert result.exit_code == 0 and "yes postdoc-standard" in result.stdout
+    assert CliRunner().invoke(cli, ["programmes", "--sample", "R-A-03"]).stdout == result.stdout  # ids ignore case
 
 
 @pytest.mark.parametrize(
@@ -349,7 +350,7 @@ def test_batch_keeps_a_status_file_from_start_to_done(
 def test_batch_writes_failed_with_the_message_and_exits_2(tmp_path: Path, fake_model: FakeEmbedder) -> None:
     hosts, _ = small_call(tmp_path)
     bad = tmp_path / "bad.jsonl"
-    bad.write_text(json.dumps(researcher_record("r-late", phd=2099)) + "\n")
+    bad.write_text(json.dumps(researcher_record("r-late", phd=2101)) + "\n")
     status = tmp_path / "call" / "status.json"
     code, _, err = run(
         tmp_path / "home",

@@ -124,6 +124,23 @@ def test_every_programme_gets_a_verdict_in_data_order(make_researcher: Make) -> 
     assert all(v.checks for v in verdicts)
 
 
+def test_a_phd_awarded_after_the_day_of_judgement_fails_with_the_change_that_fixes_it(make_researcher: Make) -> None:
+    """A postdoc typed 2028 as the year of her PhD and gave no start. The profile is valid whatever the date
+    (it is stored, and read again years later); judged on 1 April 2027 the PhD is not awarded yet, so the PhD
+    rule fails for every programme, and she is told how to say it. Judged in 2028 it passes."""
+    researcher = make_researcher(phd=2028, desired_tenure="18 months")
+    verdict = eligibility(researcher, "postdoc-standard", on=START)
+    assert [c.rule for c in verdict.failed] == ["phd"]
+    assert (
+        verdict.failed[0].reason
+        == "the PhD is given as awarded in 2028, after 2027, the year eligibility is judged for"
+    )
+    assert verdict.nearest_change == "if the PhD is not awarded yet, give 'in progress' and phd_expected 2028"
+    professor = make_researcher(phd=2028, position="professor", desired_tenure="30 days")
+    assert [c.rule for c in eligibility(professor, "invitational-short", on=START).failed] == ["phd"]
+    assert eligibility(researcher, "postdoc-standard", on=dt.date(2028, 4, 1)).eligible
+
+
 def test_an_unknown_programme_is_refused(make_researcher: Make) -> None:
     with pytest.raises(KeyError, match="unknown programme 'postdoc-eternal'"):
         eligibility(make_researcher(), "postdoc-eternal")

@@ -10,6 +10,7 @@ from pydantic import ValidationError
 
 from matcher.errors import field_errors
 from models.durations import format_days, months, parse_duration
+from models.limits import MAX_STAY_DAYS
 from models.profiles import HostLab, ResearcherProfile
 from models.programmes import Programme, programmes
 from models.stages import CareerStage, Position, career_stage
@@ -49,6 +50,13 @@ def test_durations_read_back_the_way_programmes_say_them() -> None:
     assert format_days(months(18)) == "18 months"
     assert format_days(45) == "45 days"
     assert parse_duration(format_days(months(10))) == months(10)
+
+
+def test_every_length_reads_back_as_itself() -> None:
+    """Profiles are stored as JSON with lengths said this way: 92 days once read back as "3 months", 91 days,
+    so a stored record changed each time it was written and read."""
+    assert [d for d in range(1, MAX_STAY_DAYS + 1) if parse_duration(format_days(d)) != d] == []
+    assert format_days(92) == "92 days" and format_days(91) == "3 months"
 
 
 @pytest.mark.parametrize(
@@ -141,7 +149,11 @@ def test_a_valid_researcher_round_trips_through_json() -> None:
     [
         ({"statement": "   "}, "statement", "at least 1 character"),
         ({"programmes": ["postdoc-forever"]}, "programmes.0", "unknown programme 'postdoc-forever'"),
-        ({"phd": dt.date.today().year + 1}, "phd", "in the future"),
+        ({"phd": 2101}, "phd", "not a plausible PhD year; give a year from 1940 to 2100"),
+        ({"phd": 1939}, "phd", "not a plausible PhD year"),
+        ({"phd": 2028, "desired_start": "2027-04-01"}, "phd", "2028 is after the desired start (2027-04-01)"),
+        ({"phd": "in progress", "phd_expected": 2101}, "phd_expected", "not a plausible year"),
+        ({"desired_start": "2101-01-01"}, "desired_start", "give a date from 1940 to 2100"),
         ({"phd": 2020, "phd_expected": 2027}, "phd_expected", "only for a PhD that is 'in progress'"),
         ({"desired_tenure": "-2 months"}, "desired_tenure", "must be positive"),
         ({"desired_start": "2027-02-30"}, "desired_start", "date"),

@@ -114,6 +114,7 @@ def test_the_number_of_publications_is_capped() -> None:
         ("refs", "x", "unknown format '(no extension)'"),
         ("refs.bib", b"@misc{k, title={Gr\xf6\xdfe}}", "refs.bib: not UTF-8 text"),
         ("refs.json", "[{", "refs.json: not valid JSON"),
+        ("refs.json", "[" * 10_000, "refs.json: not valid JSON: arrays and objects are nested more than 64"),
         ("refs.json", '{"title": "One paper"}', 'an object with a "publications" list'),
         ("refs.csv", "title,doi\nA,10.1/x\n", "refs.csv: unknown column 'doi'; the columns are title, abstract"),
         ("refs.csv", "abstract,year\nA,2020\n", "refs.csv: no title column"),

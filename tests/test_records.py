@@ -121,6 +121,9 @@ def test_duplicate_ids_are_refused(tmp_path: Path) -> None:
         ("h.txt", "x", "unknown format"),
         ("h.jsonl", '{"id": 1}\n{oops', "line 2: not valid JSON"),
         ("h.json", "42", "expected a list"),
+        ("h.json", "[" * 10_000 + "]" * 10_000, "nested more than 64 levels deep"),  # was RecursionError
+        ("h.jsonl", "[" * 100 + "]" * 100, "line 1: not valid JSON: arrays and objects are nested"),
+        ("h.json", "[" + "1" * 5000 + "]", "not valid JSON: Exceeds the limit"),  # was ValueError
     ],
 )
 def test_unreadable_files_are_reported(tmp_path: Path, name: str, content: str, fragment: str) -> None:
@@ -128,6 +131,15 @@ def test_unreadable_files_are_reported(tmp_path: Path, name: str, content: str, 
     path.write_text(content)
     with pytest.raises(InvalidInput, match=fragment):
         read_hosts(path)
+
+
+def test_a_huge_number_in_a_csv_column_is_refused_naming_the_field(tmp_path: Path) -> None:
+    """int() of 5,000 digits raised ValueError while the row was read (a 500 on the staff upload page)."""
+    path = tmp_path / "r.csv"
+    record = {k: v for k, v in researcher_record().items() if not isinstance(v, list)}
+    path.write_text(",".join(record) + "\n" + ",".join(str(v) for v in {**record, "phd": "9" * 5000}.values()) + "\n")
+    with pytest.raises(InvalidInput, match="phd"):
+        read_researchers(path)
 
 
 def test_a_missing_file_is_reported(tmp_path: Path) -> None:

@@ -167,7 +167,7 @@ def test_match_filters_programme_and_exclusions(service: Service) -> None:
         ({"researcher": researcher_record(statement="")}, "researcher.statement"),
         ({"researcher": researcher_record(programmes=["nope"])}, "researcher.programmes.0"),
         ({"researcher": researcher_record(desired_tenure="-1 months")}, "researcher.desired_tenure"),
-        ({"researcher": researcher_record(phd=2099)}, "researcher.phd"),
+        ({"researcher": researcher_record(phd=2101)}, "researcher.phd"),
         ({"researcher": researcher_record(desired_start="2027-13-01")}, "researcher.desired_start"),
         ({"researcher": researcher_record(), "top": 0}, "top"),
         ({"researcher": researcher_record(), "section": "Q"}, "section"),

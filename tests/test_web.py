@@ -123,6 +123,9 @@ def field_errors_of(response: TestResponse) -> list[str]:
     [
         ({"phd_year": "twenty"}, "phd_year", "Enter the year your PhD was awarded"),
         ({"phd_year": "2099"}, "phd_year", "can't be in the future"),
+        ({"phd_year": "2025", "desired_start": "2024-04-01"}, "phd_year", "can't be after the date you would start"),
+        ({"phd_year": "1850"}, "phd_year", "Enter a year from 1940 onwards"),
+        ({"phd_status": "in_progress", "phd_expected": "2001"}, "phd_expected", "up to ten years from now"),
         ({"statement": ""}, "statement", "Enter your research statement"),
         ({"institution": ""}, "institution", "Enter the university or institute"),
         ({"stay_amount": "a year"}, "stay_amount", "whole number"),

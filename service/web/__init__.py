@@ -103,6 +103,17 @@ def described_by(name: str, hint: object, errors: Mapping[str, str]) -> Markup:
     return Markup(attributes + (' aria-invalid="true"' if name in errors else ""))
 
 
+def whole_number(text: str, *, lowest: int, highest: int, default: int) -> int:
+    """A whole number typed in a query string or form (a page, a count), or `default` when it is not one made
+    of ASCII digits within [lowest, highest]. (`str.isdigit` accepts "²", which `int` refuses, and `int`
+    refuses more than 4,300 digits: both were 500s.)"""
+    text = text.strip()
+    if not (text.isascii() and text.isdigit()) or len(text) > len(str(highest)):
+        return default
+    number = int(text)
+    return number if lowest <= number <= highest else default
+
+
 def _locale() -> str:
     """The interface language: the visitor's choice (a cookie), else the browser's preference, else English."""
     if not has_request_context():

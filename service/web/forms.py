@@ -4,6 +4,10 @@ The form is validated by the same pydantic model as the API (`ResearcherProfile`
 form fields into the model's input, and the model's errors into sentences a person says, beside the field
 they belong to ("Enter the year your PhD was awarded, like 2021", not "phd.int: Input should be a valid
 integer"). Whatever was typed is kept, so a page with errors shows every answer again.
+
+The form also checks PhD years against today's date, which the model must not do (a stored profile is
+validated again whenever it is read, years later): an applicant typing a PhD year in the future is told at
+once to give it as "in progress", and an expected year is asked for within ten years from now.
 """
 
 from __future__ import annotations
@@ -18,8 +22,8 @@ from flask_babel import gettext, lazy_gettext
 from pydantic import ValidationError
 from werkzeug.datastructures import MultiDict
 
-from matcher.publications import MAX_PUBLICATIONS
 from models.durations import DAYS_PER_MONTH
+from models.limits import MAX_PUBLICATIONS
 from models.profiles import Publication, ResearcherProfile
 
 ANONYMOUS_ID = "me"  # an applicant's own profile is never stored, so it needs no unique id
@@ -49,6 +53,11 @@ _MESSAGES: dict[str, dict[str, Any]] = {
             "The year your PhD was awarded can't be in the future. If you are still working on it, "
             "choose “in progress” and give the year you expect to finish."
         ),
+        "after_start": lazy_gettext(
+            "The year your PhD was awarded can't be after the date you would start. If you are still working "
+            "on it, choose “in progress” and give the year you expect to finish."
+        ),
+        "range": lazy_gettext("Enter a year from 1940 onwards, like 2021."),
     },
     "phd_expected": {
         "": lazy_gettext("Enter the year you expect to finish your PhD as four digits, like 2027."),
@@ -201,13 +210,18 @@ class ProfileForm:
             "jsps_alumni": v.get("jsps_alumni") == "yes",
             "fields": {"sections": v.get("sections", []), "keywords": _split(v.get("keywords", ""), ",")},
         }
+        this_year = dt.date.today().year  # the form is filled in today; see the module docstring
         if v.get("phd_status") == "in_progress":
             record["phd"] = "in progress"
             expected = v.get("phd_expected", "")
             if expected:
-                record["phd_expected"] = self._year(expected, "phd_expected")
+                record["phd_expected"] = year = self._year(expected, "phd_expected")
+                if year is not None and not this_year - 1 <= year <= this_year + 10:
+                    self.errors["phd_expected"] = str(_MESSAGES["phd_expected"]["range"])
         else:
-            record["phd"] = self._year(v.get("phd_year", ""), "phd_year")
+            record["phd"] = year = self._year(v.get("phd_year", ""), "phd_year")
+            if year is not None and year > this_year:
+                self.errors["phd_year"] = str(_MESSAGES["phd_year"]["future"])
         record["desired_tenure"] = self._stay()
         if v.get("desired_start"):
             try:
@@ -277,8 +291,10 @@ class ProfileForm:
         if top == "fields" and len(loc) > 1:
             name = "keywords" if loc[1] == "keywords" else "sections"
         messages = _MESSAGES.get(name, {})
-        if name == "phd_year" and "future" in str(error.get("msg", "")):
-            return name, str(messages["future"])
+        if name == "phd_year" and "after the desired start" in str(error.get("msg", "")):
+            return name, str(messages["after_start"])
+        if name == "phd_year" and "plausible" in str(error.get("msg", "")):
+            return name, str(messages["range"])
         if name == "phd_expected" and kind == "value_error":
             return name, str(messages["range"])
         chosen = messages.get(kind) or messages.get("")

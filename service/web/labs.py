@@ -7,12 +7,13 @@ from flask import render_template, request
 from pydantic import ValidationError
 
 from matcher.errors import InvalidInput
+from models.limits import MAX_OFFSET
 from models.programmes import programmes
 from models.regions import region_of
 from models.taxonomy import MEDIUM_SECTIONS
 from service.matching import catalogue, matching_host_ids
 from service.schemas import HostQuery
-from service.web import options
+from service.web import options, whole_number
 
 PAGE_SIZE = 25
 _FIELDS = ("q", "region", "section", "programme", "language")
@@ -21,7 +22,7 @@ _FIELDS = ("q", "region", "section", "programme", "language")
 def directory_page(template: str, *, staff: bool) -> str | tuple[str, int]:
     """Render the directory for the query string's words and filters; a bad value is shown beside its field."""
     chosen = {name: request.args.get(name, "").strip() for name in _FIELDS}
-    page = int(request.args["page"]) if request.args.get("page", "").isdigit() and int(request.args["page"]) > 0 else 1
+    page = whole_number(request.args.get("page", ""), lowest=1, highest=MAX_OFFSET, default=1)
     errors: dict[str, str] = {}
     ids: list[str] = []
     try:

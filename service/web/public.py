@@ -18,15 +18,16 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from matcher.errors import InvalidInput
-from matcher.publications import MAX_PUBLICATIONS, read_publications
+from matcher.publications import read_publications
 from matcher.store import profile_digest
-from models.profiles import ResearcherProfile
+from models.limits import MAX_PUBLICATIONS
+from models.profiles import ResearcherProfile, normalise_id
 from models.programmes import programmes
 from models.results import MatchResult
 from models.taxonomy import MEDIUM_SECTIONS
 from service.matching import catalogue, run_match
 from service.schemas import MatchRequest
-from service.web import LANGUAGES, options
+from service.web import LANGUAGES, options, whole_number
 from service.web.forms import ANONYMOUS_NAME, ProfileForm
 from service.web.labs import directory_page
 
@@ -60,8 +61,10 @@ def submit() -> str | tuple[str, int]:
             action = "read-file"  # show what was read before matching with it
     if action == "add-row":
         form.add_row()
-    elif action.startswith("remove-row-") and action.removeprefix("remove-row-").isdigit():
-        form.remove_row(int(action.removeprefix("remove-row-")))
+    elif action.startswith("remove-row-"):
+        form.remove_row(
+            whole_number(action.removeprefix("remove-row-"), lowest=0, highest=MAX_PUBLICATIONS, default=-1)
+        )
     if action != "match":
         return render_template("index.html", form=form, **_form_options())
     profile = form.to_profile()
@@ -129,7 +132,7 @@ def labs() -> str | tuple[str, int]:
 
 @public.get("/labs/<host_id>")
 def lab(host_id: str) -> str:
-    host = catalogue().engine.hosts.get(host_id)
+    host = catalogue().engine.hosts.get(normalise_id(host_id))
     if host is None:
         abort(404, gettext("There is no lab with the id %(id)s.", id=host_id))
     return render_template(
@@ -186,7 +189,8 @@ def _match_request(profile: ResearcherProfile, form: MultiDict[str, str]) -> tup
     if form.get("min_score"):
         values["min_score"] = form.get("min_score")
     top = form.get("top", "")
-    values["top"] = int(top) if top.isdigit() and int(top) in TOP_CHOICES else TOP_CHOICES[0]
+    chosen = whole_number(top, lowest=min(TOP_CHOICES), highest=max(TOP_CHOICES), default=TOP_CHOICES[0])
+    values["top"] = chosen if chosen in TOP_CHOICES else TOP_CHOICES[0]
     try:
         return MatchRequest.model_validate({"researcher": profile, **values}), {}
     except ValidationError as exc:

@@ -16,14 +16,15 @@ from werkzeug.wrappers import Response
 
 from matcher.search import WordQuery, fold
 from matcher.store import Scope
-from models.profiles import ResearcherProfile
+from models.limits import MAX_OFFSET, MAX_TOP
+from models.profiles import ResearcherProfile, normalise_id
 from models.programmes import programmes
 from models.results import MatchResult
 from service.auth import sign_in as start_session
 from service.auth import sign_out as end_session
 from service.matching import catalogue, read_researcher, run_candidates, run_match
 from service.schemas import MatchRequest
-from service.web import Page, options
+from service.web import Page, options, whole_number
 from service.web import calls as call_jobs
 from service.web.labs import directory_page
 from service.web.uploads import confirm_upload, upload_form, validate_upload
@@ -100,7 +101,8 @@ def labs() -> str | tuple[str, int]:
 @staff.get("/labs/<host_id>/candidates")
 def candidates(host_id: str) -> str:
     top = request.args.get("top", "10")
-    shown = int(top) if top.isdigit() and 1 <= int(top) <= 100 else 10
+    shown = whole_number(top, lowest=1, highest=MAX_TOP, default=10)
+    host_id = normalise_id(host_id)
     host = catalogue().engine.hosts.get(host_id)
     if host is None:
         abort(404, gettext("There is no lab with the id %(id)s.", id=host_id))
@@ -145,7 +147,7 @@ def _searched(researcher: ResearcherProfile) -> str:
 
 @staff.get("/researchers/<researcher_id>")
 def researcher(researcher_id: str) -> str:
-    profile = read_researcher(researcher_id)
+    profile = read_researcher(normalise_id(researcher_id))
     result: MatchResult = run_match(MatchRequest(researcher_id=researcher_id), profile, subject=researcher_id)
     return render_template(
         "staff/researcher.html", profile=profile, result=result, programmes=programmes(), options=options
@@ -229,7 +231,7 @@ def audit() -> str:
 
 def _page() -> int:
     text = request.args.get("page", "")
-    return int(text) if text.isdigit() and int(text) > 0 else 1
+    return whole_number(text, lowest=1, highest=MAX_OFFSET, default=1)
 
 
 def _date(text: str) -> dt.datetime | None:
