@@ -36,7 +36,7 @@ def test_the_sample_loads_round_trips_and_matches_after_its_dates(tmp_path: Path
         assert dt.date.today() == dt.date(2031, 6, 1)
         researchers = read_researchers(sample_path("researchers"))
         hosts = read_hosts(sample_path("hosts"))
-        assert len(researchers) == 43 and any(r.phd_expected == 2027 for r in researchers)
+        assert len(researchers) == 46 and any(r.phd_expected == 2027 for r in researchers)
         assert verdicts(researchers) == judged_now  # the rules are judged on each start date, not today
 
         store = Store(f"sqlite:///{tmp_path / 'db.sqlite3'}")

@@ -166,7 +166,7 @@ def test_r_case_and_R_CASE_are_one_researcher(api: Service) -> None:
     assert api.call("GET", "/v1/researchers/R-Case", "staff").get_json()["id"] == "r-case"
     listed = api.call("GET", "/v1/researchers", "staff").get_json()["researchers"]
     assert [r["id"] for r in listed] == ["r-case"]
-    assert api.call("DELETE", "/v1/researchers/R-CASE", "staff").status_code == 204
+    assert api.call("DELETE", "/v1/researchers/R-CASE", "admin").status_code == 204
     assert_error(api.call("GET", "/v1/researchers/r-case", "staff"), 404)
 
 
