@@ -174,9 +174,11 @@ class _Rows:
 
     def rows_by_host(self) -> dict[str, np.ndarray]:
         """Each live host's rows, ascending."""
+        if not len(self.host):
+            return {}
         order = np.argsort(self.host, kind="stable")
         codes = self.host[order]
-        starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]]) if len(codes) else np.zeros(0, np.int64)
+        starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
         runs = np.split(order.astype(np.int64), starts[1:])
         return {self.names[int(codes[s])]: run for s, run in zip(starts.tolist(), runs, strict=True) if codes[s] >= 0}
 

@@ -15,7 +15,7 @@ import re
 from collections.abc import Mapping
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, Field, PlainSerializer
+from pydantic import BeforeValidator, Field, PlainSerializer, WithJsonSchema
 
 from models.limits import MAX_STAY_DAYS, MAX_STAY_YEARS
 from models.text import cut, shown
@@ -82,16 +82,32 @@ def format_days(days: int) -> str:
     return f"{days} days"
 
 
+_DAYS_DESCRIPTION = (
+    "A length of stay, at most {years} years: a number of days, or a length such as '30 days', '3 weeks' or "
+    "'12 months', or {{\"months\": 12}} as input; written back as '30 days' or '12 months'."
+).format(years=MAX_STAY_YEARS)
+
+# One JSON schema for input and output alike (an OpenAPI document has one schema per model, used for both):
+# a number of days or a length in words as input, a length in words as output.
+_DAYS_SCHEMA = {
+    "description": _DAYS_DESCRIPTION,
+    "anyOf": [
+        {"type": "integer", "minimum": 1, "maximum": MAX_STAY_DAYS},
+        {"type": "string", "pattern": r"^\s*\d+(\.\d+)?\s*(day|week|month|year)s?\s*$", "examples": ["12 months"]},
+        {
+            "type": "object",
+            "minProperties": 1,
+            "maxProperties": 1,
+            "additionalProperties": {"type": "number", "exclusiveMinimum": 0},
+            "propertyNames": {"enum": ["days", "weeks", "months", "years"]},
+        },
+    ],
+}
+
 Days = Annotated[
     int,
     BeforeValidator(parse_duration),
-    Field(
-        gt=0,
-        le=MAX_STAY_DAYS,
-        description=(
-            "Length in days; input may also be '30 days', '12 months' or {\"months\": 12}; "
-            f"at most {MAX_STAY_YEARS} years."
-        ),
-    ),
+    Field(gt=0, le=MAX_STAY_DAYS),
     PlainSerializer(format_days, return_type=str, when_used="json"),
+    WithJsonSchema(_DAYS_SCHEMA),
 ]

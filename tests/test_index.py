@@ -346,3 +346,14 @@ def test_graph_similarities_follow_changes_after_being_asked_for() -> None:
     index.remove([f"n{i}" for i in range(100)])  # past a fifth dead: the graph is rebuilt
     assert index.approximate and index.tombstones == 0
     agrees()
+
+
+def test_removing_every_host_leaves_an_empty_index_that_takes_hosts_again() -> None:
+    """Found by Schemathesis's sequences: deleting the last host failed while the rows were regrouped."""
+    index = HostIndex(4, "fp")
+    vectors = np.eye(4, dtype=np.float32)[:2]
+    index.upsert([([Document("h-1", "description", "one", "one")], vectors[:1])])
+    index.remove(["h-1"])
+    assert len(index) == 0 and "h-1" not in index
+    index.upsert([([Document("h-2", "description", "two", "two")], vectors[1:])])
+    assert index.host_ids == ["h-2"] and index.hosts_of_rows(index.search(vectors[1:], 1)[1].ravel()) == {"h-2"}

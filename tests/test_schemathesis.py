@@ -4,8 +4,9 @@ infers between operations). Every response must be no server error, match its do
 have a documented status and content type.
 
 The app runs in this process over the fake embedder (the schema, not the model, is under test), with a
-fixed seed. `HOSTMATCH_SCHEMATHESIS_EXAMPLES` sets the examples per operation and identity (default 40:
-over 1,000 cases in all); the thorough run of the closing note used 200 (over 5,000).
+fixed seed. `HOSTMATCH_SCHEMATHESIS_EXAMPLES` sets the examples per operation and identity (default 50:
+over 1,000 cases in all, each test printing its count); `HOSTMATCH_SCHEMATHESIS_EXAMPLES=250` is the
+thorough run (over 5,000).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from schemathesis.specs.openapi.checks import (
 from tests.conftest import host_record, researcher_record
 from tests.test_service import POETRY, QUAKE, Service
 
-EXAMPLES = int(os.environ.get("HOSTMATCH_SCHEMATHESIS_EXAMPLES", "40"))
+EXAMPLES = int(os.environ.get("HOSTMATCH_SCHEMATHESIS_EXAMPLES", "50"))
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 SETTINGS = settings(
     max_examples=EXAMPLES,
@@ -88,12 +89,16 @@ def _generate(operation: Any, headers: dict[str, str]) -> tuple[int, list[str]]:
 def test_sequences_of_calls_answer_as_documented(served: Service) -> None:
     schema = schemathesis.openapi.from_wsgi("/v1/openapi.json", served.app)
     token = served.tokens["admin"]
+    calls: list[str] = []
 
     class Sequences(schema.as_state_machine()):  # type: ignore[misc]
         def get_call_kwargs(self, case: Any) -> dict[str, Any]:
             return {"headers": {"Authorization": f"Bearer {token}"}}
 
         def validate_response(self, response: Any, case: Any, **kwargs: Any) -> None:
+            calls.append(case.operation.label)
             case.validate_response(response, checks=CHECKS)
 
     Sequences.run(settings=settings(SETTINGS, max_examples=max(10, EXAMPLES // 2), stateful_step_count=6))
+    print(f"schemathesis (sequences): {len(calls)} calls over {len(set(calls))} operations")
+    assert len(set(calls)) >= 5  # the sequences reach beyond one operation
