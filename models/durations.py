@@ -83,9 +83,9 @@ def format_days(days: int) -> str:
 
 
 _DAYS_DESCRIPTION = (
-    "A length of stay, at most {years} years: a number of days, or a length such as '30 days', '3 weeks' or "
-    "'12 months', or {{\"months\": 12}} as input; written back as '30 days' or '12 months'."
-).format(years=MAX_STAY_YEARS)
+    f"A length of stay, at most {MAX_STAY_YEARS} years: a number of days, or a length such as '30 days', "
+    "'3 weeks' or '12 months', or {\"months\": 12} as input; written back as '30 days' or '12 months'."
+)
 
 # One JSON schema for input and output alike (an OpenAPI document has one schema per model, used for both):
 # a number of days or a length in words as input, a length in words as output.
