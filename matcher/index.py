@@ -30,14 +30,18 @@ above the threshold, their scores are those of the stored vectors.
 
 On disk an index is a folder:
 
-    manifest.json              format, model fingerprint, dim, count, and each data file with its SHA-256
+    manifest.json              format, model fingerprint, dim, count, the generation of the database state
+                               the snapshot holds (`matcher.generation`; opaque here), and each data file
+                               with its SHA-256
     vectors-<sha>.faiss        the FAISS index
     docs-<sha>.json            row metadata
     <name>-<sha>.json          optional payloads saved with the index (e.g. the host records)
 
 `save` writes the data files under new, content-addressed names and then replaces `manifest.json` with
 `os.replace`, which is atomic: a reader sees the old snapshot or the new one, never half of each, and a
-crash mid-save leaves the previous snapshot intact. Files no manifest names are removed afterwards.
+crash mid-save leaves the previous snapshot intact. The files of the snapshot it replaced stay on disk until
+the next save (a reader may still be loading them, or be told to keep that snapshot: `load(manifest=...)`);
+files neither manifest names are removed.
 """
 
 from __future__ import annotations
@@ -54,6 +58,7 @@ from typing import Any
 import faiss
 import numpy as np
 
+from matcher.crashpoints import crash_point
 from matcher.documents import Document
 from matcher.errors import IndexMismatch, UnknownHost
 
@@ -472,10 +477,18 @@ class HostIndex:
 
     # -- persistence -----------------------------------------------------------------------------------
 
-    def save(self, folder: str | Path, *, payloads: dict[str, bytes] | None = None) -> None:
-        """Save atomically to `folder` (see the module docstring), with optional named payloads."""
+    def save(
+        self,
+        folder: str | Path,
+        *,
+        payloads: dict[str, bytes] | None = None,
+        generation: dict[str, Any] | None = None,
+    ) -> None:
+        """Save atomically to `folder` (see the module docstring), with optional named payloads and the
+        generation the manifest names."""
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
+        replaced = _named_files(folder)
         files: dict[str, dict[str, str]] = {}
         with tempfile.NamedTemporaryFile(dir=folder, prefix=".tmp-", suffix=".faiss", delete=False) as tmp:
             tmp_path = Path(tmp.name)
@@ -496,26 +509,35 @@ class HostIndex:
             "dim": self.dim,
             "count": len(self),
             "hosts": len(self._rows_by_host),
+            "generation": generation,
             "files": files,
         }
+        crash_point("snapshot-files-written")
         _atomic_write(folder / "manifest.json", json.dumps(manifest, indent=2).encode())
-        keep = {entry["name"] for entry in files.values()} | {"manifest.json"}
+        keep = {entry["name"] for entry in files.values()} | replaced | {"manifest.json"}
         for stale in folder.iterdir():
             if stale.name not in keep and not stale.name.startswith(".tmp-"):
                 stale.unlink(missing_ok=True)
 
     @classmethod
     def load(
-        cls, folder: str | Path, *, fingerprint: str, ann_threshold: int = ANN_THRESHOLD
+        cls,
+        folder: str | Path,
+        *,
+        fingerprint: str,
+        ann_threshold: int = ANN_THRESHOLD,
+        manifest: dict[str, Any] | None = None,
     ) -> tuple[HostIndex, dict[str, bytes]]:
-        """Load an index saved by `save`, and its payloads.
+        """Load an index saved by `save`, and its payloads: the snapshot `manifest` describes (as
+        `read_manifest` gave it), else the one `manifest.json` names now.
 
         Raises:
             FileNotFoundError: there is no index in `folder`.
             IndexMismatch: the index was built by another model, or a file is missing or damaged.
         """
         folder = Path(folder)
-        manifest = read_manifest(folder)
+        if manifest is None:
+            manifest = read_manifest(folder)
         if manifest.get("format") != FORMAT_VERSION:
             raise IndexMismatch(f"{folder}: index format {manifest.get('format')!r}, expected {FORMAT_VERSION}")
         if manifest["fingerprint"] != fingerprint:
@@ -587,6 +609,14 @@ def read_manifest(folder: Path) -> dict[str, Any]:
     except json.JSONDecodeError as exc:
         raise IndexMismatch(f"{path} is damaged: {exc.msg}") from exc
     return manifest
+
+
+def _named_files(folder: Path) -> set[str]:
+    """The data files the manifest in `folder` names now (none when there is no readable manifest)."""
+    try:
+        return {entry["name"] for entry in read_manifest(folder)["files"].values()}
+    except (FileNotFoundError, IndexMismatch, KeyError, TypeError):
+        return set()
 
 
 def _file_sha(path: Path) -> str:
