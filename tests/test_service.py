@@ -261,7 +261,7 @@ def test_a_write_that_fails_midway_stores_nothing(
     """The index save fails after the rows were written: the transaction rolls back, the index is put back,
     and the client gets a plain 500 with a request id, the exception only in the log."""
 
-    def broken_save(folder: Path) -> None:
+    def broken_save(folder: Path, *, generation: object = None) -> None:
         raise OSError("disk full: secret detail")
 
     monkeypatch.setattr(service.catalogue.engine, "save", broken_save)
