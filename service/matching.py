@@ -2,11 +2,20 @@
 
 One function per operation, so a match asked for through `/v1/matches` and one asked for through the
 applicant's page are the same call, with the same audit record.
+
+The audit record never fails the request it records: `Store.record_run` tries again while the database is
+busy (for longer than any host write holds it); a row still not written is logged at error level, whole
+(it holds no inline profile, only its digest), with the request id, and the answer goes out.
 """
 
 from __future__ import annotations
 
-from flask import current_app
+import json
+import logging
+from typing import Any
+
+from flask import current_app, g
+from sqlalchemy.exc import SQLAlchemyError
 
 from matcher.catalogue import Catalogue
 from matcher.ranking import HostFilter, Weights
@@ -15,6 +24,8 @@ from models.results import CandidateResult, MatchResult
 from service.auth import actor
 from service.errors import invalid
 from service.schemas import HostFilterFields, HostQuery, MatchRequest
+
+log = logging.getLogger(__name__)
 
 
 def catalogue() -> Catalogue:
@@ -55,7 +66,7 @@ def run_match(body: MatchRequest, researcher: ResearcherProfile, *, subject: str
         exclude=set(body.exclude),
         enforce_capacity=body.enforce_capacity,
     )
-    catalogue().store.record_run(
+    record(
         actor=actor(),
         kind="match",
         subject=subject,
@@ -69,7 +80,7 @@ def run_candidates(host_id: str, *, top: int) -> CandidateResult:
     """Stored researchers ranked for one host (staff), recorded in the audit trail."""
     cat = catalogue()
     result = cat.engine.rank_researchers(host_id, list(cat.store.researchers().values()), top=top)
-    cat.store.record_run(
+    record(
         actor=actor(),
         kind="candidates",
         subject=host_id,
@@ -77,3 +88,13 @@ def run_candidates(host_id: str, *, top: int) -> CandidateResult:
         results=[[c.researcher_id, c.score] for c in result.candidates],
     )
     return result
+
+
+def record(**run: Any) -> None:
+    """Add a run to the audit trail (`Store.record_run`'s arguments); if the database refuses it even after
+    the store's retries, log the row at error level with the request id instead of failing the request."""
+    try:
+        catalogue().store.record_run(**run)
+    except SQLAlchemyError:
+        row = json.dumps(run, ensure_ascii=False, default=str)
+        log.exception("audit row not written (request %s); the row: %s", g.get("request_id", "-"), row)
