@@ -103,7 +103,8 @@ class Catalogue:
     ) -> Engine:
         """The engine of the committed hosts, for a process that only reads (the command line's `match`):
         the saved snapshot when it names the committed generation, without comparing every host with the
-        store; else what `open` makes (which repairs the index first)."""
+        store; else what `open` makes (which waits for a writer between its save and its commit, and repairs
+        the index after a crash)."""
         store.create_all()
         manifest = _committed_manifest(index_dir, store)
         if manifest is not None:
