@@ -162,7 +162,8 @@ class Engine:
             vectors.update(zip(late, self.embedder.encode(late), strict=True))
         if changed:
             empty = np.zeros((0, self.embedder.dim), dtype=np.float32)
-            self.index.upsert((docs, np.stack([vectors[d.text] for d in docs]) if docs else empty) for _, docs in changed)
+            items = [(docs, np.stack([vectors[d.text] for d in docs]) if docs else empty) for _, docs in changed]
+            self.index.upsert(items)
         for host, _ in changed:
             self.hosts[host.id] = host
         for host, _ in changed:
