@@ -1,38 +1,41 @@
 """The hosts of record (the store) and the searchable index (the engine), kept in step.
 
 The database is the record; an index snapshot on disk holds the hosts of one generation of it
-(`matcher.generation`), and says which in its manifest.
+(`matcher.generation`) and names it in its manifest.
 
 A host write (`upsert_hosts`, `replace_all`, `delete_host`) publishes the new hosts and their index as one
 step:
 
 1. embed the changed texts, through the cache, holding no lock of any kind (the slow part);
-2. under the data folder's write lock (a lock file, so one writer at a time across processes), and starting
-   from the committed generation (its snapshot loaded, or rebuilt if there is none), in one transaction:
-   advance the generation, write the rows; put the hosts into the index; save the index snapshot, naming the
-   new generation, beside the old one (its files stay on disk, the manifest replaced atomically); commit.
+2. under the data folder's write lock (a lock file: one writer at a time across processes), starting from
+   the committed generation (`_catch_up`), in one transaction: advance the generation, write the rows; put
+   the hosts into the index; save the snapshot naming the new generation beside the committed one (new
+   files, the old manifest kept as `manifest.previous.json`, `manifest.json` replaced atomically); commit.
 
-If anything fails before the commit, the transaction rolls back, the index is put back as it was and saved
-again under the committed generation. A crash before the commit (kill -9, power cut) can leave a saved
-snapshot whose generation the database never committed; nothing loads it:
+If anything fails before the commit, the transaction rolls back, and the index is put back as it was and
+saved again under the committed generation. A crash before the commit (kill -9, power cut) can leave a
+current snapshot whose generation the database never committed, and the committed one as the previous;
+nothing loads the former:
 
 - readers (`refresh`, which every request of every gunicorn worker calls, and the command line's
-  `committed_engine`) load a newer snapshot only when it names the generation the database has committed,
-  and keep serving the one they hold until then: between a writer's save and its commit they see a
-  snapshot ahead of the database and wait for the commit; after a crash they keep the old one;
-- start-up (`open`, under the write lock, so no writer is between its save and its commit) loads the
-  snapshot only if it names the committed generation and holds exactly the stored hosts; otherwise (a crash
-  between saving and committing, an older snapshot, a database restored from backup, another model) it
-  rebuilds the index from the store, with cached embeddings, and saves it under the committed generation.
+  `committed_engine`) load a snapshot only when it names the generation the database has committed: the
+  current one, or else the previous one. Between a writer's save and its commit they keep serving what
+  they hold; after a crash there, they serve the committed snapshot, never the crashed write's hosts;
+- start-up (`open`) and every write first catch up under the write lock (where no writer is between its
+  save and its commit): load the snapshot of the committed generation and save it again as the current one,
+  or, when there is none (an older index, a database restored from a backup, another model), rebuild the
+  index from the store, with cached embeddings, and save it under the committed generation. Start-up then
+  also compares every stored host with the index, and rebuilds if they differ.
 
-The database's write lock is held only for step 2: the rows, the index update and the save; a match's audit
+The database's write lock is held only in step 2: the rows, the index update and the save; a match's audit
 insert waits that long at most (and tries again, `Store.record_run`).
 
-SQLite and PostgreSQL alike: the generation is a row updated by the transaction that writes the hosts
-(SQLite's write lock, PostgreSQL's row lock serialise writers), and readers read the committed row (SQLite's
-WAL and PostgreSQL's read committed never block them). The lock file serialises the writers of one data
-folder; several data folders on one PostgreSQL database are not supported: a write from another folder makes
-this folder's snapshot stale, and its next write fails (`IndexMismatch`) or its next start rebuilds.
+SQLite and PostgreSQL alike: the generation is a row the host write's transaction updates first (SQLite's
+write lock, PostgreSQL's row lock make other writers queue there), and readers read the committed row
+(SQLite's WAL and PostgreSQL's read committed never make them wait). The lock file serialises the writers of
+one data folder. Several data folders on one PostgreSQL database (several machines) are not supported yet:
+a write from another folder leaves this folder's snapshot behind the database; its readers keep serving
+it, its next write finds the generation moved and rebuilds from the store first.
 """
 
 from __future__ import annotations
@@ -102,14 +105,13 @@ class Catalogue:
         cls, store: Store, embedder: Embedder, *, index_dir: Path, settings: MatchSettings | None = None
     ) -> Engine:
         """The engine of the committed hosts, for a process that only reads (the command line's `match`):
-        the saved snapshot when it names the committed generation, without comparing every host with the
-        store; else what `open` makes (which waits for a writer between its save and its commit, and repairs
-        the index after a crash)."""
+        the saved snapshot that names the committed generation (the current one, or the one it replaced),
+        without comparing every host with the store; else what `open` makes (which repairs the index)."""
         store.create_all()
-        manifest = _committed_manifest(index_dir, store)
-        if manifest is not None:
+        found = _committed_manifest(index_dir, store.generation())
+        if found is not None:
             try:
-                return Engine.open(index_dir, embedder, settings=settings, manifest=manifest)
+                return Engine.open(index_dir, embedder, settings=settings, manifest=found[0])
             except IndexMismatch as exc:
                 log.warning("index not usable (%s); opening the catalogue to rebuild it", exc)
         return cls.open(store, embedder, index_dir=index_dir, settings=settings).engine
@@ -117,14 +119,14 @@ class Catalogue:
     # -- keeping in step -------------------------------------------------------------------------------
 
     def sync(self, *, progress: Progress | None = None) -> UpsertReport | None:
-        """Make the index hold exactly the committed hosts: the saved snapshot when it names the committed
-        generation and holds exactly the stored hosts, else rebuilt from the store. None when no rebuild
+        """Make the index hold exactly the committed hosts: the saved snapshot that names the committed
+        generation if it holds exactly the stored hosts, else rebuilt from the store. None when no rebuild
         was needed."""
         with self._exclusive():
-            self._load_committed()
-            if self.generation == self.store.generation() and self._in_step():
-                return None
-            return self._rebuild(progress=progress)
+            report = self._catch_up(progress=progress)
+            if report is None and not self._in_step():
+                report = self._rebuild(progress=progress)
+            return report
 
     def _in_step(self) -> bool:
         """Whether the index holds exactly the stored hosts, comparing them a batch at a time."""
@@ -144,21 +146,23 @@ class Catalogue:
             return self._load_committed()
 
     def _load_committed(self) -> bool:
-        """Load the saved snapshot if it is another than the engine's and names the generation the database
-        has committed; otherwise keep the engine (a snapshot ahead of the database is a write between its
-        save and its commit, or one that crashed there). True when it loaded one."""
+        """Load the saved snapshot that names the generation the database has committed, if the engine holds
+        another: the current snapshot, or else the one it replaced (the current one is then a write's
+        between its save and its commit, or one that crashed there). True when it loaded one."""
         if self.index_dir is None:
             return False
         signature = self._disk_signature()
         if signature == self._signature:
             return False
         committed = self.store.generation()
-        manifest = _committed_manifest(self.index_dir, self.store, committed)
-        if manifest is None:
-            return False  # the signature stays as it was: look again at the next request
-        self._signature = signature  # loaded or not, this snapshot is not tried again
+        found = _committed_manifest(self.index_dir, committed)
+        if found is None:
+            return False
+        manifest, current = found
+        if current:  # loaded or not, it is not tried again; otherwise look again at the next request
+            self._signature = signature
         if committed == self.generation:
-            return False  # the snapshot of the hosts held (saved again, e.g. after a failed write)
+            return False
         try:
             engine = Engine.open(self.index_dir, self.engine.embedder, settings=self.engine.settings, manifest=manifest)
         except IndexMismatch as exc:  # damaged, or its files already replaced by two newer saves
@@ -184,16 +188,23 @@ class Catalogue:
         self._save(committed)
         return report
 
-    def _catch_up(self) -> Generation:
-        """Make the engine hold the committed generation, and return it: the saved snapshot when it names
-        it, else rebuilt from the store. Called under the write lock, where no other writer of this folder
-        is between its save and its commit."""
-        if self.generation != self.store.generation():
+    def _catch_up(self, *, progress: Progress | None = None) -> UpsertReport | None:
+        """Make the engine hold the committed generation, and `manifest.json` name it: the saved snapshot
+        that names it (the current one, or the one a crashed write replaced: saved again as the current),
+        else rebuilt from the store (its report). Called under the write lock, where no other writer of this
+        folder is between its save and its commit."""
+        committed = self.store.generation()
+        if self.generation != committed:
             self._load_committed()
-        if self.generation is None or self.generation != self.store.generation():
-            self._rebuild()
-        assert self.generation is not None  # set by loading or rebuilding
-        return self.generation
+        if self.generation != committed:
+            return self._rebuild(progress=progress)
+        if self.index_dir is not None and _current_generation(self.index_dir) != committed:
+            log.warning(
+                "the index snapshot names a generation the database never committed; saving generation %s again",
+                committed,
+            )
+            self._save(committed)
+        return None
 
     def _committed_hosts(self, attempts: int = 3) -> tuple[Generation, list[HostLab]]:
         """The committed generation and its hosts: read again if a write committed while they were read."""
@@ -248,8 +259,9 @@ class Catalogue:
         save the snapshot naming the new generation, commit. On failure the transaction rolls back and the
         index is put back."""
         with self._exclusive():
-            committed = self._catch_up()
-            before = self.engine.hosts.copy()
+            self._catch_up()
+            assert self.generation is not None  # set by catching up
+            before, committed = self.engine.hosts.copy(), self.generation
             try:
                 with self.store.session() as session:
                     generation = self.store.advance_generation(session, committed)
@@ -315,13 +327,25 @@ class Catalogue:
         return (stat.st_ino, stat.st_mtime_ns, stat.st_size)
 
 
-def _committed_manifest(index_dir: Path, store: Store, committed: Generation | None = None) -> dict[str, Any] | None:
-    """The manifest saved in `index_dir` if it names the generation the database has committed (`committed`,
-    else read now), else None (no snapshot, a damaged manifest, or one of another generation)."""
+def _committed_manifest(index_dir: Path, committed: Generation) -> tuple[dict[str, Any], bool] | None:
+    """The manifest of the snapshot in `index_dir` that names the `committed` generation, and whether it is
+    the current one (else the previous one, which a newer snapshot not committed yet, or never, replaced);
+    None when neither names it."""
+    for previous in (False, True):
+        manifest = _manifest(index_dir, previous=previous)
+        if manifest is not None and Generation.from_json(manifest.get("generation")) == committed:
+            return manifest, not previous
+    return None
+
+
+def _current_generation(index_dir: Path | None) -> Generation | None:
+    """The generation `manifest.json` names; None without a readable one."""
+    manifest = _manifest(index_dir) if index_dir is not None else None
+    return Generation.from_json(manifest.get("generation")) if manifest is not None else None
+
+
+def _manifest(index_dir: Path, *, previous: bool = False) -> dict[str, Any] | None:
     try:
-        manifest = read_manifest(index_dir)
+        return read_manifest(index_dir, previous=previous)
     except (FileNotFoundError, IndexMismatch):
         return None
-    if Generation.from_json(manifest.get("generation")) != (committed or store.generation()):
-        return None
-    return manifest

@@ -33,15 +33,17 @@ On disk an index is a folder:
     manifest.json              format, model fingerprint, dim, count, the generation of the database state
                                the snapshot holds (`matcher.generation`; opaque here), and each data file
                                with its SHA-256
+    manifest.previous.json     the manifest `manifest.json` replaced, its files still on disk
     vectors-<sha>.faiss        the FAISS index
     docs-<sha>.json            row metadata
     <name>-<sha>.json          optional payloads saved with the index (e.g. the host records)
 
-`save` writes the data files under new, content-addressed names and then replaces `manifest.json` with
-`os.replace`, which is atomic: a reader sees the old snapshot or the new one, never half of each, and a
-crash mid-save leaves the previous snapshot intact. The files of the snapshot it replaced stay on disk until
-the next save (a reader may still be loading them, or be told to keep that snapshot: `load(manifest=...)`);
-files neither manifest names are removed.
+`save` writes the data files under new, content-addressed names, copies `manifest.json` to
+`manifest.previous.json`, and then replaces `manifest.json` with `os.replace`, which is atomic: a reader
+sees the old snapshot or the new one, never half of each, and a crash mid-save leaves the previous snapshot
+intact. The snapshot it replaced stays whole on disk until the next save: a reader may still be loading it,
+or choose it over the new one (`load(manifest=read_manifest(folder, previous=True))`); files neither
+manifest names are removed.
 """
 
 from __future__ import annotations
@@ -488,7 +490,6 @@ class HostIndex:
         generation the manifest names."""
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
-        replaced = _named_files(folder)
         files: dict[str, dict[str, str]] = {}
         with tempfile.NamedTemporaryFile(dir=folder, prefix=".tmp-", suffix=".faiss", delete=False) as tmp:
             tmp_path = Path(tmp.name)
@@ -513,8 +514,9 @@ class HostIndex:
             "files": files,
         }
         crash_point("snapshot-files-written")
+        _keep_as_previous(folder)
         _atomic_write(folder / "manifest.json", json.dumps(manifest, indent=2).encode())
-        keep = {entry["name"] for entry in files.values()} | replaced | {"manifest.json"}
+        keep = _named_files(folder) | _named_files(folder, previous=True) | {"manifest.json", "manifest.previous.json"}
         for stale in folder.iterdir():
             if stale.name not in keep and not stale.name.startswith(".tmp-"):
                 stale.unlink(missing_ok=True)
@@ -600,10 +602,16 @@ def _ranges(graph: faiss.IndexHNSWSQ) -> np.ndarray:
     return ranges
 
 
-def read_manifest(folder: Path) -> dict[str, Any]:
-    path = folder / "manifest.json"
+def read_manifest(folder: Path, *, previous: bool = False) -> dict[str, Any]:
+    """The manifest of the snapshot in `folder` (`previous`: of the one it replaced).
+
+    Raises:
+        FileNotFoundError: there is no such manifest.
+        IndexMismatch: the manifest is damaged.
+    """
+    path = folder / ("manifest.previous.json" if previous else "manifest.json")
     if not path.is_file():
-        raise FileNotFoundError(f"no index in {folder} (no manifest.json)")
+        raise FileNotFoundError(f"no index in {folder} (no {path.name})")
     try:
         manifest: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
@@ -611,11 +619,20 @@ def read_manifest(folder: Path) -> dict[str, Any]:
     return manifest
 
 
-def _named_files(folder: Path) -> set[str]:
-    """The data files the manifest in `folder` names now (none when there is no readable manifest)."""
+def _keep_as_previous(folder: Path) -> None:
+    """Copy `manifest.json`, when there is one, to `manifest.previous.json`."""
     try:
-        return {entry["name"] for entry in read_manifest(folder)["files"].values()}
-    except (FileNotFoundError, IndexMismatch, KeyError, TypeError):
+        content = (folder / "manifest.json").read_bytes()
+    except FileNotFoundError:
+        return
+    _atomic_write(folder / "manifest.previous.json", content)
+
+
+def _named_files(folder: Path, *, previous: bool = False) -> set[str]:
+    """The data files a manifest in `folder` names (none when it is missing or damaged)."""
+    try:
+        return {entry["name"] for entry in read_manifest(folder, previous=previous)["files"].values()}
+    except (FileNotFoundError, IndexMismatch, KeyError, TypeError, AttributeError):
         return set()
 
 

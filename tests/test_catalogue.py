@@ -124,22 +124,28 @@ def test_a_write_that_fails_after_saving_its_snapshot_puts_the_committed_one_bac
     assert sorted(folder.open().engine.hosts) == ["h-poetry", "h-quake", "h-vents"]
 
 
-def test_start_up_rebuilds_a_snapshot_the_database_never_committed(folder: Folder) -> None:
-    """What a crash between saving and committing leaves: a snapshot of hosts the database does not have,
-    naming a generation it never committed. Start-up rebuilds from the store, from cached embeddings."""
+def test_start_up_after_a_crash_between_saving_and_committing_serves_the_committed_snapshot(folder: Folder) -> None:
+    """What a crash between saving and committing leaves: a current snapshot of hosts the database does not
+    have, naming a generation it never committed, and the committed snapshot as the previous one. Readers
+    and start-up take the previous one (start-up saves it as the current again); with neither committed
+    (another crash after that), start-up rebuilds from the store, from cached embeddings."""
     catalogue = folder.open()
     catalogue.engine.upsert_hosts([host("h-ghost", VENTS)])
     orphan = folder.store.generation().next()
     catalogue.engine.save(folder.index_dir, generation=orphan.as_json())
     cli = Catalogue.committed_engine(folder.store, folder.model, index_dir=folder.index_dir)
-    assert sorted(cli.hosts) == ["h-poetry", "h-quake"]  # the command line's reader repaired it
-    catalogue.engine.save(folder.index_dir, generation=orphan.as_json())
-    reader = folder.open()
-    assert sorted(reader.engine.hosts) == ["h-poetry", "h-quake"]
+    assert sorted(cli.hosts) == ["h-poetry", "h-quake"]
+    embedded = folder.model.texts_embedded
+    assert sorted(folder.open().engine.hosts) == ["h-poetry", "h-quake"]
+    assert folder.model.texts_embedded == embedded  # loaded, not rebuilt
     assert folder.manifest_generation() == folder.store.generation() != orphan
-    calls = folder.model.texts_embedded
-    assert Catalogue.open(folder.store, folder.model, index_dir=folder.index_dir).engine.hosts == reader.engine.hosts
-    assert folder.model.texts_embedded == calls  # loaded, not rebuilt
+
+    catalogue.engine.save(folder.index_dir, generation=orphan.as_json())
+    catalogue.engine.save(folder.index_dir, generation=orphan.next().as_json())
+    reader = folder.open()
+    assert reader.engine.hosts == folder.stored() and sorted(reader.engine.hosts) == ["h-poetry", "h-quake"]
+    assert folder.model.texts_embedded == embedded  # rebuilt from cached embeddings
+    assert folder.manifest_generation() == folder.store.generation()
 
 
 def test_start_up_rebuilds_an_older_snapshot_from_cached_embeddings(folder: Folder) -> None:
