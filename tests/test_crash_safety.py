@@ -192,8 +192,8 @@ def test_the_real_index_build_killed_between_saving_and_committing(tmp_path: Pat
     result = hostmatch(home, "match", "--researcher", str(researcher), "--top", "50", "--json")
     assert result.returncode == 0, result.stderr[-2000:]
     assert {m["host_id"] for m in json.loads(result.stdout)["matches"]} <= set(before)
-    manifest = json.loads((home / "index" / "manifest.json").read_text())
-    assert Generation.from_json(manifest["generation"]) == store.generation()  # repaired
+    previous = json.loads((home / "index" / "manifest.previous.json").read_text())
+    assert Generation.from_json(previous["generation"]) == store.generation()  # what `match` read
 
     build = subprocess.Popen(
         [sys.executable, "-m", "scripts.cli", "--home", str(home), "index", "build", "--hosts", str(second)],
@@ -207,7 +207,10 @@ def test_the_real_index_build_killed_between_saving_and_committing(tmp_path: Pat
     build.wait(timeout=60)
     stored = store.hosts()
     assert stored in ({h.id: h for h in sample()[:60]}, {h.id: h for h in sample()[30:]})
-    result = hostmatch(home, "index", "status")
-    assert result.returncode == 0
     result = hostmatch(home, "match", "--researcher", str(researcher), "--top", "50", "--json")
     assert {m["host_id"] for m in json.loads(result.stdout)["matches"]} <= set(stored)
+    result = hostmatch(home, "index", "build", "--hosts", str(second))  # starts by repairing, if need be
+    assert result.returncode == 0, result.stderr[-2000:]
+    manifest = json.loads((home / "index" / "manifest.json").read_text())
+    assert Generation.from_json(manifest["generation"]) == store.generation()
+    assert store.hosts() == {h.id: h for h in sample()[30:]}
