@@ -1,13 +1,15 @@
 """The catalogue publishes a write's rows and index snapshot as one step (matcher.catalogue): over a fake
-embedder, a real SQLite file and index folder. What a process killed mid-write leaves is in
+embedder, a real index folder, and SQLite, or PostgreSQL too when HOSTMATCH_TEST_DATABASE_URL names one (as
+in tests/test_store.py; the database is emptied first). What a process killed mid-write leaves is in
 tests/test_crash_safety.py."""
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -16,13 +18,14 @@ import matcher.catalogue as catalogue_module
 from matcher.catalogue import Catalogue
 from matcher.embedding import CachingEmbedder, EmbeddingCache
 from matcher.generation import INITIAL, Generation
-from matcher.store import Store
+from matcher.store import Base, Store
 from models.profiles import HostLab
 from tests.conftest import FakeEmbedder, host_record
 
 QUAKE = "Seismic isolation of buildings and earthquake ground motion."
 POETRY = "Waka poetry of the Heian court and its manuscripts."
 VENTS = "Deep-sea hydrothermal vents and chemosynthetic tubeworms."
+URLS = ["sqlite"] + (["postgres"] if os.environ.get("HOSTMATCH_TEST_DATABASE_URL") else [])
 
 
 def host(host_id: str, text: str) -> HostLab:
@@ -32,10 +35,10 @@ def host(host_id: str, text: str) -> HostLab:
 class Folder:
     """A data folder: a database, an index folder and an embedding cache, opened as often as a test likes."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, url: str | None = None) -> None:
         self.root = root
         self.model = FakeEmbedder()
-        self.store = Store(f"sqlite:///{root / 'db.sqlite3'}")
+        self.store = Store(url or f"sqlite:///{root / 'db.sqlite3'}")
         self.index_dir = root / "index"
 
     def open(self, *, serving: bool = False) -> Catalogue:
@@ -50,11 +53,13 @@ class Folder:
         return self.store.hosts()
 
 
-@pytest.fixture
-def folder(tmp_path: Path) -> Folder:
-    folder = Folder(tmp_path)
+@pytest.fixture(params=URLS)
+def folder(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Folder]:
+    folder = Folder(tmp_path, os.environ["HOSTMATCH_TEST_DATABASE_URL"] if request.param == "postgres" else None)
+    Base.metadata.drop_all(folder.store.engine)
     folder.open().upsert_hosts([host("h-quake", QUAKE), host("h-poetry", POETRY)])
-    return folder
+    yield folder
+    folder.store.engine.dispose()
 
 
 def pause_at(monkeypatch: pytest.MonkeyPatch, step: str, action: Callable[[], None]) -> list[str]:
@@ -174,6 +179,8 @@ def test_a_writer_with_an_old_snapshot_catches_up_before_writing(folder: Folder)
 
 def test_a_write_embeds_before_it_takes_the_database_lock(folder: Folder, monkeypatch: pytest.MonkeyPatch) -> None:
     """While the texts are embedded, another connection that will not wait for a lock writes at once."""
+    if folder.store.engine.dialect.name != "sqlite":
+        pytest.skip("SQLite's database-wide write lock")
     catalogue = folder.open()
     encode = folder.model.encode
 
