@@ -308,10 +308,12 @@ class Catalogue:
 
     def _restore(self, hosts: HostRecords, generation: Generation) -> None:
         """Put the index back to `hosts`, the committed `generation`, after a failed write (embeddings come
-        from the cache), and save it again if the write had changed it."""
+        from the cache), and save it again if the write had changed it or saved its own snapshot."""
         try:
-            if self.engine.hosts != hosts:
+            changed = self.engine.hosts != hosts
+            if changed:
                 self.engine.apply(self.engine.embed(list(hosts.values())), replace=True)
+            if changed or _current_generation(self.index_dir) not in (None, generation):
                 self._save(generation)
         except Exception:  # the original error matters more; the next write or start rebuilds from the store
             log.exception("could not restore the index after a failed write")
