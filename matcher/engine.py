@@ -17,6 +17,7 @@ from collections import Counter
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -67,6 +68,16 @@ class UpsertReport:
     texts_embedded: int
 
 
+@dataclass(frozen=True)
+class EmbeddedHosts:
+    """Hosts with their documents' vectors, embedded before the write that stores them (`Engine.embed`): the
+    slow part of a write, done before it takes any lock."""
+
+    hosts: tuple[HostLab, ...]
+    vectors: dict[str, np.ndarray]  # document text -> its vector, for the hosts that differed when embedded
+    texts_embedded: int  # texts the model embedded (the others came from the cache)
+
+
 class Engine:
     def __init__(
         self,
@@ -89,28 +100,56 @@ class Engine:
     # -- persistence -----------------------------------------------------------------------------------
 
     @classmethod
-    def open(cls, folder: Path, embedder: Embedder, *, settings: MatchSettings | None = None) -> Engine:
-        """Load the index and host records saved in `folder`, or start empty when there is none."""
+    def open(
+        cls,
+        folder: Path,
+        embedder: Embedder,
+        *,
+        settings: MatchSettings | None = None,
+        manifest: dict[str, Any] | None = None,
+    ) -> Engine:
+        """Load the index and host records saved in `folder` (the snapshot `manifest` describes, else the
+        current one), or start empty when there is none."""
         try:
-            index, payloads = HostIndex.load(folder, fingerprint=embedder.fingerprint)
+            index, payloads = HostIndex.load(folder, fingerprint=embedder.fingerprint, manifest=manifest)
         except FileNotFoundError:
             return cls(embedder, HostIndex(embedder.dim, embedder.fingerprint), settings=settings)
         engine = cls(embedder, index, settings=settings)
         engine.hosts = HostRecords(HostLab.model_validate(r) for r in json.loads(payloads.get("hosts", b"[]")))
         return engine
 
-    def save(self, folder: Path) -> None:
-        """Save index and host records together, atomically (one manifest names both)."""
-        self.index.save(folder, payloads={"hosts": self.hosts.json_array()})
+    def save(self, folder: Path, *, generation: dict[str, Any] | None = None) -> None:
+        """Save index and host records together, atomically (one manifest names both, and `generation`)."""
+        self.index.save(folder, payloads={"hosts": self.hosts.json_array()}, generation=generation)
 
     # -- changes ---------------------------------------------------------------------------------------
 
     def upsert_hosts(self, hosts: Iterable[HostLab], *, progress: Progress | None = None) -> UpsertReport:
         """Add or replace hosts. Only documents whose text changed are embedded (and the cache may know
         even those); hosts that did not change at all are left untouched."""
+        return self.apply(self.embed(hosts, progress=progress))
+
+    def embed(self, hosts: Iterable[HostLab], *, progress: Progress | None = None) -> EmbeddedHosts:
+        """Embed the documents of the hosts that differ from those held, changing nothing: what `apply` then
+        puts into the index without embedding (the slow part of a write, which needs no lock)."""
+        hosts = tuple(hosts)
+        texts = list(dict.fromkeys(d.text for h in hosts if not self.hosts.unchanged(h) for d in host_documents(h)))
+        vectors = self.embedder.encode(texts, progress=progress)
+        misses = int(getattr(self.embedder, "last_misses", len(texts))) if texts else 0
+        return EmbeddedHosts(hosts, dict(zip(texts, vectors, strict=True)), misses)
+
+    def apply(self, embedded: EmbeddedHosts, *, replace: bool = False) -> UpsertReport:
+        """Add or replace the embedded hosts (`replace`: and remove every other host). Hosts are compared
+        with those held now, which may have changed since `embed`: a document it did not embed then is
+        embedded here (through the cache, which holds it unless another process wrote the same host in the
+        meantime)."""
+        if replace:
+            stale = sorted(set(self.hosts) - {h.id for h in embedded.hosts})
+            if stale:
+                self.remove_hosts(stale)
         added = updated = unchanged = 0
         changed: list[tuple[HostLab, list[Document]]] = []
-        for host in hosts:
+        for host in embedded.hosts:
             if self.hosts.unchanged(host):
                 unchanged += 1
                 continue
@@ -119,14 +158,14 @@ class Engine:
             else:
                 added += 1
             changed.append((host, host_documents(host)))
-        texts = [d.text for _, docs in changed for d in docs]
-        vectors = self.embedder.encode(texts, progress=progress)
-        misses = int(getattr(self.embedder, "last_misses", len(texts)))
-        items, start = [], 0
-        for _, docs in changed:
-            items.append((docs, vectors[start : start + len(docs)]))
-            start += len(docs)
-        self.index.upsert(items)
+        vectors = dict(embedded.vectors)
+        late = list(dict.fromkeys(d.text for _, docs in changed for d in docs if d.text not in vectors))
+        if late:
+            vectors.update(zip(late, self.embedder.encode(late), strict=True))
+        if changed:
+            empty = np.zeros((0, self.embedder.dim), dtype=np.float32)
+            items = [(docs, np.stack([vectors[d.text] for d in docs]) if docs else empty) for _, docs in changed]
+            self.index.upsert(items)
         for host, _ in changed:
             self.hosts[host.id] = host
         for host, _ in changed:
@@ -134,7 +173,7 @@ class Engine:
         self._host_terms = None
         if self._terms is not None:
             self._terms.update(host for host, _ in changed)
-        return UpsertReport(added, updated, unchanged, misses if changed else 0)
+        return UpsertReport(added, updated, unchanged, embedded.texts_embedded if changed else 0)
 
     def remove_hosts(self, host_ids: Sequence[str]) -> None:
         for host_id in host_ids:
@@ -150,10 +189,7 @@ class Engine:
 
     def replace_all(self, hosts: Sequence[HostLab], *, progress: Progress | None = None) -> UpsertReport:
         """Make the host set exactly `hosts`: upsert them and remove every other host."""
-        stale = sorted(set(self.hosts) - {h.id for h in hosts})
-        if stale:
-            self.remove_hosts(stale)
-        return self.upsert_hosts(hosts, progress=progress)
+        return self.apply(self.embed(hosts, progress=progress), replace=True)
 
     # -- matching --------------------------------------------------------------------------------------
 

@@ -31,14 +31,20 @@ above the threshold, their scores are those of the stored vectors.
 
 On disk an index is a folder:
 
-    manifest.json              format, model fingerprint, dim, count, and each data file with its SHA-256
+    manifest.json              format, model fingerprint, dim, count, the generation of the database state
+                               the snapshot holds (`matcher.generation`; opaque here), and each data file
+                               with its SHA-256
+    manifest.previous.json     the manifest `manifest.json` replaced, its files still on disk
     vectors-<sha>.faiss        the FAISS index
     docs-<sha>.json            row metadata: [host id, key, title, language] per row
     <name>-<sha>.json          optional payloads saved with the index (e.g. the host records)
 
-`save` writes the data files under new, content-addressed names and then replaces `manifest.json` with
-`os.replace`, which is atomic: a reader sees the old snapshot or the new one, never half of each, and a
-crash mid-save leaves the previous snapshot intact. Files no manifest names are removed afterwards.
+`save` writes the data files under new, content-addressed names, copies `manifest.json` to
+`manifest.previous.json`, and then replaces `manifest.json` with `os.replace`, which is atomic: a reader
+sees the old snapshot or the new one, never half of each, and a crash mid-save leaves the previous snapshot
+intact. The snapshot it replaced stays whole on disk until the next save: a reader may still be loading it,
+or choose it over the new one (`load(manifest=read_manifest(folder, previous=True))`); files neither
+manifest names are removed.
 """
 
 from __future__ import annotations
@@ -55,6 +61,7 @@ from typing import Any
 import faiss
 import numpy as np
 
+from matcher.crashpoints import crash_point
 from matcher.documents import Document
 from matcher.errors import IndexMismatch, UnknownHost
 from matcher.languages import reads
@@ -513,8 +520,15 @@ class HostIndex:
 
     # -- persistence -----------------------------------------------------------------------------------
 
-    def save(self, folder: str | Path, *, payloads: dict[str, bytes] | None = None) -> None:
-        """Save atomically to `folder` (see the module docstring), with optional named payloads."""
+    def save(
+        self,
+        folder: str | Path,
+        *,
+        payloads: dict[str, bytes] | None = None,
+        generation: dict[str, Any] | None = None,
+    ) -> None:
+        """Save atomically to `folder` (see the module docstring), with optional named payloads and the
+        generation the manifest names."""
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         files: dict[str, dict[str, str]] = {}
@@ -537,26 +551,36 @@ class HostIndex:
             "dim": self.dim,
             "count": len(self),
             "hosts": len(self._rows_by_host),
+            "generation": generation,
             "files": files,
         }
+        crash_point("snapshot-files-written")
+        _keep_as_previous(folder)
         _atomic_write(folder / "manifest.json", json.dumps(manifest, indent=2).encode())
-        keep = {entry["name"] for entry in files.values()} | {"manifest.json"}
+        keep = _named_files(folder) | _named_files(folder, previous=True) | {"manifest.json", "manifest.previous.json"}
         for stale in folder.iterdir():
             if stale.name not in keep and not stale.name.startswith(".tmp-"):
                 stale.unlink(missing_ok=True)
 
     @classmethod
     def load(
-        cls, folder: str | Path, *, fingerprint: str, ann_threshold: int = ANN_THRESHOLD
+        cls,
+        folder: str | Path,
+        *,
+        fingerprint: str,
+        ann_threshold: int = ANN_THRESHOLD,
+        manifest: dict[str, Any] | None = None,
     ) -> tuple[HostIndex, dict[str, bytes]]:
-        """Load an index saved by `save`, and its payloads.
+        """Load an index saved by `save`, and its payloads: the snapshot `manifest` describes (as
+        `read_manifest` gave it), else the one `manifest.json` names now.
 
         Raises:
             FileNotFoundError: there is no index in `folder`.
             IndexMismatch: the index was built by another model, or a file is missing or damaged.
         """
         folder = Path(folder)
-        manifest = read_manifest(folder)
+        if manifest is None:
+            manifest = read_manifest(folder)
         if manifest.get("format") != FORMAT_VERSION:
             raise IndexMismatch(
                 f"{folder}: index format {manifest.get('format')!r}, expected {FORMAT_VERSION}; rebuild it "
@@ -622,15 +646,38 @@ def _ranges(graph: faiss.IndexHNSWSQ) -> np.ndarray:
     return ranges
 
 
-def read_manifest(folder: Path) -> dict[str, Any]:
-    path = folder / "manifest.json"
+def read_manifest(folder: Path, *, previous: bool = False) -> dict[str, Any]:
+    """The manifest of the snapshot in `folder` (`previous`: of the one it replaced).
+
+    Raises:
+        FileNotFoundError: there is no such manifest.
+        IndexMismatch: the manifest is damaged.
+    """
+    path = folder / ("manifest.previous.json" if previous else "manifest.json")
     if not path.is_file():
-        raise FileNotFoundError(f"no index in {folder} (no manifest.json)")
+        raise FileNotFoundError(f"no index in {folder} (no {path.name})")
     try:
         manifest: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
         raise IndexMismatch(f"{path} is damaged: {exc.msg}") from exc
     return manifest
+
+
+def _keep_as_previous(folder: Path) -> None:
+    """Copy `manifest.json`, when there is one, to `manifest.previous.json`."""
+    try:
+        content = (folder / "manifest.json").read_bytes()
+    except FileNotFoundError:
+        return
+    _atomic_write(folder / "manifest.previous.json", content)
+
+
+def _named_files(folder: Path, *, previous: bool = False) -> set[str]:
+    """The data files a manifest in `folder` names (none when it is missing or damaged)."""
+    try:
+        return {entry["name"] for entry in read_manifest(folder, previous=previous)["files"].values()}
+    except (FileNotFoundError, IndexMismatch, KeyError, TypeError, AttributeError):
+        return set()
 
 
 def _file_sha(path: Path) -> str:

@@ -5,6 +5,12 @@ SQLAlchemy 2 over SQLite by default (a file in the data folder); any SQLAlchemy 
 publications in their own table so they can be queried; reading a record back validates it again.
 
 API tokens are stored as SHA-256 digests only: a token is shown once, when it is created.
+
+The generation of the hosts (`matcher.generation`) is one row, advanced in the transaction of every change
+of the hosts (`advance_generation`), so that an index snapshot can name the database state it holds.
+
+Audit rows are inserted with a bounded retry (`record_run`): a match must not fail because a write held the
+database for a moment.
 """
 
 from __future__ import annotations
@@ -12,7 +18,9 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import logging
 import secrets
+import time
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -21,6 +29,7 @@ from typing import Any, Literal
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     DateTime,
     ForeignKey,
     Integer,
@@ -34,11 +43,19 @@ from sqlalchemy import (
     inspect,
     select,
     text,
+    update,
 )
 from sqlalchemy.engine import Engine as SqlEngine
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship, sessionmaker
 
+from matcher.errors import IndexMismatch
+from matcher.generation import INITIAL, Generation
 from models.profiles import HostLab, Publication, ResearcherProfile
+
+log = logging.getLogger(__name__)
+AUDIT_ATTEMPTS = 3  # each waits up to the busy timeout (SQLite: 10 s) for a write to finish
+AUDIT_PAUSE_S = 0.1  # between attempts
 
 Scope = Literal["staff", "admin"]
 SCOPES: tuple[Scope, ...] = ("staff", "admin")
@@ -126,6 +143,15 @@ class MatchRunRow(Base):
     subject: Mapped[str] = mapped_column(String(100))
     parameters: Mapped[dict[str, Any]] = mapped_column(JSON)
     results: Mapped[list[Any]] = mapped_column(JSON)
+
+
+class GenerationRow(Base):
+    """The generation of the hosts the database holds: one row (id 1), absent until the first host write."""
+
+    __tablename__ = "host_generation"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    number: Mapped[int] = mapped_column(BigInteger)
+    stamp: Mapped[str] = mapped_column(String(32))
 
 
 @dataclass(frozen=True)
@@ -280,6 +306,37 @@ class Store:
         result = session.execute(delete(HostRow).where(HostRow.id == host_id))
         return bool(result.rowcount)  # type: ignore[attr-defined]
 
+    # -- the hosts' generation -------------------------------------------------------------------------
+
+    def generation(self) -> Generation:
+        """The generation of the hosts as last committed (read in its own short transaction)."""
+        with self.session() as s:
+            row = s.get(GenerationRow, 1)
+            return Generation(row.number, row.stamp) if row is not None else INITIAL
+
+    def advance_generation(self, session: Session, expected: Generation) -> Generation:
+        """Advance the hosts' generation from `expected` in `session`'s transaction, and return the new one.
+
+        Called first in a host write's transaction: the UPDATE takes SQLite's write lock (PostgreSQL: the
+        row's lock) at once, so two writers of the hosts queue here rather than meet later.
+
+        Raises:
+            IndexMismatch: the database holds another generation than `expected` (a write from another data
+                folder committed first); nothing is changed.
+        """
+        new = expected.next()
+        row = GenerationRow
+        current = (row.id == 1, row.number == expected.number, row.stamp == expected.stamp)
+        result = session.execute(update(row).where(*current).values(number=new.number, stamp=new.stamp))
+        if not result.rowcount:  # type: ignore[attr-defined]
+            if expected != INITIAL or session.get(GenerationRow, 1) is not None:
+                raise IndexMismatch(
+                    f"the hosts in the database changed since generation {expected} was loaded; try again"
+                )
+            session.add(GenerationRow(id=1, number=new.number, stamp=new.stamp))
+            session.flush()
+        return new
+
     @staticmethod
     def _host(row: HostRow) -> HostLab:
         return HostLab.model_validate({**row.profile, "publications": _publications(row.publications)})
@@ -403,8 +460,35 @@ class Store:
     def record_run(
         self, *, actor: str, kind: str, subject: str, parameters: dict[str, Any], results: list[Any]
     ) -> None:
-        with self.session() as s:
-            s.add(MatchRunRow(actor=actor, kind=kind, subject=subject, parameters=parameters, results=results))
+        """Insert an audit row (see `_audit`).
+
+        Raises:
+            OperationalError: still busy after the last attempt (the caller decides what a lost row means).
+        """
+        self._audit(MatchRunRow(actor=actor, kind=kind, subject=subject, parameters=parameters, results=results))
+
+    def _audit(self, row: MatchRunRow, session: Session | None = None) -> None:
+        """Add an audit row: in `session` when given (it commits or fails with the caller's change), else in
+        a transaction of its own, trying again when the database is busy: up to `AUDIT_ATTEMPTS` attempts,
+        each waiting up to the busy timeout for the lock (SQLite: 10 s each; host writes hold it well under a
+        second), so the retry outlasts any write.
+
+        Raises:
+            OperationalError: still busy after the last attempt.
+        """
+        if session is not None:
+            session.add(row)
+            return
+        for attempt in range(1, AUDIT_ATTEMPTS + 1):
+            try:
+                with self.session() as s:
+                    s.add(row)
+                return
+            except OperationalError as exc:
+                if attempt == AUDIT_ATTEMPTS:
+                    raise
+                log.warning("audit insert attempt %d of %d failed (%s); trying again", attempt, AUDIT_ATTEMPTS, exc)
+                time.sleep(AUDIT_PAUSE_S * attempt)
 
     def record_access(
         self,
@@ -418,17 +502,14 @@ class Store:
         """Who read, created, updated or deleted which researcher records, and which of their fields; never
         what the fields hold. Kind `researcher.<action>`: one row for one record, its id the subject; one row
         for a list, the ids among its results."""
-        subject = ids[0] if len(ids) == 1 else f"{len(ids)} records"
-        with self._maybe(session) as s:
-            s.add(
-                MatchRunRow(
-                    actor=actor,
-                    kind=f"researcher.{action}",
-                    subject=subject,
-                    parameters={"fields": sorted(fields)} if fields else {},
-                    results=list(ids) if len(ids) != 1 else [],
-                )
-            )
+        row = MatchRunRow(
+            actor=actor,
+            kind=f"researcher.{action}",
+            subject=ids[0] if len(ids) == 1 else f"{len(ids)} records",
+            parameters={"fields": sorted(fields)} if fields else {},
+            results=list(ids) if len(ids) != 1 else [],
+        )
+        self._audit(row, session)
 
     def pseudonymise(self, researcher_id: str, replacement: str, *, session: Session | None = None) -> int:
         """Put `replacement` (a digest) wherever the audit trail names `researcher_id`: as the subject of a

@@ -60,10 +60,11 @@ class State:
         return CachingEmbedder(inner, EmbeddingCache(self.home.cache_path))
 
     def engine(self) -> Any:
-        """The index alone (enough to match); opens no database."""
-        from matcher.engine import Engine
+        """The index of the committed hosts (enough to match): the saved snapshot when the database has
+        committed it, without comparing every host with the store; else repaired first (matcher.catalogue)."""
+        from matcher.catalogue import Catalogue
 
-        return Engine.open(self.home.index_dir, self.embedder())
+        return Catalogue.committed_engine(self.store(), self.embedder(), index_dir=self.home.index_dir)
 
     def store(self) -> Any:
         from matcher.store import Store

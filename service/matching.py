@@ -3,14 +3,22 @@
 One function per operation, so a match asked for through `/v1/matches` and one asked for through the
 applicant's page are the same call, with the same audit record; and every read or change of a researcher's
 record, whichever way it came, is audited the same way (`matcher.privacy`).
+
+The audit record never fails the request it records: `Store.record_run` tries again while the database is
+busy (for longer than any host write holds it); a row still not written is logged at error level, whole
+(it holds no inline profile, only its digest), with the request id, and the answer goes out.
 """
 
 from __future__ import annotations
 
+import json
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from flask import current_app, g
+from sqlalchemy.exc import SQLAlchemyError
 
 from matcher.catalogue import Catalogue
 from matcher.errors import UnknownResearcher
@@ -22,6 +30,8 @@ from service.auth import actor
 from service.costs import request_encoder
 from service.errors import invalid
 from service.schemas import HostFilterFields, HostQuery, MatchRequest
+
+log = logging.getLogger(__name__)
 
 
 def catalogue() -> Catalogue:
@@ -73,7 +83,7 @@ def run_match(body: MatchRequest, researcher: ResearcherProfile, *, subject: str
         )
     finally:
         g.texts_embedded = int(g.get("texts_embedded") or 0) + encoder.embedded
-    catalogue().store.record_run(
+    record(
         actor=actor(),
         kind="match",
         subject=subject,
@@ -154,7 +164,7 @@ def run_candidates(host_id: str, *, top: int) -> CandidateResult:
     """Stored researchers ranked for one host (staff), recorded in the audit trail."""
     cat = catalogue()
     result = cat.engine.rank_researchers(host_id, list(cat.store.researchers().values()), top=top)
-    cat.store.record_run(
+    record(
         actor=actor(),
         kind="candidates",
         subject=host_id,
@@ -162,3 +172,13 @@ def run_candidates(host_id: str, *, top: int) -> CandidateResult:
         results=[[c.researcher_id, c.score] for c in result.candidates],
     )
     return result
+
+
+def record(**run: Any) -> None:
+    """Add a run to the audit trail (`Store.record_run`'s arguments); if the database refuses it even after
+    the store's retries, log the row at error level with the request id instead of failing the request."""
+    try:
+        catalogue().store.record_run(**run)
+    except SQLAlchemyError:
+        row = json.dumps(run, ensure_ascii=False, default=str)
+        log.exception("audit row not written (request %s); the row: %s", g.get("request_id", "-"), row)

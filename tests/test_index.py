@@ -231,12 +231,32 @@ def test_a_save_that_fails_midway_leaves_the_previous_index_intact(
     loaded, payloads = HostIndex.load(tmp_path, fingerprint="fp")
     assert loaded.host_ids == ["a"]
     assert payloads["hosts"] == b'["a"]'
-    # The next good save cleans up what the failed one left behind.
+    # The next good save cleans up what the failed one left behind, and keeps the snapshot it replaced.
     index.save(tmp_path, payloads={"hosts": b'["a", "b"]'})
-    names = sorted(p.name for p in tmp_path.iterdir())
-    assert len(names) == len(before)
     manifest = json.loads((tmp_path / "manifest.json").read_text())
     assert manifest["count"] == 5 and manifest["hosts"] == 2 and manifest["fingerprint"] == "fp"
+    named = {entry["name"] for entry in manifest["files"].values()}
+    assert {p.name for p in tmp_path.iterdir()} == set(before) | named | {"manifest.previous.json"}
+
+
+def test_a_save_keeps_the_snapshot_it_replaced_until_the_next_one(tmp_path: Path) -> None:
+    """The replaced manifest is kept as manifest.previous.json, its files beside it: a reader can still load
+    them (or choose that snapshot); the snapshot before it is removed. The manifest names the generation it
+    is given."""
+    rng = np.random.default_rng(7)
+    index = HostIndex(DIM, "fp")
+    manifests = []
+    for n, host in enumerate("abc"):
+        index.upsert([random_host(rng, host, 2)])
+        index.save(tmp_path, payloads={"hosts": host.encode()}, generation={"number": n, "stamp": host})
+        manifests.append(json.loads((tmp_path / "manifest.json").read_text()))
+    assert [m["generation"] for m in manifests] == [{"number": n, "stamp": h} for n, h in enumerate("abc")]
+    names = {p.name for p in tmp_path.iterdir()}
+    assert all(entry["name"] in names for m in manifests[1:] for entry in m["files"].values())
+    assert not any(entry["name"] in names for entry in manifests[0]["files"].values())
+    assert index_module.read_manifest(tmp_path, previous=True) == manifests[1]
+    older, payloads = HostIndex.load(tmp_path, fingerprint="fp", manifest=manifests[1])
+    assert older.host_ids == ["a", "b"] and payloads["hosts"] == b"b"
 
 
 @pytest.mark.parametrize("ann_threshold", [index_module.ANN_THRESHOLD, 20], ids=["flat", "graph"])

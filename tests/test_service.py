@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 
 from matcher.catalogue import Catalogue
 from matcher.embedding import CachingEmbedder, EmbeddingCache
@@ -191,6 +192,26 @@ def test_every_match_is_audited_without_storing_inline_profiles(service: Service
     assert "researcher" not in runs[1]["parameters"] and runs[1]["results"][0][0] == "h-quake"
 
 
+def test_a_match_is_answered_when_its_audit_row_cannot_be_written(
+    service: Service, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The database stays busy through every retry: the match is still answered, and the row is logged at
+    error level, whole, with the request id (the inline profile only as its digest)."""
+
+    def busy(**run: Any) -> None:
+        raise OperationalError("INSERT INTO match_runs ...", {}, Exception("database is locked"))
+
+    monkeypatch.setattr(service.catalogue.store, "record_run", busy)
+    with caplog.at_level(logging.ERROR, logger="service.matching"):
+        response = service.client.post(
+            "/v1/matches", json={"researcher": researcher_record(statement=QUAKE)}, headers={"X-Request-ID": "req-7"}
+        )
+    assert response.status_code == 200 and response.get_json()["matches"][0]["host_id"] == "h-quake"
+    [entry] = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert "req-7" in entry.getMessage() and '"subject": "inline:' in entry.getMessage()
+    assert QUAKE not in entry.getMessage()
+
+
 # -- hosts ----------------------------------------------------------------------------------------------
 
 
@@ -302,7 +323,7 @@ def test_a_write_that_fails_midway_stores_nothing(
     """The index save fails after the rows were written: the transaction rolls back, the index is put back,
     and the client gets a plain 500 with a request id, the exception only in the log."""
 
-    def broken_save(folder: Path) -> None:
+    def broken_save(folder: Path, *, generation: object = None) -> None:
         raise OSError("disk full: secret detail")
 
     monkeypatch.setattr(service.catalogue.engine, "save", broken_save)

@@ -5,13 +5,17 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import Session
 
+from matcher.errors import IndexMismatch
+from matcher.generation import INITIAL
 from matcher.records import read_hosts, read_researchers, sample_path
-from matcher.store import Base, Store
+from matcher.store import AUDIT_ATTEMPTS, Base, Store
 from models.profiles import HostLab
 from tests.conftest import host_record
 
@@ -115,3 +119,43 @@ def test_hosts_are_read_a_batch_at_a_time_in_id_order(store: Store) -> None:
     assert list(store.iter_hosts(batch=2)) == sorted(hosts, key=lambda h: h.id)  # publications whole, in order
     assert list(store.iter_hosts(batch=2)) == list(store.hosts().values())
     assert store.host_ids() == ["h-01", "h-03", "h-05", "h-07", "h-09"]
+
+
+def test_the_generation_advances_only_from_the_one_committed(store: Store) -> None:
+    assert store.generation() == INITIAL
+    with store.session() as session:
+        first = store.advance_generation(session, INITIAL)
+    assert store.generation() == first and first.number == 1
+    with pytest.raises(RuntimeError), store.session() as session:  # rolled back: not committed
+        store.advance_generation(session, first)
+        raise RuntimeError("the write failed")
+    assert store.generation() == first
+    with pytest.raises(IndexMismatch, match="changed since generation"), store.session() as session:
+        store.advance_generation(session, INITIAL)  # another writer committed `first` since
+    with store.session() as session:
+        second = store.advance_generation(session, first)
+    assert store.generation() == second and second.number == 2 and second.stamp != first.stamp
+
+
+def test_an_audit_insert_is_tried_again_while_the_database_is_busy(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    busy = OperationalError("INSERT INTO match_runs ...", {}, Exception("database is locked"))
+    real = store.session
+    failures = [busy, busy]
+
+    @contextmanager
+    def flaky() -> Iterator[Session]:
+        with real() as session:
+            if failures:
+                raise failures.pop()
+            yield session
+
+    monkeypatch.setattr(store, "session", flaky)
+    monkeypatch.setattr("matcher.store.AUDIT_PAUSE_S", 0)
+    store.record_run(actor="a", kind="match", subject="s", parameters={}, results=[])
+    assert not failures and len(store.runs()) == 1
+    failures.extend([busy] * AUDIT_ATTEMPTS)
+    with pytest.raises(OperationalError):
+        store.record_run(actor="a", kind="match", subject="s", parameters={}, results=[])
+    assert len(store.runs()) == 1
