@@ -13,37 +13,28 @@ How a text is told:
    (場所) and the place of nothingness" is not (its Latin letters outweigh the two kanji, and it is
    identified with them left out).
 2. Kanji without kana (a short title such as "地震学", a keyword, or Chinese) is Japanese unless the
-   identifier is sure it is Chinese (`_ZH_SURE`): on such text it leans to Chinese for want of kana (it
-   gave zh for "地震学", "超伝導" and "深層学習"), and hostmatch's texts are about labs in Japan. Either way the
-   text is not one the default model reads.
-3. Everything else goes to py3langid, restricted to `LANGUAGES` (the languages research is commonly
-   written in): without the restriction, short English titles came out as Latin, Kinyarwanda or Nigerian
-   Pidgin. On a Latin-script text where it names another language with a probability under `_UNSURE`, the
-   text is taken to be English: of 635 English titles cut to their first three words, 118 were given
-   another language, all but ten with a probability under 0.4, while short French, German, Spanish,
-   Portuguese and Indonesian titles all scored 0.47 or more.
+   identifier reliably says Chinese: hostmatch's texts are about labs in Japan. Either way the text is not
+   one the default model reads.
+3. Everything else goes to CLD2 (Chromium's compact language detector, through `pycld2`), restricted to
+   `LANGUAGES` (the languages research is commonly written in): its first answer among them is taken. On
+   Latin script, an answer CLD2 itself calls unreliable, or none among `LANGUAGES`, is English: fragments
+   of scientific English ("Tritium and strontium-90") otherwise come out as Latin, Volapük or Irish.
 4. A text without letters is `UNDETERMINED` ("und"), which no note warns about.
 
-Why py3langid rather than lingua-language-detector (both measured here, November 2026: the 635 English
-publication titles of the sample as it was before its Japanese texts, the same titles cut to their first
-three words, 50 short Japanese titles and keywords, 6 English titles quoting Japanese words, and 31 short
-titles in French, German, Spanish, Chinese, Korean, Indonesian and Portuguese, all written for the
-comparison): py3langid alone, over all its languages, got 632/635 titles, 459/635 three-word titles, 43/50
-Japanese (kanji-only ones as Chinese), 5/6 mixed, 30/31 others; restricted and with the rules above,
-635/635, 625/635, 50/50, 6/6 and 31/31, at ~0.06 ms a text. lingua, all languages, high-accuracy mode:
-601/635, 487/635, 43/50, 5/6, 30/31, at 5.6 ms a text and 1.3 GB of memory; low-accuracy mode 538/635,
-319/635, 43/50, 4/6, 29/31, at 1 ms and 86 MB. py3langid costs 75-85 MB of resident memory once loaded (its
-byte-level automaton and per-language weights); it is loaded on the first text that needs it, so a serving
-process carries it from its first match.
+Why CLD2 (`python -m scripts.bench_languages` measures all of this): on the sample's 505 English
+publication titles it names every one English, and 500 of them cut to their first three words; the short
+titles in other languages and scripts of `tests/test_languages.py`, kanji-only ones included, all right; at
+~0.01 ms a text and ~4 MB of memory. py3langid, restricted and with rules of its own, was as accurate
+(499 of the 505 three-word titles) at ~0.1 ms, but cost a serving process 80 MB once loaded (its automaton
+as Python objects and its weights twice over), which pushed the service past its memory target;
+lingua-language-detector was less accurate on short titles and 86 MB to 1.3 GB.
 """
 
 from __future__ import annotations
 
 import re
-import threading
 import unicodedata
 from collections.abc import Collection, Sequence
-from typing import Any
 
 READ_BY_DEFAULT: frozenset[str] = frozenset({"en"})
 """Languages the packaged encoder reads. A configured encoder that reads others says so through
@@ -75,24 +66,24 @@ _JAPANESE = re.compile(r"[\u3005\u3041-\u309f\u30a0-\u30ff\u31f0-\u31ff\u3400-\u
 _LETTER = re.compile(r"[^\W\d_]")
 _LATIN = re.compile(r"[A-Za-z\u00c0-\u024f]")
 _CJK_WEIGHT = 3  # a kana or kanji against Latin letters: about a short word's worth
-_ZH_SURE = 0.98  # probability of Chinese over Japanese the identifier must give a kanji-only text
-_UNSURE = 0.4  # below this, the identifier's non-English answer on Latin script is not trusted
 
-_identifier: Any = None
-_loading = threading.Lock()
+_ALLOWED = frozenset(LANGUAGES)
 
 
-def _identify() -> Any:
-    """py3langid's identifier over `LANGUAGES`, with probabilities; loaded once per process, on first use."""
-    global _identifier
-    with _loading:
-        if _identifier is None:
-            from py3langid.langid import MODEL_FILE, LanguageIdentifier
+def _identify(text: str) -> tuple[str, bool]:
+    """CLD2's first language among `LANGUAGES` for a text ("un" when none), and whether CLD2 calls its answer
+    reliable."""
+    import pycld2
 
-            identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
-            identifier.set_languages(LANGUAGES)
-            _identifier = identifier
-    return _identifier
+    try:
+        reliable, _, details = pycld2.detect(text, bestEffort=True)[:3]
+    except pycld2.error:  # text it cannot take (e.g. invalid UTF-8 after NFKC): no answer
+        return "un", False
+    for _, code, _, _ in details:
+        language = code.split("-")[0]  # zh-Hant is Chinese
+        if language in _ALLOWED:
+            return language, bool(reliable)
+    return "un", False
 
 
 def language_of(text: str) -> str:
@@ -113,17 +104,15 @@ def language_of(text: str) -> str:
     rest = _JAPANESE.sub(" ", text) if japanese else text
     if not _LETTER.search(rest):
         return UNDETERMINED
-    language, probability = _identify().classify(rest)
-    if language != "en" and probability < _UNSURE and _LATIN.search(rest):
+    language, reliable = _identify(rest)
+    if _LATIN.search(rest) and (language == "un" or (language != "en" and not reliable)):
         return "en"
-    return str(language)
+    return language if language != "un" else UNDETERMINED
 
 
 def _chinese_or_japanese(text: str) -> str:
-    ranked = dict(_identify().rank(text))
-    chinese, japanese = ranked.get("zh", 0.0), ranked.get("ja", 0.0)
-    sure = chinese / (chinese + japanese) if chinese + japanese > 0 else 0.0
-    return "zh" if sure >= _ZH_SURE else "ja"
+    language, reliable = _identify(text)
+    return "zh" if language == "zh" and reliable else "ja"
 
 
 def language_name(code: str) -> str:

@@ -21,39 +21,39 @@ JA_STATEMENT = (
 JA_TITLE = "南海トラフ沿いの浅部スロースリップと沈み込み帯の固着"
 
 
-@pytest.mark.parametrize(
-    ("text", "language"),
-    [
-        # short English titles, where an identifier unrestricted guessed Latin, Kinyarwanda or Pidgin
-        ("Slow earthquakes", "en"),
-        ("Aidagara as lived", "en"),
-        ("Encoding waka for", "en"),
-        ("Focus particles and", "en"),
-        ("Label-Efficient Surgical Phase Recognition in Laparoscopic Videos", "en"),
-        ("Midgut transcriptome of Haemaphysalis longicornis during Babesia ovata acquisition", "en"),
-        # English quoting Japanese: the Latin letters outweigh the kana and kanji
-        ("Slow slip (スロースリップ) along the Nankai trough", "en"),
-        ("Nishida's basho (場所) and the place of nothingness", "en"),
-        # Japanese, with Latin acronyms in it, and kanji-only keywords and titles
-        ("GNSS-A観測による日本海溝の固着分布", "ja"),
-        ("CRISPR-Cas9を用いた遺伝子改変", "ja"),
-        ("スロースリップ", "ja"),
-        ("ｽﾛｰｽﾘｯﾌﾟ", "ja"),  # half-width katakana
-        ("地震学", "ja"),
-        ("超伝導", "ja"),
-        ("東北日本弧における地殻構造", "ja"),
-        # other languages, short
-        ("东亚海洋贸易史", "zh"),
-        ("섭입대의 느린 지진", "ko"),
-        ("Séismes lents et géodésie sous-marine", "fr"),
-        ("Langsame Erdbeben in Subduktionszonen", "de"),
-        ("Terremotos lentos en zonas de subducción", "es"),
-        ("Gempa lambat di zona subduksi", "id"),
-        # nothing to tell by
-        ("2024", UNDETERMINED),
-        ("—", UNDETERMINED),
-    ],
-)
+SHORT_TITLES = [
+    # short English titles, where an identifier unrestricted guessed Latin, Kinyarwanda or Pidgin
+    ("Slow earthquakes", "en"),
+    ("Aidagara as lived", "en"),
+    ("Encoding waka for", "en"),
+    ("Focus particles and", "en"),
+    ("Label-Efficient Surgical Phase Recognition in Laparoscopic Videos", "en"),
+    ("Midgut transcriptome of Haemaphysalis longicornis during Babesia ovata acquisition", "en"),
+    # English quoting Japanese: the Latin letters outweigh the kana and kanji
+    ("Slow slip (スロースリップ) along the Nankai trough", "en"),
+    ("Nishida's basho (場所) and the place of nothingness", "en"),
+    # Japanese, with Latin acronyms in it, and kanji-only keywords and titles
+    ("GNSS-A観測による日本海溝の固着分布", "ja"),
+    ("CRISPR-Cas9を用いた遺伝子改変", "ja"),
+    ("スロースリップ", "ja"),
+    ("ｽﾛｰｽﾘｯﾌﾟ", "ja"),  # half-width katakana
+    ("地震学", "ja"),
+    ("超伝導", "ja"),
+    ("東北日本弧における地殻構造", "ja"),
+    # other languages, short
+    ("东亚海洋贸易史", "zh"),
+    ("섭입대의 느린 지진", "ko"),
+    ("Séismes lents et géodésie sous-marine", "fr"),
+    ("Langsame Erdbeben in Subduktionszonen", "de"),
+    ("Terremotos lentos en zonas de subducción", "es"),
+    ("Gempa lambat di zona subduksi", "id"),
+    # nothing to tell by
+    ("2024", UNDETERMINED),
+    ("—", UNDETERMINED),
+]
+
+
+@pytest.mark.parametrize(("text", "language"), SHORT_TITLES)
 def test_the_identifier_on_short_titles(text: str, language: str) -> None:
     assert language_of(text) == language
 
