@@ -217,6 +217,11 @@ def test_unchanged_hosts_are_not_identified_again(labs: list[HostLab], monkeypat
 
     engine = engine_with(labs)
     seen: list[str] = []
-    monkeypatch.setattr(matcher.documents, "language_of", lambda text: seen.append(text) or "en")
+
+    def identify(text: str) -> str:
+        seen.append(text)
+        return "en"
+
+    monkeypatch.setattr(matcher.documents, "language_of", identify)
     report = engine.upsert_hosts(labs)
     assert (report.unchanged, seen) == (3, [])
