@@ -498,6 +498,7 @@ class Engine:
         *,
         embedder: Embedder | None = None,
         multilingual_embedder: Embedder | None = None,
+        progress: Progress | None = None,
     ) -> Queries:
         """A researcher's texts embedded: by the default encoder all of them; by the multilingual encoder,
         when there is one, those the default encoder does not read, and the others too while the index holds
@@ -506,8 +507,9 @@ class Engine:
         Args:
             texts: the texts; `languages`: their languages, in the same order.
             embedder, multilingual_embedder: used instead of the engine's own (the same models).
+            progress: told of the embedding, by each encoder in turn.
         """
-        default = (embedder or self.embedder).encode([t.text for t in texts])
+        default = (embedder or self.embedder).encode([t.text for t in texts], progress=progress)
         read = read_by_default(languages)
         side = self.multilingual
         if side is None:
@@ -516,7 +518,7 @@ class Engine:
         foreign = np.zeros((len(texts), side.index.dim), dtype=np.float32)
         if wanted.any():
             chosen = [t.text for t, want in zip(texts, wanted.tolist(), strict=True) if want]
-            foreign[wanted] = (multilingual_embedder or side.embedder).encode(chosen)
+            foreign[wanted] = (multilingual_embedder or side.embedder).encode(chosen, progress=progress)
         return Queries(default, read, foreign, wanted)
 
     def pair_similarities(self, queries: Queries, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

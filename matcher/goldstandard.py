@@ -78,11 +78,8 @@ def score_sample(
     wanted = sorted({paper for pairs in ratings.values() for paper, _ in pairs if paper in submissions})
     texts = {p: researcher_texts(submission_as_researcher(submissions[p])) for p in wanted}
     flat = [t for p in wanted for t in texts[p]]
-    if progress is not None:
-        progress("embedding", 0, len(flat))
-    vectors = engine.embed_queries(flat, [t.language for t in flat])  # in both spaces with a multilingual side
-    if progress is not None:
-        progress("embedding", len(flat), len(flat))
+    # in both spaces with a multilingual side
+    vectors = engine.embed_queries(flat, [t.language for t in flat], progress=progress)
     start, queries = 0, {}
     for p in wanted:
         queries[p] = vectors.part(start, start + len(texts[p]))

@@ -232,7 +232,10 @@ def index_status(state: State) -> None:
     except FileNotFoundError:
         click.echo(f"no index in {state.home.index_dir}; run: hostmatch index build --hosts FILE")
         sys.exit(1)
-    click.echo(json.dumps({k: manifest[k] for k in ("fingerprint", "dim", "count", "hosts")}, indent=2))
+    shown = {k: manifest[k] for k in ("fingerprint", "dim", "count", "hosts")}
+    if manifest.get("multilingual"):  # shown only for an index built with the multilingual encoder
+        shown["multilingual"] = manifest["multilingual"]["fingerprint"]
+    click.echo(json.dumps(shown, indent=2))
 
 
 @index.command("remove")
