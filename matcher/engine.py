@@ -33,7 +33,14 @@ from matcher.errors import UnknownHost
 from matcher.hosts import HostRecords
 from matcher.index import HostIndex, Unread, read_manifest
 from matcher.languages import READ_BY_DEFAULT, unread_note
-from matcher.multilingual import Calibration, Multilingual, cross_language, merge_similarities, read_by_default
+from matcher.multilingual import (
+    Calibrations,
+    Multilingual,
+    cross_language,
+    merge_similarities,
+    read_by_default,
+    same_language,
+)
 from matcher.progress import Progress
 from matcher.ranking import (
     NO_PLACES,
@@ -90,14 +97,19 @@ class Queries:
     """A researcher's texts (or several researchers', one after another) as the engine compares them."""
 
     default: np.ndarray  # (m, d) the default encoder's vectors
-    read: np.ndarray  # (m,) bool: whether the default encoder reads each text's language
+    languages: tuple[str, ...]  # (m,) each text's language
     multilingual: np.ndarray | None = None  # (m, d') the multilingual encoder's vectors, zero where not embedded
     embedded: np.ndarray | None = None  # (m,) bool: the rows `multilingual` holds
 
     @classmethod
     def of(cls, vectors: np.ndarray) -> Queries:
-        """Default vectors alone, every text taken as read (no pair crosses a language)."""
-        return cls(np.asarray(vectors, dtype=np.float32), np.ones(len(vectors), dtype=bool))
+        """Default vectors alone, every text taken as English (no pair crosses a language)."""
+        return cls(np.asarray(vectors, dtype=np.float32), ("en",) * len(vectors))
+
+    @property
+    def read(self) -> np.ndarray:
+        """(m,) bool: whether the default encoder reads each text's language."""
+        return read_by_default(self.languages)
 
     def __len__(self) -> int:
         return len(self.default)
@@ -105,9 +117,12 @@ class Queries:
     def part(self, start: int, stop: int) -> Queries:
         """Texts start..stop-1."""
         if self.multilingual is None or self.embedded is None:
-            return Queries(self.default[start:stop], self.read[start:stop])
+            return Queries(self.default[start:stop], self.languages[start:stop])
         return Queries(
-            self.default[start:stop], self.read[start:stop], self.multilingual[start:stop], self.embedded[start:stop]
+            self.default[start:stop],
+            self.languages[start:stop],
+            self.multilingual[start:stop],
+            self.embedded[start:stop],
         )
 
 
@@ -191,7 +206,7 @@ class Engine:
         side = None
         if multilingual is not None:
             vectors, calibration = HostIndex.load_multilingual(folder, manifest)
-            side = Multilingual(multilingual, vectors, calibration_given=Calibration.from_json(calibration))
+            side = Multilingual(multilingual, vectors, calibration_given=Calibrations.from_json(calibration))
         engine = cls(embedder, index, settings=settings, multilingual=side)
         engine.hosts = HostRecords(HostLab.model_validate(r) for r in json.loads(payloads.get("hosts", b"[]")))
         return engine
@@ -513,18 +528,19 @@ class Engine:
         read = read_by_default(languages)
         side = self.multilingual
         if side is None:
-            return Queries(default, read)
+            return Queries(default, tuple(languages))
         wanted = np.ones(len(texts), dtype=bool) if len(self.rows_not_read()) else ~read
         foreign = np.zeros((len(texts), side.index.dim), dtype=np.float32)
         if wanted.any():
             chosen = [t.text for t, want in zip(texts, wanted.tolist(), strict=True) if want]
             foreign[wanted] = (multilingual_embedder or side.embedder).encode(chosen, progress=progress)
-        return Queries(default, read, foreign, wanted)
+        return Queries(default, tuple(languages), foreign, wanted)
 
     def pair_similarities(self, queries: Queries, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Similarities of every query text to the documents of these rows, (m, R), and which of them the
         multilingual space scored, (m, R) bool: those crossing a language (`matcher.multilingual`), when the
-        text has a multilingual vector; every other one is the default model's cosine, unchanged."""
+        text has a multilingual vector, calibrated as a pair of one language or of two; every other one is the
+        default model's cosine, unchanged."""
         sims = self.index.similarities(queries.default, rows)
         side = self.multilingual
         if side is None or queries.multilingual is None or queries.embedded is None:
@@ -532,7 +548,8 @@ class Engine:
         crossed = cross_language(queries.read, self.index.read_by(rows, READ_BY_DEFAULT)) & queries.embedded[:, None]
         if not crossed.any():
             return sims, crossed
-        calibrated = side.calibration(side.index.similarities(queries.multilingual, rows))
+        same = same_language(queries.languages, self.index.languages_of(rows))
+        calibrated = side.calibration(side.index.similarities(queries.multilingual, rows), same)
         return merge_similarities(sims, calibrated, crossed), crossed
 
     def conflict_keys(self, host_id: str) -> Keys:

