@@ -25,11 +25,17 @@ of how the two cosines relate. It is fitted once per (default, multilingual) pai
 documents of the bundled sample labs (`calibration_texts`: host archives, never rated data), and stored in
 the index's manifest beside the multilingual encoder's fingerprint (`Calibrations`):
 
-- `same`, for a pair of texts in one language: on every pair of distinct English documents (191,271 pairs),
-  the multilingual cosine of each pair against the default one of the same pair;
-- `across`, for a pair of texts in two languages: the multilingual cosines of every (Japanese document,
-  English document) pair (54 x 619), against the default cosines of the English pairs. The sample's only
-  other language is Japanese; the map serves every pair of two languages.
+- `same`, for a pair of texts in one language: on the pairs of English documents of two different labs, the
+  multilingual cosine of each pair against the default one of the same pair;
+- `across`, for a pair of texts in two languages: the multilingual cosines of the (Japanese document, English
+  document) pairs of two different labs, against the default cosines of the English pairs of two labs. The
+  sample's only other language is Japanese; the map serves every pair of two languages.
+
+Pairs within one lab are left out of both: a lab's documents are close to one another, the sample's English
+labs have five or so each and its Japanese documents mostly one per bilingual lab, so with them the English
+pairs' top percentiles held a lab's own papers while the Japanese-English ones held strangers, and the map
+lifted strangers across languages to the closeness of a lab's own papers (an English mathematician's second
+lab was a Japanese coordination-chemistry one).
 
 Why two: multilingual-e5-small puts texts of one language closer together whatever they say. Over the
 sample's documents its cosines of English pairs have their median at 0.823, of Japanese pairs at 0.830, of
@@ -161,13 +167,15 @@ def quantile_map(
     return Calibration(tuple(knots[0].tolist()), tuple(knots[1].tolist()), len(source), fitted_on)
 
 
-def fit_calibration(multilingual: np.ndarray, default: np.ndarray, *, fitted_on: str = "") -> Calibration:
-    """The quantile map from multilingual to default cosines over every pair of distinct texts (pairs of one
-    language).
+def fit_calibration(
+    multilingual: np.ndarray, default: np.ndarray, *, groups: Sequence[str] | None = None, fitted_on: str = ""
+) -> Calibration:
+    """The quantile map from multilingual to default cosines over pairs of distinct texts (of one language).
 
     Args:
         multilingual: (n, d1) the texts' multilingual vectors, unit rows.
         default: (n, d2) the same texts' default vectors, unit rows, in the same order.
+        groups: (n,) each text's group (its lab): only pairs of two groups count. None: every pair.
         fitted_on: what the texts were, for the record.
 
     Raises:
@@ -175,26 +183,45 @@ def fit_calibration(multilingual: np.ndarray, default: np.ndarray, *, fitted_on:
     """
     if len(multilingual) != len(default) or len(default) < 3:
         raise ValueError(f"need the same texts in both spaces, at least 3; got {len(multilingual)} and {len(default)}")
-    upper = np.triu_indices(len(default), k=1)
-    return quantile_map((multilingual @ multilingual.T)[upper], (default @ default.T)[upper], fitted_on=fitted_on)
+    pairs = _pairs(len(default), groups)
+    return quantile_map((multilingual @ multilingual.T)[pairs], (default @ default.T)[pairs], fitted_on=fitted_on)
 
 
 def fit_calibrations(
-    english: np.ndarray, english_default: np.ndarray, other: np.ndarray, *, fitted_on: tuple[str, str] = ("", "")
+    english: np.ndarray,
+    english_default: np.ndarray,
+    other: np.ndarray,
+    *,
+    english_groups: Sequence[str] | None = None,
+    other_groups: Sequence[str] | None = None,
+    fitted_on: tuple[str, str] = ("", ""),
 ) -> Calibrations:
     """Both maps (see the module docstring): `same` from the English texts' multilingual (n, d1) and default
     (n, d2) vectors; `across` from the multilingual cosines of the `other` texts (k, d1), in another language,
-    against the English ones, to the default cosines of the English pairs.
+    against the English ones, to the default cosines of the English pairs. With groups (each text's lab),
+    only pairs of two labs count, on either side.
 
     Raises:
         ValueError: fewer than three English texts or one other, or English arrays of unequal length.
     """
     if len(other) < 1:
         raise ValueError("the calibration across languages needs texts in another language")
-    same = fit_calibration(english, english_default, fitted_on=fitted_on[0])
-    upper = np.triu_indices(len(english_default), k=1)
-    target = (english_default @ english_default.T)[upper]
-    return Calibrations(same, quantile_map((other @ english.T).ravel(), target, fitted_on=fitted_on[1]))
+    same = fit_calibration(english, english_default, groups=english_groups, fitted_on=fitted_on[0])
+    target = (english_default @ english_default.T)[_pairs(len(english_default), english_groups)]
+    across = other @ english.T
+    if other_groups is not None and english_groups is not None:
+        across = across[np.asarray(other_groups, dtype=object)[:, None] != np.asarray(english_groups, dtype=object)]
+    return Calibrations(same, quantile_map(across.ravel(), target, fitted_on=fitted_on[1]))
+
+
+def _pairs(n: int, groups: Sequence[str] | None) -> tuple[np.ndarray, np.ndarray]:
+    """Indices (i, j), i < j, of the pairs of n texts, those of two groups only when groups are given."""
+    first, second = np.triu_indices(n, k=1)
+    if groups is not None:
+        labels = np.asarray(groups, dtype=object)
+        apart = labels[first] != labels[second]
+        first, second = first[apart], second[apart]
+    return first, second
 
 
 def _strictly_increasing(source: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -386,28 +413,33 @@ class Multilingual:
                 if self.calibration_source is None:
                     raise ValueError("a multilingual side needs a calibration or the default encoder to fit one")
                 english, other = calibration_texts()
-                vectors = self.embedder.encode(english + other)
+                vectors = self.embedder.encode(list(english) + list(other))
                 self._fitted = fit_calibrations(
                     vectors[: len(english)],
-                    self.calibration_source.encode(english),
+                    self.calibration_source.encode(list(english)),
                     vectors[len(english) :],
+                    english_groups=list(english.values()),
+                    other_groups=list(other.values()),
                     fitted_on=(
-                        f"every pair of the {len(english)} English documents of the sample labs",
-                        f"the {len(other)} Japanese documents of the sample labs against the English ones",
+                        f"the pairs of the {len(english)} English documents of the sample labs, of two labs",
+                        f"the {len(other)} Japanese documents of the sample labs against the English ones of others",
                     ),
                 )
             return self._fitted
 
 
-def calibration_texts() -> tuple[list[str], list[str]]:
-    """The texts the calibration is fitted on: the bundled sample labs' documents (descriptions and
-    publications; host archives, never rated data), each once, in file order: those the default encoder reads
-    (English), and those in Japanese."""
+def calibration_texts() -> tuple[dict[str, str], dict[str, str]]:
+    """The texts the calibration is fitted on, each with its lab: the bundled sample labs' documents
+    (descriptions and publications; host archives, never rated data), each once, in file order: those the
+    default encoder reads (English), and those in Japanese."""
     from matcher.documents import host_documents
     from matcher.languages import language_of
     from matcher.records import read_hosts, sample_path
 
-    texts = list(dict.fromkeys(d.text for h in read_hosts(sample_path("hosts")) for d in host_documents(h)))
-    languages = [language_of(t) for t in texts]
-    english = [t for t, lang in zip(texts, languages, strict=True) if reads(lang, READ_BY_DEFAULT)]
-    return english, [t for t, lang in zip(texts, languages, strict=True) if lang == "ja"]
+    labs: dict[str, str] = {}
+    for host in read_hosts(sample_path("hosts")):
+        for document in host_documents(host):
+            labs.setdefault(document.text, host.id)
+    languages = {text: language_of(text) for text in labs}
+    english = {t: lab for t, lab in labs.items() if reads(languages[t], READ_BY_DEFAULT)}
+    return english, {t: lab for t, lab in labs.items() if languages[t] == "ja"}
