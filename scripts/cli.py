@@ -840,7 +840,7 @@ def batch(
         else:
             defaults = {"capacity": default_capacity} if default_capacity is not None else None
             hosts = read_hosts(Path(hosts_file or ""), defaults=defaults)
-            engine = state.new_engine()
+            engine = state.new_engine(multilingual=False)  # a call scores with the default model only (README)
             engine.upsert_hosts(hosts, progress=progress)
         scores = score_call(engine, applicants, settings, exclusions=excluded, progress=progress)
         result = run_call(scores, settings, host_preferences=preferences, progress=progress)

