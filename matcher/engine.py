@@ -544,7 +544,7 @@ class Engine:
         sims = self.index.similarities(queries.default, rows)
         side = self.multilingual
         if side is None or queries.multilingual is None or queries.embedded is None:
-            return sims, np.zeros(sims.shape, dtype=bool)
+            return sims, np.broadcast_to(False, sims.shape)  # none: a view, nothing allocated
         crossed = cross_language(queries.read, self.index.read_by(rows, READ_BY_DEFAULT)) & queries.embedded[:, None]
         if not crossed.any():
             return sims, crossed
@@ -722,7 +722,7 @@ class Engine:
         sims, crossed = self.pair_similarities(texts, rows)  # (m, R), host after host
         lengths = np.fromiter(map(len, segments), dtype=np.int64, count=len(segments))
         block, lengths = pad_runs(sims, lengths)
-        crossed_block, _ = pad_runs(crossed, lengths)
+        crossed_block = pad_runs(crossed, lengths)[0] if crossed.any() else np.broadcast_to(False, block.shape)
         return block, lengths, segments, crossed_block
 
     def _match(
