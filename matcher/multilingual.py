@@ -108,7 +108,7 @@ class Calibration:
 
     source: tuple[float, ...]
     target: tuple[float, ...]
-    pairs: int = 0  # how many English pairs it was fitted on
+    pairs: int = 0  # how many pairs of cosines it was fitted on
     fitted_on: str = ""
 
     def __post_init__(self) -> None:
