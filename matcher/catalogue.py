@@ -85,16 +85,19 @@ class Catalogue:
         settings: MatchSettings | None = None,
         serving: bool = False,
         progress: Progress | None = None,
+        multilingual: Embedder | None = None,
     ) -> Catalogue:
         """Open the store and the index in `index_dir` (None: in memory), rebuilding the index if needed.
 
         `serving=True` (the service) builds the term statistics for explanations now, and again after each
         reload, so no request pays for them; command-line writes leave them to the first match. `progress`
         hears of the embedding a rebuild does (after a crash, a restored database or another model, every
-        stored host's texts not in the cache).
+        stored host's texts not in the cache). `multilingual`: the multilingual encoder, when one is enabled
+        (an index saved without it, or with another, is rebuilt, as one saved with another model is).
         """
         store.create_all()
-        empty = Engine(embedder, HostIndex(embedder.dim, embedder.fingerprint), settings=settings)
+        side = Engine.new_multilingual(multilingual, embedder)
+        empty = Engine(embedder, HostIndex(embedder.dim, embedder.fingerprint), settings=settings, multilingual=side)
         catalogue = cls(empty, store, index_dir=index_dir, serving=serving)
         catalogue.sync(progress=progress)
         catalogue._warm(catalogue.engine)
@@ -102,7 +105,13 @@ class Catalogue:
 
     @classmethod
     def committed_engine(
-        cls, store: Store, embedder: Embedder, *, index_dir: Path, settings: MatchSettings | None = None
+        cls,
+        store: Store,
+        embedder: Embedder,
+        *,
+        index_dir: Path,
+        settings: MatchSettings | None = None,
+        multilingual: Embedder | None = None,
     ) -> Engine:
         """The engine of the committed hosts, for a process that only reads (the command line's `match`):
         the saved snapshot that names the committed generation (the current one, or the one it replaced),
@@ -111,10 +120,10 @@ class Catalogue:
         found = _committed_manifest(index_dir, store.generation())
         if found is not None:
             try:
-                return Engine.open(index_dir, embedder, settings=settings, manifest=found[0])
+                return Engine.open(index_dir, embedder, settings=settings, manifest=found[0], multilingual=multilingual)
             except IndexMismatch as exc:
                 log.warning("index not usable (%s); opening the catalogue to rebuild it", exc)
-        return cls.open(store, embedder, index_dir=index_dir, settings=settings).engine
+        return cls.open(store, embedder, index_dir=index_dir, settings=settings, multilingual=multilingual).engine
 
     # -- keeping in step -------------------------------------------------------------------------------
 
@@ -167,7 +176,13 @@ class Catalogue:
         if committed == self.generation:
             return False
         try:
-            engine = Engine.open(self.index_dir, self.engine.embedder, settings=self.engine.settings, manifest=manifest)
+            engine = Engine.open(
+                self.index_dir,
+                self.engine.embedder,
+                settings=self.engine.settings,
+                manifest=manifest,
+                multilingual=self.engine.multilingual_embedder,
+            )
         except IndexMismatch as exc:  # damaged, or its files already replaced by two newer saves
             log.warning("the committed index snapshot could not be loaded (%s); keeping the one held", exc)
             return False

@@ -6,6 +6,11 @@
 
 Everything heavy is injected: any `Embedder`, a `HostIndex`, and the host records. Scoring and ordering are
 the pure functions of `matcher.similarity` and `matcher.ranking`.
+
+With a multilingual side (`matcher.multilingual.Multilingual`: its encoder, every document's vector in its
+space, a calibration), the pairs in which a text is in a language the default encoder does not read are
+scored there, calibrated, and every other pair exactly as without it; its candidates join the default
+ones (`Queries` carries a researcher's texts in both spaces).
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ import heapq
 import json
 from collections import Counter
 from collections.abc import Collection, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +31,16 @@ from matcher.documents import Document, QueryText, host_documents, researcher_te
 from matcher.embedding import Embedder
 from matcher.errors import UnknownHost
 from matcher.hosts import HostRecords
-from matcher.index import HostIndex, Unread
+from matcher.index import HostIndex, Unread, read_manifest
 from matcher.languages import READ_BY_DEFAULT, unread_note
+from matcher.multilingual import (
+    Calibrations,
+    Multilingual,
+    cross_language,
+    merge_similarities,
+    read_by_default,
+    same_language,
+)
 from matcher.progress import Progress
 from matcher.ranking import (
     NO_PLACES,
@@ -75,7 +88,42 @@ class EmbeddedHosts:
 
     hosts: tuple[HostLab, ...]
     vectors: dict[str, np.ndarray]  # document text -> its vector, for the hosts that differed when embedded
-    texts_embedded: int  # texts the model embedded (the others came from the cache)
+    texts_embedded: int  # texts the models embedded (the others came from the cache)
+    multilingual: dict[str, np.ndarray] = field(default_factory=dict)  # the same texts' multilingual vectors
+
+
+@dataclass(frozen=True)
+class Queries:
+    """A researcher's texts (or several researchers', one after another) as the engine compares them."""
+
+    default: np.ndarray  # (m, d) the default encoder's vectors
+    languages: tuple[str, ...]  # (m,) each text's language
+    multilingual: np.ndarray | None = None  # (m, d') the multilingual encoder's vectors, zero where not embedded
+    embedded: np.ndarray | None = None  # (m,) bool: the rows `multilingual` holds
+
+    @classmethod
+    def of(cls, vectors: np.ndarray) -> Queries:
+        """Default vectors alone, every text taken as English (no pair crosses a language)."""
+        return cls(np.asarray(vectors, dtype=np.float32), ("en",) * len(vectors))
+
+    @property
+    def read(self) -> np.ndarray:
+        """(m,) bool: whether the default encoder reads each text's language."""
+        return read_by_default(self.languages)
+
+    def __len__(self) -> int:
+        return len(self.default)
+
+    def part(self, start: int, stop: int) -> Queries:
+        """Texts start..stop-1."""
+        if self.multilingual is None or self.embedded is None:
+            return Queries(self.default[start:stop], self.languages[start:stop])
+        return Queries(
+            self.default[start:stop],
+            self.languages[start:stop],
+            self.multilingual[start:stop],
+            self.embedded[start:stop],
+        )
 
 
 class Engine:
@@ -86,16 +134,43 @@ class Engine:
         hosts: dict[str, HostLab] | None = None,
         *,
         settings: MatchSettings | None = None,
+        multilingual: Multilingual | None = None,
     ) -> None:
         if index.fingerprint != embedder.fingerprint:
             raise ValueError("the index and the embedder were made with different models")
+        if multilingual is not None and (
+            len(multilingual.index) != len(index) or multilingual.index.host_ids != index.host_ids
+        ):
+            raise ValueError("the multilingual index does not hold the documents of the index")
         self.embedder = embedder
         self.index = index
+        self.multilingual = multilingual
         self.hosts = HostRecords((hosts or {}).values())
         self.settings = settings or MatchSettings()
         self._terms: TermStats | None = None
         self._host_terms: HostTerms | None = None
         self._conflict_keys: dict[str, Keys] = {}
+        self._rows_not_read: np.ndarray | None = None  # see `rows_not_read`
+
+    @property
+    def languages_read(self) -> frozenset[str]:
+        """The languages a match reads: the default encoder's (`MatchSettings.languages_read`), and the
+        multilingual encoder's when there is one."""
+        read = frozenset(self.settings.languages_read)
+        return read | self.multilingual.languages if self.multilingual is not None else read
+
+    @property
+    def multilingual_embedder(self) -> Embedder | None:
+        """The multilingual encoder, to open another engine with (None without one)."""
+        return self.multilingual.embedder if self.multilingual is not None else None
+
+    @staticmethod
+    def new_multilingual(embedder: Embedder | None, default: Embedder) -> Multilingual | None:
+        """An empty multilingual side for `embedder` (None: none), its calibration fitted with `default` when
+        first needed."""
+        if embedder is None:
+            return None
+        return Multilingual(embedder, HostIndex(embedder.dim, embedder.fingerprint), calibration_source=default)
 
     # -- persistence -----------------------------------------------------------------------------------
 
@@ -107,20 +182,45 @@ class Engine:
         *,
         settings: MatchSettings | None = None,
         manifest: dict[str, Any] | None = None,
+        multilingual: Embedder | None = None,
     ) -> Engine:
         """Load the index and host records saved in `folder` (the snapshot `manifest` describes, else the
-        current one), or start empty when there is none."""
+        current one), or start empty when there is none.
+
+        Args:
+            multilingual: the multilingual encoder, when one is enabled: the snapshot must hold its side.
+
+        Raises:
+            IndexMismatch: the snapshot was saved with another model, or with another multilingual side (or
+                none, or one when none is enabled).
+        """
         try:
-            index, payloads = HostIndex.load(folder, fingerprint=embedder.fingerprint, manifest=manifest)
+            manifest = manifest if manifest is not None else read_manifest(folder)
+            configured = multilingual.fingerprint if multilingual is not None else None
+            index, payloads = HostIndex.load(
+                folder, fingerprint=embedder.fingerprint, manifest=manifest, multilingual=configured
+            )
         except FileNotFoundError:
-            return cls(embedder, HostIndex(embedder.dim, embedder.fingerprint), settings=settings)
-        engine = cls(embedder, index, settings=settings)
+            empty = HostIndex(embedder.dim, embedder.fingerprint)
+            return cls(embedder, empty, settings=settings, multilingual=cls.new_multilingual(multilingual, embedder))
+        side = None
+        if multilingual is not None:
+            vectors, calibration = HostIndex.load_multilingual(folder, manifest)
+            side = Multilingual(multilingual, vectors, calibration_given=Calibrations.from_json(calibration))
+        engine = cls(embedder, index, settings=settings, multilingual=side)
         engine.hosts = HostRecords(HostLab.model_validate(r) for r in json.loads(payloads.get("hosts", b"[]")))
         return engine
 
     def save(self, folder: Path, *, generation: dict[str, Any] | None = None) -> None:
-        """Save index and host records together, atomically (one manifest names both, and `generation`)."""
-        self.index.save(folder, payloads={"hosts": self.hosts.json_array()}, generation=generation)
+        """Save index and host records together, atomically (one manifest names both, and `generation`), with
+        the multilingual side and its calibration when there is one."""
+        side = self.multilingual
+        self.index.save(
+            folder,
+            payloads={"hosts": self.hosts.json_array()},
+            generation=generation,
+            multilingual=(side.index, side.calibration.as_json()) if side is not None else None,
+        )
 
     # -- changes ---------------------------------------------------------------------------------------
 
@@ -136,7 +236,12 @@ class Engine:
         texts = list(dict.fromkeys(d.text for h in hosts if not self.hosts.unchanged(h) for d in host_documents(h)))
         vectors = self.embedder.encode(texts, progress=progress)
         misses = int(getattr(self.embedder, "last_misses", len(texts))) if texts else 0
-        return EmbeddedHosts(hosts, dict(zip(texts, vectors, strict=True)), misses)
+        foreign: dict[str, np.ndarray] = {}
+        if self.multilingual is not None:  # every document: any of them may pair across languages
+            embedder = self.multilingual.embedder
+            foreign = dict(zip(texts, embedder.encode(texts, progress=progress), strict=True))
+            misses += int(getattr(embedder, "last_misses", len(texts))) if texts else 0
+        return EmbeddedHosts(hosts, dict(zip(texts, vectors, strict=True)), misses, foreign)
 
     def apply(self, embedded: EmbeddedHosts, *, replace: bool = False) -> UpsertReport:
         """Add or replace the embedded hosts (`replace`: and remove every other host). Hosts are compared
@@ -163,14 +268,20 @@ class Engine:
         if late:
             vectors.update(zip(late, self.embedder.encode(late), strict=True))
         if changed:
-            empty = np.zeros((0, self.embedder.dim), dtype=np.float32)
-            items = [(docs, np.stack([vectors[d.text] for d in docs]) if docs else empty) for _, docs in changed]
-            self.index.upsert(items)
+            self.index.upsert(_items(changed, vectors, self.embedder.dim))
+        side = self.multilingual
+        if side is not None and changed:
+            foreign = dict(embedded.multilingual)
+            late = list(dict.fromkeys(d.text for _, docs in changed for d in docs if d.text not in foreign))
+            if late:
+                foreign.update(zip(late, side.embedder.encode(late), strict=True))
+            side.index.upsert(_items(changed, foreign, side.index.dim))
         for host, _ in changed:
             self.hosts[host.id] = host
         for host, _ in changed:
             self._conflict_keys.pop(host.id, None)
         self._host_terms = None
+        self._rows_not_read = None
         if self._terms is not None:
             self._terms.update(host for host, _ in changed)
         return UpsertReport(added, updated, unchanged, embedded.texts_embedded if changed else 0)
@@ -180,10 +291,13 @@ class Engine:
             if host_id not in self.hosts:
                 raise UnknownHost(host_id)
         self.index.remove(host_ids)
+        if self.multilingual is not None:
+            self.multilingual.index.remove(host_ids)
         for host_id in host_ids:
             del self.hosts[host_id]
             self._conflict_keys.pop(host_id, None)
         self._host_terms = None
+        self._rows_not_read = None
         if self._terms is not None:
             self._terms.discard(host_ids)
 
@@ -205,6 +319,7 @@ class Engine:
         enforce_capacity: bool = True,
         on: dt.date | None = None,
         embedder: Embedder | None = None,
+        multilingual_embedder: Embedder | None = None,
     ) -> MatchResult:
         """Rank hosts for a researcher, best first, each with components, evidence and programmes.
 
@@ -219,18 +334,23 @@ class Engine:
             on: the date eligibility is judged at (default: the desired start, else today).
             embedder: embeds the researcher's texts instead of the engine's own (the same model): the service
                 passes one per request, with that request's cache, budget and deadline.
+            multilingual_embedder: the same for the multilingual encoder's embedding, if any.
         """
         if top < 1:
             raise ValueError(f"top must be at least 1, got {top}")
         if embedder is not None and embedder.fingerprint != self.embedder.fingerprint:
             raise ValueError("the query embedder must be the engine's model")
+        if multilingual_embedder is not None and multilingual_embedder.fingerprint != (
+            self.multilingual_embedder.fingerprint if self.multilingual_embedder is not None else None
+        ):
+            raise ValueError("the multilingual query embedder must be the engine's multilingual encoder")
         host_filter = host_filter or HostFilter()
         weights = weights or Weights()
         when = on or researcher.desired_start or dt.date.today()
         verdicts = eligible_programmes(researcher, on=when)
         texts = researcher_texts(researcher)
         languages = {t.key: t.language for t in texts}
-        unread = unread_note([(t.label, languages[t.key]) for t in texts], self.settings.languages_read)
+        unread = unread_note([(t.label, languages[t.key]) for t in texts], self.languages_read)
         notes = (unread,) if unread else ()
         if host_filter.programme:
             verdict = next(v for v in verdicts if v.programme == host_filter.programme)
@@ -241,11 +361,13 @@ class Engine:
                 )
         text_weights = [t.weight for t in texts]
         scorer = Scorer(ResearcherSide.of(researcher, stage=researcher.stage(on=when), verdicts=verdicts), weights)
-        queries = (embedder or self.embedder).encode([t.text for t in texts])
+        queries = self.embed_queries(
+            texts, [languages[t.key] for t in texts], embedder=embedder, multilingual_embedder=multilingual_embedder
+        )
         host_ids = self.candidates(queries, text_weights, scorer, host_filter)
         if not host_ids:
             return MatchResult(matches=(), candidates=0, programmes=tuple(verdicts), notes=notes, languages=languages)
-        block, lengths, segments = self.similarity_block(queries, host_ids)
+        block, lengths, segments, crossed = self.similarity_block(queries, host_ids)
         similarity = self.weighted_similarity(block, lengths, text_weights)
 
         mine = researcher_keys(researcher)
@@ -282,7 +404,16 @@ class Engine:
         best = ordered([(host_ids[i], pair.total) for i, pair in scored])[:top]
         researcher_terms = self.terms.query(terms(researcher_text(researcher)))
         matches = [
-            self._match(host_ids[i], pair, texts, block[:, i, :], int(lengths[i]), segments[i], researcher_terms)
+            self._match(
+                host_ids[i],
+                pair,
+                texts,
+                block[:, i, :],
+                crossed[:, i, :],
+                int(lengths[i]),
+                segments[i],
+                researcher_terms,
+            )
             for i, pair in (scored[j] for j in best)
         ]
         return MatchResult(
@@ -315,13 +446,13 @@ class Engine:
         weights = weights or Weights()
         rows = self.index.host_rows(host_id)
         all_texts = [researcher_texts(r) for r in researchers]
-        flat = [t.text for texts in all_texts for t in texts]
-        vectors = self.embedder.encode(flat) if flat else np.zeros((0, self.embedder.dim), np.float32)
-        scored: list[tuple[str, PairScore, ResearcherProfile, np.ndarray, list[QueryText]]] = []
+        flat = [t for texts in all_texts for t in texts]
+        vectors = self.embed_queries(flat, [t.language for t in flat])
+        scored: list[tuple[str, PairScore, ResearcherProfile, np.ndarray, np.ndarray, list[QueryText]]] = []
         exclusions: list[Exclusion] = []
         start = 0
         for researcher, texts in zip(researchers, all_texts, strict=True):
-            sims = self.index.similarities(vectors[start : start + len(texts)], rows)  # (m, L)
+            sims, crossed = self.pair_similarities(vectors.part(start, start + len(texts)), rows)  # (m, L)
             start += len(texts)
             found = conflict_between(researcher_keys(researcher), self.conflict_keys(host_id))
             if found is not None:
@@ -332,13 +463,13 @@ class Engine:
             verdicts = eligible_programmes(researcher, on=when)
             side = ResearcherSide.of(researcher, stage=researcher.stage(on=when), verdicts=verdicts)
             pair = score(side, host, similarity, weights)
-            scored.append((researcher.id, pair, researcher, sims, texts))
+            scored.append((researcher.id, pair, researcher, sims, crossed, texts))
         best = ordered([(rid, pair.total) for rid, pair, *_ in scored])[:top]
         candidates = []
         for j in best:
-            _, pair, researcher, sims, texts = scored[j]
+            _, pair, researcher, sims, crossed, texts = scored[j]
             evidence = [
-                self._evidence(texts[q].key, texts[q].title, rows[d], sim)
+                self._evidence(texts[q].key, texts[q].title, rows[d], sim, multilingual=bool(crossed[q, d]))
                 for q, d, sim in best_pairs(sims, sims.shape[1], n=self.settings.evidence)
             ]
             candidates.append(
@@ -365,9 +496,61 @@ class Engine:
         )
 
     def unread(self) -> Unread:
-        """The indexed documents in languages the encoder does not read (`MatchSettings.languages_read`), by
-        language, and how many hosts have any."""
-        return self.index.unread(self.settings.languages_read)
+        """The indexed documents in languages no encoder reads (`languages_read`), by language, and how many
+        hosts have any."""
+        return self.index.unread(self.languages_read)
+
+    def rows_not_read(self) -> np.ndarray:
+        """The rows of the documents the default encoder does not read (kept until the hosts change)."""
+        if self._rows_not_read is None:
+            self._rows_not_read = self.index.rows_not_read(READ_BY_DEFAULT)
+        return self._rows_not_read
+
+    def embed_queries(
+        self,
+        texts: Sequence[QueryText],
+        languages: Sequence[str],
+        *,
+        embedder: Embedder | None = None,
+        multilingual_embedder: Embedder | None = None,
+        progress: Progress | None = None,
+    ) -> Queries:
+        """A researcher's texts embedded: by the default encoder all of them; by the multilingual encoder,
+        when there is one, those the default encoder does not read, and the others too while the index holds
+        documents it does not read (else no pair of theirs crosses a language).
+
+        Args:
+            texts: the texts; `languages`: their languages, in the same order.
+            embedder, multilingual_embedder: used instead of the engine's own (the same models).
+            progress: told of the embedding, by each encoder in turn.
+        """
+        default = (embedder or self.embedder).encode([t.text for t in texts], progress=progress)
+        read = read_by_default(languages)
+        side = self.multilingual
+        if side is None:
+            return Queries(default, tuple(languages))
+        wanted = np.ones(len(texts), dtype=bool) if len(self.rows_not_read()) else ~read
+        foreign = np.zeros((len(texts), side.index.dim), dtype=np.float32)
+        if wanted.any():
+            chosen = [t.text for t, want in zip(texts, wanted.tolist(), strict=True) if want]
+            foreign[wanted] = (multilingual_embedder or side.embedder).encode(chosen, progress=progress)
+        return Queries(default, tuple(languages), foreign, wanted)
+
+    def pair_similarities(self, queries: Queries, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Similarities of every query text to the documents of these rows, (m, R), and which of them the
+        multilingual space scored, (m, R) bool: those crossing a language (`matcher.multilingual`), when the
+        text has a multilingual vector, calibrated as a pair of one language or of two; every other one is the
+        default model's cosine, unchanged."""
+        sims = self.index.similarities(queries.default, rows)
+        side = self.multilingual
+        if side is None or queries.multilingual is None or queries.embedded is None:
+            return sims, np.broadcast_to(False, sims.shape)  # none: a view, nothing allocated
+        crossed = cross_language(queries.read, self.index.read_by(rows, READ_BY_DEFAULT)) & queries.embedded[:, None]
+        if not crossed.any():
+            return sims, crossed
+        same = same_language(queries.languages, self.index.languages_of(rows))
+        calibrated = side.calibration(side.index.similarities(queries.multilingual, rows), same)
+        return merge_similarities(sims, calibrated, crossed), crossed
 
     def conflict_keys(self, host_id: str) -> Keys:
         """A host's conflict keys, folded once and dropped when the host changes."""
@@ -402,7 +585,7 @@ class Engine:
         return self._terms
 
     def candidates(
-        self, queries: np.ndarray, text_weights: Sequence[float], scorer: Scorer, host_filter: HostFilter
+        self, queries: Queries | np.ndarray, text_weights: Sequence[float], scorer: Scorer, host_filter: HostFilter
     ) -> list[str]:
         """Hosts to score exactly for one researcher's texts (their vectors and weights), sorted by id.
 
@@ -413,18 +596,41 @@ class Engine:
         that fits the researcher's stage, stay and section is scored too. With filters: every host that
         passes them when their documents are few enough to score exactly, else the candidates of four
         times those sizes that pass (so a narrow filter never comes back empty because the search looked
-        elsewhere).
+        elsewhere). With a multilingual side, the hosts its space finds join them (`_multilingual_candidates`).
         """
+        texts = queries if isinstance(queries, Queries) else Queries.of(queries)
+        vectors = texts.default
         if host_filter.active:
             allowed = [h for h in sorted(self.hosts) if host_filter.allows(self.hosts.side(h))]
             if sum(len(self.index.host_rows(h)) for h in allowed) <= self.settings.exact_limit:
                 return allowed
-            _, rows = self.index.search(queries, self.settings.pool * 4)
+            _, rows = self.index.search(vectors, self.settings.pool * 4)
             found = self.index.hosts_of_rows(rows.ravel())
-            found |= self._best_estimated(queries, text_weights, scorer, scale=4)
+            found |= self._best_estimated(vectors, text_weights, scorer, scale=4)
+            found |= self._multilingual_candidates(texts, self.settings.pool * 4)
             return sorted(found.intersection(allowed))
-        _, rows = self.index.search(queries, self.settings.pool)
-        return sorted(self.index.hosts_of_rows(rows.ravel()) | self._best_estimated(queries, text_weights, scorer))
+        _, rows = self.index.search(vectors, self.settings.pool)
+        found = self.index.hosts_of_rows(rows.ravel()) | self._best_estimated(vectors, text_weights, scorer)
+        return sorted(found | self._multilingual_candidates(texts, self.settings.pool))
+
+    def _multilingual_candidates(self, queries: Queries, k: int) -> set[str]:
+        """The owners of the k documents nearest in the multilingual space to each text it embedded: among
+        every document for a text the default encoder does not read, among those it does not read for the
+        others (the only pairs of theirs that cross a language)."""
+        side = self.multilingual
+        if side is None or queries.multilingual is None or queries.embedded is None:
+            return set()
+        found: set[str] = set()
+        foreign = queries.embedded & ~queries.read
+        if foreign.any():
+            _, rows = side.index.search(queries.multilingual[foreign], k)
+            found |= self.index.hosts_of_rows(rows.ravel())
+        english, unread = queries.embedded & queries.read, self.rows_not_read()
+        if english.any() and len(unread):
+            sims = side.index.similarities(queries.multilingual[english], unread)
+            nearest = np.argsort(-sims, axis=1, kind="stable")[:, :k]
+            found |= self.index.hosts_of_rows(unread[nearest.ravel()])
+        return found
 
     def _best_estimated(
         self, queries: np.ndarray, text_weights: Sequence[float], scorer: Scorer, *, scale: int = 1
@@ -445,9 +651,11 @@ class Engine:
             self._host_terms = HostTerms.of(order, (self.hosts.side(h) for h in order))
         return self._host_terms
 
-    def topic_similarity(self, queries: np.ndarray, weights: Sequence[float], host_ids: list[str]) -> np.ndarray:
+    def topic_similarity(
+        self, queries: Queries | np.ndarray, weights: Sequence[float], host_ids: list[str]
+    ) -> np.ndarray:
         """Aggregated similarity of one researcher's texts (m, dim) to each host: (H,)."""
-        block, lengths, _ = self.similarity_block(queries, host_ids)
+        block, lengths, _, _ = self.similarity_block(queries, host_ids)
         return self.weighted_similarity(block, lengths, weights)
 
     def topic_similarities(
@@ -507,14 +715,19 @@ class Engine:
         return result
 
     def similarity_block(
-        self, queries: np.ndarray, host_ids: list[str]
-    ) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
-        """Exact similarities of every query text to every document of each host: (m, H, L) padded."""
+        self, queries: Queries | np.ndarray, host_ids: list[str]
+    ) -> tuple[np.ndarray, np.ndarray, list[np.ndarray], np.ndarray]:
+        """Exact similarities of every query text to every document of each host: (m, H, L) padded, the
+        hosts' lengths and rows, and which similarities the multilingual space scored, (m, H, L) bool
+        (`pair_similarities`; raw vectors are taken as texts the default encoder reads)."""
+        texts = queries if isinstance(queries, Queries) else Queries.of(queries)
         segments = [self.index.host_rows(h) for h in host_ids]
         rows = np.concatenate(segments)
-        sims = self.index.similarities(queries, rows)  # (m, R), host after host
-        block, lengths = pad_runs(sims, np.fromiter(map(len, segments), dtype=np.int64, count=len(segments)))
-        return block, lengths, segments
+        sims, crossed = self.pair_similarities(texts, rows)  # (m, R), host after host
+        lengths = np.fromiter(map(len, segments), dtype=np.int64, count=len(segments))
+        block, lengths = pad_runs(sims, lengths)
+        crossed_block = pad_runs(crossed, lengths)[0] if crossed.any() else np.broadcast_to(False, block.shape)
+        return block, lengths, segments, crossed_block
 
     def _match(
         self,
@@ -522,13 +735,14 @@ class Engine:
         pair: PairScore,
         texts: list[QueryText],
         sims: np.ndarray,
+        crossed: np.ndarray,
         length: int,
         rows: np.ndarray,
         researcher_terms: QueryTerms,
     ) -> Match:
         host = pair.host
         evidence = [
-            self._evidence(texts[q].key, texts[q].title, rows[d], sim)
+            self._evidence(texts[q].key, texts[q].title, rows[d], sim, multilingual=bool(crossed[q, d]))
             for q, d, sim in best_pairs(sims, length, n=self.settings.evidence)
         ]
         return Match(
@@ -545,7 +759,7 @@ class Engine:
             shared_terms=tuple(self.terms.shared(researcher_terms, host_id)),
         )
 
-    def _evidence(self, text_key: str, text_title: str, row: int, sim: float) -> Evidence:
+    def _evidence(self, text_key: str, text_title: str, row: int, sim: float, *, multilingual: bool) -> Evidence:
         meta = self.index.meta(int(row))
         return Evidence(
             researcher_text=text_key,
@@ -553,4 +767,13 @@ class Engine:
             host_document=meta.key,
             document_title=meta.title,
             similarity=round(sim, 4),
+            encoder="multilingual" if multilingual else "default",
         )
+
+
+def _items(
+    changed: Sequence[tuple[HostLab, list[Document]]], vectors: dict[str, np.ndarray], dim: int
+) -> list[tuple[list[Document], np.ndarray]]:
+    """What `HostIndex.upsert` takes: each changed host's documents and their vectors."""
+    empty = np.zeros((0, dim), dtype=np.float32)
+    return [(docs, np.stack([vectors[d.text] for d in docs]) if docs else empty) for _, docs in changed]

@@ -3,7 +3,9 @@
 For each sample folder (d_20_1 ... d_20_10, OpenReview archive format) the reviewers are imported as hosts
 into a fresh `Engine` (same embedder and cache, same index, same aggregation as production) and every rated
 (participant, paper) pair is scored by `Engine.topic_similarity`: the paper as a researcher's text against
-the participant as a host. The ratings come from evaluations.csv (tab-separated).
+the participant as a host. With a multilingual encoder enabled, the pairs in which a text is not English go
+through it, as in a match (on this English data: none, unless a text is taken for another language). The
+ratings come from evaluations.csv (tab-separated).
 """
 
 from __future__ import annotations
@@ -75,11 +77,12 @@ def score_sample(
     engine.upsert_hosts([reviewer_as_host(r, papers) for r, papers in archives.items() if papers], progress=progress)
     wanted = sorted({paper for pairs in ratings.values() for paper, _ in pairs if paper in submissions})
     texts = {p: researcher_texts(submission_as_researcher(submissions[p])) for p in wanted}
-    flat = [t.text for p in wanted for t in texts[p]]
-    vectors = engine.embedder.encode(flat, progress=progress)
+    flat = [t for p in wanted for t in texts[p]]
+    # in both spaces with a multilingual side
+    vectors = engine.embed_queries(flat, [t.language for t in flat], progress=progress)
     start, queries = 0, {}
     for p in wanted:
-        queries[p] = vectors[start : start + len(texts[p])]
+        queries[p] = vectors.part(start, start + len(texts[p]))
         start += len(texts[p])
     result: dict[str, Rated] = {}
     for participant, pairs in sorted(ratings.items()):

@@ -32,10 +32,12 @@ above the threshold, their scores are those of the stored vectors.
 On disk an index is a folder:
 
     manifest.json              format, model fingerprint, dim, count, the generation of the database state
-                               the snapshot holds (`matcher.generation`; opaque here), and each data file
-                               with its SHA-256
+                               the snapshot holds (`matcher.generation`; opaque here), each data file
+                               with its SHA-256, and the multilingual side or null: its encoder's
+                               fingerprint, its calibration and its files (`matcher.multilingual`)
     manifest.previous.json     the manifest `manifest.json` replaced, its files still on disk
     vectors-<sha>.faiss        the FAISS index
+    multilingual_vectors-<sha>.faiss   the same documents' multilingual vectors, when there is that side
     docs-<sha>.json            row metadata: [host id, key, title, language] per row
     <name>-<sha>.json          optional payloads saved with the index (e.g. the host records)
 
@@ -168,6 +170,11 @@ class _Rows:
         taken.append(self.rows(rows.tolist()))
         return taken
 
+    def read_by(self, read: Collection[str]) -> np.ndarray:
+        """Per row, whether an encoder reading `read` reads its document's language."""
+        known = np.fromiter((reads(lang, read) for lang in self.languages), dtype=bool, count=len(self.languages))
+        return known[self.language] if len(known) else np.zeros(len(self.language), dtype=bool)
+
     def unread(self, read: Collection[str]) -> Unread:
         """Live rows in languages outside `read` (undetermined ones pass), counted, and their hosts."""
         unread = [i for i, lang in enumerate(self.languages) if not reads(lang, read)]
@@ -267,6 +274,21 @@ class HostIndex:
         """How many live documents are in languages an encoder reading `read` does not read, by language,
         and how many hosts have any."""
         return self._rows.unread(read)
+
+    def read_by(self, rows: np.ndarray, read: Collection[str]) -> np.ndarray:
+        """(len(rows),) bool: whether an encoder reading `read` reads each of these rows' documents (one in
+        an undetermined language always passes)."""
+        return self._rows.read_by(read)[np.asarray(rows, dtype=np.int64)]
+
+    def languages_of(self, rows: np.ndarray) -> list[str]:
+        """The language of each of these rows' documents."""
+        table = self._rows.languages
+        return [table[i] for i in self._rows.language[np.asarray(rows, dtype=np.int64)].tolist()]
+
+    def rows_not_read(self, read: Collection[str]) -> np.ndarray:
+        """The live rows whose documents are in a language an encoder reading `read` does not read,
+        ascending."""
+        return np.flatnonzero(~self._rows.read_by(read) & (self._rows.host >= 0))
 
     def host_rows(self, host_id: str) -> np.ndarray:
         """Rows of one host's documents, ascending."""
@@ -526,25 +548,31 @@ class HostIndex:
         *,
         payloads: dict[str, bytes] | None = None,
         generation: dict[str, Any] | None = None,
+        multilingual: tuple[HostIndex, dict[str, Any]] | None = None,
     ) -> None:
-        """Save atomically to `folder` (see the module docstring), with optional named payloads and the
-        generation the manifest names."""
+        """Save atomically to `folder` (see the module docstring), with optional named payloads, the
+        generation the manifest names and the multilingual side (its index, row for row the same documents,
+        and its calibration), which the manifest names under "multilingual" with its encoder's fingerprint
+        (null without one)."""
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
-        files: dict[str, dict[str, str]] = {}
-        with tempfile.NamedTemporaryFile(dir=folder, prefix=".tmp-", suffix=".faiss", delete=False) as tmp:
-            tmp_path = Path(tmp.name)
-        try:
-            faiss.write_index(self._faiss, str(tmp_path))
-            files["vectors"] = _publish(tmp_path, folder, "vectors", ".faiss")
-        finally:
-            tmp_path.unlink(missing_ok=True)
-        docs = self._rows.rows(range(len(self._rows)))
-        files["docs"] = _write_content(folder, "docs", json.dumps(docs, ensure_ascii=False).encode())
+        files = self._write_data(folder, "vectors")
         for name, content in (payloads or {}).items():
-            if name in files or not name.isidentifier():
+            if name in files or name == "multilingual_vectors" or not name.isidentifier():
                 raise ValueError(f"payload name {name!r} is reserved or not an identifier")
             files[name] = _write_content(folder, name, content)
+        side = None
+        if multilingual is not None:
+            other, calibration = multilingual
+            if len(other._rows) != len(self._rows):
+                raise ValueError("the multilingual index does not hold the same documents")
+            side = {
+                "fingerprint": other.fingerprint,
+                "dim": other.dim,
+                "count": len(other),
+                "calibration": calibration,
+                "files": other._write_data(folder, "multilingual_vectors"),
+            }
         manifest = {
             "format": FORMAT_VERSION,
             "fingerprint": self.fingerprint,
@@ -553,6 +581,7 @@ class HostIndex:
             "hosts": len(self._rows_by_host),
             "generation": generation,
             "files": files,
+            "multilingual": side,
         }
         crash_point("snapshot-files-written")
         _keep_as_previous(folder)
@@ -562,6 +591,21 @@ class HostIndex:
             if stale.name not in keep and not stale.name.startswith(".tmp-"):
                 stale.unlink(missing_ok=True)
 
+    def _write_data(self, folder: Path, stem: str) -> dict[str, dict[str, str]]:
+        """Write the FAISS index (as `stem`-<sha>.faiss) and the row metadata (docs-<sha>.json, shared by
+        indexes of the same documents); their manifest entries."""
+        files: dict[str, dict[str, str]] = {}
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".tmp-", suffix=".faiss", delete=False) as tmp:
+            tmp_path = Path(tmp.name)
+        try:
+            faiss.write_index(self._faiss, str(tmp_path))
+            files["vectors"] = _publish(tmp_path, folder, stem, ".faiss")
+        finally:
+            tmp_path.unlink(missing_ok=True)
+        docs = self._rows.rows(range(len(self._rows)))
+        files["docs"] = _write_content(folder, "docs", json.dumps(docs, ensure_ascii=False).encode())
+        return files
+
     @classmethod
     def load(
         cls,
@@ -570,13 +614,19 @@ class HostIndex:
         fingerprint: str,
         ann_threshold: int = ANN_THRESHOLD,
         manifest: dict[str, Any] | None = None,
+        multilingual: str | None = None,
     ) -> tuple[HostIndex, dict[str, bytes]]:
         """Load an index saved by `save`, and its payloads: the snapshot `manifest` describes (as
         `read_manifest` gave it), else the one `manifest.json` names now.
 
+        Args:
+            multilingual: the fingerprint of the multilingual encoder configured, None when none is: the
+                snapshot must have been saved with the same (`load_multilingual` then loads its side).
+
         Raises:
             FileNotFoundError: there is no index in `folder`.
-            IndexMismatch: the index was built by another model, or a file is missing or damaged.
+            IndexMismatch: the index was built by another model, with another multilingual encoder or
+                without one (or with one when none is configured), or a file is missing or damaged.
         """
         folder = Path(folder)
         if manifest is None:
@@ -591,25 +641,72 @@ class HostIndex:
                 f"{folder} was built with model {manifest['fingerprint']}, but the configured model is "
                 f"{fingerprint}; rebuild it (hostmatch index build) or configure the same model"
             )
+        _check_multilingual(folder, (manifest.get("multilingual") or {}).get("fingerprint"), multilingual)
         entries = dict(manifest["files"])
-        vectors_path = _checked_path(folder, entries.pop("vectors"))
+        vectors = entries.pop("vectors")
         contents = {name: _checked_path(folder, entry).read_bytes() for name, entry in entries.items()}
-        index = cls(int(manifest["dim"]), fingerprint, ann_threshold=ann_threshold)
+        docs = json.loads(contents.pop("docs"))
+        index = cls._from_files(folder, vectors, docs, manifest, fingerprint, ann_threshold)
+        return index, contents
+
+    @classmethod
+    def load_multilingual(
+        cls, folder: str | Path, manifest: dict[str, Any], *, ann_threshold: int = ANN_THRESHOLD
+    ) -> tuple[HostIndex, dict[str, Any]]:
+        """The multilingual side a manifest (checked by `load`) names: its index and its calibration."""
+        folder = Path(folder)
+        side = manifest["multilingual"]
+        docs = json.loads(_checked_path(folder, side["files"]["docs"]).read_bytes())
+        index = cls._from_files(folder, side["files"]["vectors"], docs, side, side["fingerprint"], ann_threshold)
+        return index, dict(side["calibration"])
+
+    @classmethod
+    def _from_files(
+        cls,
+        folder: Path,
+        vectors: dict[str, str],
+        docs: list[Any],
+        described: dict[str, Any],
+        fingerprint: str,
+        ann_threshold: int,
+    ) -> HostIndex:
+        vectors_path = _checked_path(folder, vectors)
+        index = cls(int(described["dim"]), fingerprint, ann_threshold=ann_threshold)
         faiss_index = faiss.read_index(str(vectors_path))  # already the concrete class; no downcast needed
         if not isinstance(faiss_index, faiss.IndexFlatIP | faiss.IndexHNSWSQ):
             raise IndexMismatch(f"{folder}: expected a flat or HNSW index, got {type(faiss_index).__name__}")
         if faiss_index.metric_type != faiss.METRIC_INNER_PRODUCT:
             raise IndexMismatch(f"{folder}: the index does not measure inner product")
-        docs = json.loads(contents.pop("docs"))
         dead = sum(1 for row in docs if row[0] == _DEAD)
-        if faiss_index.d != index.dim or faiss_index.ntotal != len(docs) or len(docs) - dead != manifest["count"]:
+        if faiss_index.d != index.dim or faiss_index.ntotal != len(docs) or len(docs) - dead != described["count"]:
             raise IndexMismatch(f"{folder}: vectors, metadata and manifest disagree on size")
         index._faiss = faiss_index
         index._rows.append(docs)
         index._dead = dead
         index._restructure()  # a threshold other than the saver's moves the index to the right structure
         index._reindex_rows()
-        return index, contents
+        return index
+
+
+def _check_multilingual(folder: Path, saved: str | None, configured: str | None) -> None:
+    """Refuse a snapshot whose multilingual side is not the configured one: never mix spaces silently."""
+    if saved == configured:
+        return
+    rebuild = "rebuild it (hostmatch index build)"
+    if saved is None:
+        raise IndexMismatch(
+            f"{folder} was built without the multilingual encoder, but it is enabled ({configured}); {rebuild} "
+            "so every document is embedded by it too, or disable it (unset HOSTMATCH_MULTILINGUAL)"
+        )
+    if configured is None:
+        raise IndexMismatch(
+            f"{folder} was built with the multilingual encoder {saved}, but it is not enabled; {rebuild}, or "
+            "enable the same one (HOSTMATCH_MULTILINGUAL or --multilingual)"
+        )
+    raise IndexMismatch(
+        f"{folder} was built with the multilingual encoder {saved}, but the configured one is {configured}; "
+        f"{rebuild} or configure the same one"
+    )
 
 
 def _number(numbers: dict[str, int], table: list[str], value: str) -> int:
@@ -673,9 +770,13 @@ def _keep_as_previous(folder: Path) -> None:
 
 
 def _named_files(folder: Path, *, previous: bool = False) -> set[str]:
-    """The data files a manifest in `folder` names (none when it is missing or damaged)."""
+    """The data files a manifest in `folder` names, its multilingual side's too (none when it is missing or
+    damaged)."""
     try:
-        return {entry["name"] for entry in read_manifest(folder, previous=previous)["files"].values()}
+        manifest = read_manifest(folder, previous=previous)
+        side = (manifest.get("multilingual") or {}).get("files") or {}
+        entries = list(manifest["files"].values()) + list(side.values())
+        return {entry["name"] for entry in entries}
     except (FileNotFoundError, IndexMismatch, KeyError, TypeError, AttributeError):
         return set()
 

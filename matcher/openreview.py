@@ -21,6 +21,7 @@ from typing import Any
 from matcher.errors import FieldError, InvalidInput
 from models.profiles import HostLab, ResearcherProfile
 from models.programmes import PROGRAMME_IDS
+from models.text import without_refused
 
 
 @dataclass(frozen=True)
@@ -42,8 +43,9 @@ def _paper(raw: dict[str, Any], where: str) -> ArchivePaper:
     year = content.get("year")
     return ArchivePaper(
         id=str(raw.get("id", "")),
-        title=content["title"].strip(),
-        abstract=(content.get("abstract") or "").strip(),
+        # third-party text: characters the profile validators refuse (mojibake such as U+0098) are dropped
+        title=without_refused(content["title"]).strip(),
+        abstract=without_refused(content.get("abstract") or "", line_breaks=True).strip(),
         year=int(year) if isinstance(year, int | str) and str(year).isdigit() else None,
     )
 

@@ -91,7 +91,11 @@ def _hosts(store: Store, index_dir: Path | None) -> Iterator[HostLab]:
     if index_dir is None:
         return
     try:
-        _, payloads = HostIndex.load(index_dir, fingerprint=str(read_manifest(index_dir)["fingerprint"]))
+        manifest = read_manifest(index_dir)
+        multilingual = (manifest.get("multilingual") or {}).get("fingerprint")
+        _, payloads = HostIndex.load(
+            index_dir, fingerprint=str(manifest["fingerprint"]), manifest=manifest, multilingual=multilingual
+        )
     except FileNotFoundError:
         return
     except (IndexMismatch, KeyError, ValueError) as exc:  # a damaged index is rebuilt from the store anyway

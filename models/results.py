@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -30,6 +30,12 @@ class Evidence(_Result):
     host_document: str = Field(description='"description" or "pub:<i>"')
     document_title: str
     similarity: float
+    encoder: Literal["default", "multilingual"] = Field(
+        default="default",
+        description='Which encoder scored the pair: "default" (all-MiniLM-L6-v2, or the model configured; both '
+        'texts in a language it reads) or "multilingual" (the multilingual encoder, enabled by configuration, for '
+        "a pair in which a text is in another language; its cosine calibrated onto the default model's scale).",
+    )
 
 
 class Exclusion(_Result):

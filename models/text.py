@@ -60,6 +60,15 @@ def first_refused(value: str, *, line_breaks: bool = False) -> str | None:
     return None
 
 
+def without_refused(value: str, *, line_breaks: bool = False) -> str:
+    """`value` with every character `first_refused` would name dropped (a tab or line break becomes a space
+    when they are not allowed): for third-party text read as it is, such as mojibake in a data set's titles."""
+    if first_refused(value, line_breaks=line_breaks) is None:
+        return value
+    kept = (("" if ch not in LINE_BREAKS else " ") if _refused(ch, line_breaks=line_breaks) else ch for ch in value)
+    return "".join(kept)
+
+
 def check_one_line(value: str) -> str:
     """Validator: refuse any control character (tab and line breaks included) or bidirectional formatting.
 

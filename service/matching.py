@@ -27,7 +27,7 @@ from matcher.ranking import HostFilter, Weights
 from models.profiles import HostLab, ResearcherProfile
 from models.results import CandidateResult, MatchResult
 from service.auth import actor
-from service.costs import request_encoder
+from service.costs import request_encoder, request_multilingual_encoder
 from service.errors import invalid
 from service.schemas import HostFilterFields, HostQuery, MatchRequest
 
@@ -69,6 +69,7 @@ def run_match(body: MatchRequest, researcher: ResearcherProfile, *, subject: str
     and either stores nothing. What the match embedded is left in `g` for the rate limits to charge."""
     chosen_filter, chosen_weights = host_filter(body), weights(body)
     encoder = request_encoder(stored=body.researcher_id is not None)
+    multilingual = request_multilingual_encoder(stored=body.researcher_id is not None)
     g.matched = True
     try:
         result = catalogue().engine.match(
@@ -80,9 +81,11 @@ def run_match(body: MatchRequest, researcher: ResearcherProfile, *, subject: str
             exclude=set(body.exclude),
             enforce_capacity=body.enforce_capacity,
             embedder=encoder,
+            multilingual_embedder=multilingual,
         )
     finally:
-        g.texts_embedded = int(g.get("texts_embedded") or 0) + encoder.embedded
+        embedded = encoder.embedded + (multilingual.embedded if multilingual is not None else 0)
+        g.texts_embedded = int(g.get("texts_embedded") or 0) + embedded
     record(
         actor=actor(),
         kind="match",

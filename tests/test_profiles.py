@@ -217,3 +217,13 @@ def test_a_host_may_give_its_public_page() -> None:
 def test_a_host_page_that_is_not_a_web_address_is_refused(url: object, fragment: str) -> None:
     errors = errors_of(HostLab, host_record(url=url))
     assert list(errors) == ["url"] and fragment in errors["url"], errors
+
+
+def test_third_party_text_loses_only_the_characters_the_validators_refuse() -> None:
+    from models.text import first_refused, without_refused
+
+    title = "What A Sunny Day \u00e2\u0098\u0094 Irony\tDetection"
+    cleaned = without_refused(title)
+    assert cleaned == "What A Sunny Day \u00e2 Irony Detection" and first_refused(cleaned) is None
+    assert without_refused("line one\nline two\u202e", line_breaks=True) == "line one\nline two"
+    assert without_refused("plain") == "plain"

@@ -144,6 +144,7 @@ def card_labels(mine: str, theirs: str) -> dict[str, Any]:
         "terms": gettext("Shared terms:"),
         "score": gettext("Score, 0 to 1"),
         "shortlist": gettext("Shortlist"),
+        "multilingual": gettext("(compared across languages by the multilingual encoder)"),
         "mine": mine,
         "theirs": theirs,
     }
