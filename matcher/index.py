@@ -38,7 +38,8 @@ On disk an index is a folder:
     manifest.previous.json     the manifest `manifest.json` replaced, its files still on disk
     vectors-<sha>.faiss        the FAISS index
     multilingual_vectors-<sha>.faiss   the same documents' multilingual vectors, when there is that side
-    docs-<sha>.json            row metadata: [host id, key, title, language] per row
+    docs-<sha>.json            row metadata: {"languages": [code, ...], "rows": [[host id, key, title, language
+                               number], ...]}
     <name>-<sha>.json          optional payloads saved with the index (e.g. the host records)
 
 `save` writes the data files under new, content-addressed names, copies `manifest.json` to
@@ -68,7 +69,8 @@ from matcher.documents import Document
 from matcher.errors import IndexMismatch, UnknownHost
 from matcher.languages import reads
 
-FORMAT_VERSION = 5  # 2: graph above ann_threshold, rows without text hashes; 3: bfloat16; 4: 8-bit codes; 5: languages
+FORMAT_VERSION = 6  # 2: graph above ann_threshold, rows without text hashes; 3: bfloat16; 4: 8-bit codes; 5: languages;
+# 6: a row's language is a number into the table of languages
 ANN_THRESHOLD = 20_000  # documents; an exact scan of this many costs ~1.3 ms here, an HNSW build ~0.5 s
 HNSW_M = 16  # graph degree
 EF_SEARCH = 128  # candidates an HNSW search keeps, raised to k when k is larger (see `search`)
@@ -153,6 +155,23 @@ class _Rows:
 
     def rows(self, rows: Iterable[int]) -> list[Row]:
         return [(m.host_id, m.key, m.title, m.language) for m in map(self.meta, rows)]
+
+    def json(self) -> bytes:
+        """Every row as saved: {"languages": [code, ...], "rows": [[host id, key, title, language number],
+        ...]}. A language is a number into the table, not its code again: parsing a code per row made 200,000
+        strings at load, whose memory a service over 10,000 labs kept (13 MB) once they were freed."""
+        numbers = self.language.tolist()
+        rows = [[m.host_id, m.key, m.title, numbers[row]] for row, m in enumerate(map(self.meta, range(len(self))))]
+        return json.dumps({"languages": self.languages, "rows": rows}, ensure_ascii=False).encode()
+
+    @staticmethod
+    def parse(data: bytes) -> list[Any]:
+        """The rows of `json()`, each [host id, key, title, language code] (the codes shared, not copied)."""
+        saved = json.loads(data)
+        table, rows = saved["languages"], saved["rows"]
+        for row in rows:
+            row[3] = table[row[3]]
+        return rows  # type: ignore[no-any-return]
 
     def kill(self, rows: np.ndarray) -> None:
         self.host[rows] = -1
@@ -602,8 +621,7 @@ class HostIndex:
             files["vectors"] = _publish(tmp_path, folder, stem, ".faiss")
         finally:
             tmp_path.unlink(missing_ok=True)
-        docs = self._rows.rows(range(len(self._rows)))
-        files["docs"] = _write_content(folder, "docs", json.dumps(docs, ensure_ascii=False).encode())
+        files["docs"] = _write_content(folder, "docs", self._rows.json())
         return files
 
     @classmethod
@@ -645,8 +663,7 @@ class HostIndex:
         entries = dict(manifest["files"])
         vectors = entries.pop("vectors")
         contents = {name: _checked_path(folder, entry).read_bytes() for name, entry in entries.items()}
-        docs = json.loads(contents.pop("docs"))
-        index = cls._from_files(folder, vectors, docs, manifest, fingerprint, ann_threshold)
+        index = cls._from_files(folder, vectors, contents.pop("docs"), manifest, fingerprint, ann_threshold)
         return index, contents
 
     @classmethod
@@ -656,7 +673,7 @@ class HostIndex:
         """The multilingual side a manifest (checked by `load`) names: its index and its calibration."""
         folder = Path(folder)
         side = manifest["multilingual"]
-        docs = json.loads(_checked_path(folder, side["files"]["docs"]).read_bytes())
+        docs = _checked_path(folder, side["files"]["docs"]).read_bytes()
         index = cls._from_files(folder, side["files"]["vectors"], docs, side, side["fingerprint"], ann_threshold)
         return index, dict(side["calibration"])
 
@@ -665,11 +682,14 @@ class HostIndex:
         cls,
         folder: Path,
         vectors: dict[str, str],
-        docs: list[Any],
+        docs_json: bytes,
         described: dict[str, Any],
         fingerprint: str,
         ann_threshold: int,
     ) -> HostIndex:
+        """The index of a vectors file and its rows' JSON. The vectors are read before the rows are parsed:
+        parsed first, the rows' temporary lists lay among the index's allocations, and a service over 10,000
+        labs kept 15 MB more once they were freed."""
         vectors_path = _checked_path(folder, vectors)
         index = cls(int(described["dim"]), fingerprint, ann_threshold=ann_threshold)
         faiss_index = faiss.read_index(str(vectors_path))  # already the concrete class; no downcast needed
@@ -677,6 +697,7 @@ class HostIndex:
             raise IndexMismatch(f"{folder}: expected a flat or HNSW index, got {type(faiss_index).__name__}")
         if faiss_index.metric_type != faiss.METRIC_INNER_PRODUCT:
             raise IndexMismatch(f"{folder}: the index does not measure inner product")
+        docs = _Rows.parse(docs_json)
         dead = sum(1 for row in docs if row[0] == _DEAD)
         if faiss_index.d != index.dim or faiss_index.ntotal != len(docs) or len(docs) - dead != described["count"]:
             raise IndexMismatch(f"{folder}: vectors, metadata and manifest disagree on size")

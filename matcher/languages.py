@@ -57,8 +57,8 @@ _NAMES = {
 }  # fmt: skip
 
 LANGUAGES = tuple(sorted(_NAMES))
-"""What the identifier may answer: py3langid knows 142 languages and dialects; these are the ones research is
-commonly written in."""
+"""What the identifier may answer: CLD2 knows many more languages; these are the ones research is commonly
+written in."""
 
 _KANA = re.compile(r"[\u3041-\u309f\u30a0-\u30ff\u31f0-\u31ff]")
 _KANJI = re.compile(r"[\u3005\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")

@@ -206,8 +206,8 @@ def test_an_index_of_the_previous_format_is_refused_with_what_to_do(labs: list[H
     engine = engine_with(labs)
     engine.save(folder)
     manifest = json.loads((folder / "manifest.json").read_text())
-    (folder / "manifest.json").write_text(json.dumps({**manifest, "format": 4}))
-    with pytest.raises(IndexMismatch, match=r"index format 4, expected 5; rebuild it \(hostmatch index build\)"):
+    (folder / "manifest.json").write_text(json.dumps({**manifest, "format": 5}))
+    with pytest.raises(IndexMismatch, match=r"index format 5, expected 6; rebuild it \(hostmatch index build\)"):
         HostIndex.load(folder, fingerprint=engine.embedder.fingerprint)
 
 
