@@ -1,6 +1,6 @@
 """How the graph stores vectors: `python -m scripts.bench_storage --data ../shared/eval/goldstandard`.
 
-Above its threshold the index keeps document vectors as 8-bit codes (matcher/index.py). This embeds real
+Above its threshold the index keeps document vectors as 8-bit codes (matcher/index/faiss_index.py). This embeds real
 abstracts (titles and abstracts of the gold standard's d_20_1 submissions and its reviewers' papers) with
 the configured encoder, splits them at random into an earlier half and a later half, and prints one JSON
 object comparing three of FAISS's encodings against the float32 vectors, over the later half:
