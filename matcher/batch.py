@@ -26,7 +26,7 @@ from typing import Literal
 import numpy as np
 
 from matcher.assignment import Assignment, Edges, Unassigned, explain_unassigned, solve_flow, solve_stable
-from matcher.conflicts import EXCLUDED, conflict_between, institution_key, researcher_keys
+from matcher.conflicts import institution_key, researcher_keys
 from matcher.documents import QueryText, researcher_texts
 from matcher.engine import Engine
 from matcher.progress import Progress
@@ -107,13 +107,14 @@ def score_call(
     terms = HostTerms.of([h.id for h in hosts], (engine.hosts.side(h.id) for h in hosts))
     texts = [researcher_texts(a) for a in applicants]
     vectors = engine.embedder.encode([t.text for ts in texts for t in ts], progress=progress)
-    excluded = set(exclusions)
+    excluded: dict[str, set[str]] = defaultdict(set)
+    for applicant_id, host_id in exclusions:
+        excluded[applicant_id].add(host_id)
 
     applicant_idx: list[int] = []
     host_idx: list[int] = []
-    scores: list[float] = []
     pairs: list[PairScore] = []
-    left_out: dict[int, Counter[str]] = defaultdict(Counter)
+    left_out: dict[int, Counter[str]] = {}
     ineligible: dict[int, str] = {}
     topics = _topics(engine, vectors, texts, hosts, settings)
     for a, (applicant, (found, similarity, positions)) in enumerate(zip(applicants, topics, strict=True)):
@@ -122,7 +123,6 @@ def score_call(
         if not found:
             continue
         when = on or applicant.desired_start or dt.date.today()
-        mine = researcher_keys(applicant)
         verdicts = eligible_programmes(applicant, on=when)
         if not any(v.eligible for v in verdicts):
             ineligible[a] = _no_programme(applicant, verdicts)
@@ -131,31 +131,27 @@ def score_call(
         estimates = scorer.best_totals(terms, positions, similarity)
         estimates[~scorer.open_to(terms, positions, settings.programme)] = -np.inf  # last, if at all
         best = best_positions(estimates, settings.candidates)  # ties by id: found is sorted
-        for i in best:
-            host_id = found[i]
-            if (applicant.id, host_id) in excluded:
-                left_out[a][EXCLUDED] += 1
-                continue
-            clash = conflict_between(mine, engine.conflict_keys(host_id))  # folded once, kept by the engine
-            if clash is not None:
-                left_out[a][clash[0]] += 1
-                continue
-            host = engine.hosts.side(host_id)
-            pair = scorer(host, float(similarity[i]))
-            if not pair.programmes or (settings.programme and settings.programme not in pair.programmes):
-                left_out[a]["no programme in common"] += 1
-                continue
-            if host.capacity <= 0:
-                left_out[a]["no places"] += 1
-                continue
+        scored = engine.score_candidates(
+            scorer,
+            researcher_keys(applicant),
+            found,
+            similarity,
+            best,
+            exclude=excluded.get(applicant.id, ()),
+            programme=settings.programme,
+            any_programme=True,
+        )
+        if scored.exclusions:
+            left_out[a] = Counter(e.reason for e in scored.exclusions)
+        for i, pair in scored.pairs:
             applicant_idx.append(a)
-            host_idx.append(host_index[host_id])
-            scores.append(min(1.0, max(0.0, pair.total)))
+            host_idx.append(host_index[found[i]])
             pairs.append(pair)
     if progress is not None:
         progress("scoring", len(applicants), len(applicants))
-    edges = Edges(np.array(applicant_idx, np.int64), np.array(host_idx, np.int64), np.array(scores, np.float64))
-    return CallScores(list(applicants), hosts, edges, pairs, dict(left_out), ineligible)
+    scores = np.clip(np.array([pair.total for pair in pairs], np.float64), 0.0, 1.0)
+    edges = Edges(np.array(applicant_idx, np.int64), np.array(host_idx, np.int64), scores)
+    return CallScores(list(applicants), hosts, edges, pairs, left_out, ineligible)
 
 
 def _no_programme(applicant: ResearcherProfile, verdicts: Sequence[Verdict]) -> str:

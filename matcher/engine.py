@@ -44,6 +44,7 @@ from matcher.multilingual import (
 from matcher.progress import Progress
 from matcher.ranking import (
     NO_PLACES,
+    NO_PROGRAMME,
     HostFilter,
     HostTerms,
     PairScore,
@@ -52,7 +53,6 @@ from matcher.ranking import (
     Weights,
     best_pairs,
     ordered,
-    score,
 )
 from matcher.similarity import DEFAULT_AGGREGATION, DEFAULT_TOP_K, Aggregation, aggregate, pad_runs
 from matcher.terms import QueryTerms, TermStats, researcher_text, terms
@@ -71,6 +71,16 @@ class MatchSettings:
     evidence: int = 3  # evidence pairs per match
     exact_limit: int = 50_000  # with filters, score every allowed host exactly up to this many documents
     languages_read: tuple[str, ...] = tuple(sorted(READ_BY_DEFAULT))  # what the encoder reads; texts in others noted
+
+
+@dataclass
+class Scored:
+    """One researcher's candidates scored (`Engine.score_candidates`): the pairs kept, each with its position
+    among the candidates, in the order scored; those left out, with why; how many fell below the minimum."""
+
+    pairs: list[tuple[int, PairScore]]
+    exclusions: list[Exclusion]
+    below: int = 0
 
 
 @dataclass(frozen=True)
@@ -370,38 +380,20 @@ class Engine:
         block, lengths, segments, crossed = self.similarity_block(queries, host_ids)
         similarity = self.weighted_similarity(block, lengths, text_weights)
 
-        mine = researcher_keys(researcher)
-        scored: list[tuple[int, PairScore]] = []
-        kept_totals: list[float] = []  # min-heap of the best `top` totals so far
-        exclusions: list[Exclusion] = []
-        below = 0
-        # Hosts in order of topic similarity: once even the best other components this researcher can get
-        # (`Scorer.best_total`) could not lift the next host into the top, no later host can either (exact
-        # pruning; the total is a weighted mean).
-        # (host_ids are sorted, so a stable sort breaks ties by id.)
-        for i in np.argsort(-similarity, kind="stable").tolist():
-            if len(kept_totals) == top and scorer.best_total(float(similarity[i])) < kept_totals[0]:
-                break
-            host_id = host_ids[i]
-            host = self.hosts.side(host_id)
-            found = conflict_between(mine, self.conflict_keys(host_id), excluded_hosts=exclude)
-            if found is None and enforce_capacity and host.capacity <= 0:
-                found = (NO_PLACES, f"{host.lab_name} has no places left")
-            if found is not None:
-                exclusions.append(Exclusion(id=host_id, reason=found[0], detail=found[1]))
-                continue
-            pair = scorer(host, float(similarity[i]))
-            if host_filter.programme and host_filter.programme not in pair.programmes:
-                continue  # the host takes part, but not for this researcher's stay (e.g. window)
-            if pair.total < min_score:
-                below += 1
-                continue
-            scored.append((i, pair))
-            if len(kept_totals) < top:
-                heapq.heappush(kept_totals, pair.total)
-            elif pair.total > kept_totals[0]:
-                heapq.heapreplace(kept_totals, pair.total)
-        best = ordered([(host_ids[i], pair.total) for i, pair in scored])[:top]
+        order = np.argsort(-similarity, kind="stable").tolist()  # host_ids are sorted: ties by id
+        scored = self.score_candidates(
+            scorer,
+            researcher_keys(researcher),
+            host_ids,
+            similarity,
+            order,
+            top=top,
+            min_score=min_score,
+            exclude=exclude,
+            enforce_capacity=enforce_capacity,
+            programme=host_filter.programme,
+        )
+        best = ordered([(host_ids[i], pair.total) for i, pair in scored.pairs])[:top]
         researcher_terms = self.terms.query(terms(researcher_text(researcher)))
         matches = [
             self._match(
@@ -414,14 +406,14 @@ class Engine:
                 segments[i],
                 researcher_terms,
             )
-            for i, pair in (scored[j] for j in best)
+            for i, pair in (scored.pairs[j] for j in best)
         ]
         return MatchResult(
             matches=tuple(matches),
             candidates=len(host_ids),
-            excluded=dict(Counter(e.reason for e in exclusions)),
-            exclusions=tuple(sorted(exclusions, key=lambda e: e.id)),
-            below_min_score=below,
+            excluded=dict(Counter(e.reason for e in scored.exclusions)),
+            exclusions=tuple(sorted(scored.exclusions, key=lambda e: e.id)),
+            below_min_score=scored.below,
             programmes=tuple(verdicts),
             notes=notes,
             languages=languages,
@@ -442,7 +434,6 @@ class Engine:
         """
         if host_id not in self.hosts:
             raise UnknownHost(host_id)
-        host = self.hosts.side(host_id)
         weights = weights or Weights()
         rows = self.index.host_rows(host_id)
         all_texts = [researcher_texts(r) for r in researchers]
@@ -454,16 +445,16 @@ class Engine:
         for researcher, texts in zip(researchers, all_texts, strict=True):
             sims, crossed = self.pair_similarities(vectors.part(start, start + len(texts)), rows)  # (m, L)
             start += len(texts)
-            found = conflict_between(researcher_keys(researcher), self.conflict_keys(host_id))
-            if found is not None:
-                exclusions.append(Exclusion(id=researcher.id, reason=found[0], detail=found[1]))
-                continue
             when = on or researcher.desired_start or dt.date.today()
-            similarity = float(self.weighted_similarity(sims[:, None, :], None, [t.weight for t in texts])[0])
-            verdicts = eligible_programmes(researcher, on=when)
-            side = ResearcherSide.of(researcher, stage=researcher.stage(on=when), verdicts=verdicts)
-            pair = score(side, host, similarity, weights)
-            scored.append((researcher.id, pair, researcher, sims, crossed, texts))
+            similarity = self.weighted_similarity(sims[:, None, :], None, [t.weight for t in texts])
+            side = ResearcherSide.of(
+                researcher, stage=researcher.stage(on=when), verdicts=eligible_programmes(researcher, on=when)
+            )
+            found = self.score_candidates(
+                Scorer(side, weights), researcher_keys(researcher), [host_id], similarity, [0], enforce_capacity=False
+            )
+            exclusions += [e.model_copy(update={"id": researcher.id}) for e in found.exclusions]
+            scored += [(researcher.id, pair, researcher, sims, crossed, texts) for _, pair in found.pairs]
         best = ordered([(rid, pair.total) for rid, pair, *_ in scored])[:top]
         candidates = []
         for j in best:
@@ -481,7 +472,7 @@ class Engine:
                     stage=researcher.stage(on=on or researcher.desired_start or dt.date.today()),
                     score=round(pair.total, 6),
                     similarity=round(pair.similarity, 6),
-                    components=pair.result_components(),
+                    components=pair.components,
                     eligible_programmes=pair.programmes,
                     evidence=tuple(evidence),
                     shared_terms=tuple(self.terms.shared(terms(researcher_text(researcher)), host_id)),
@@ -494,6 +485,57 @@ class Engine:
             excluded=dict(Counter(e.reason for e in exclusions)),
             exclusions=tuple(exclusions),
         )
+
+    def score_candidates(
+        self,
+        scorer: Scorer,
+        keys: Keys,
+        host_ids: Sequence[str],
+        similarity: np.ndarray,
+        order: Iterable[int],
+        *,
+        top: int | None = None,
+        min_score: float = -np.inf,
+        exclude: Collection[str] = (),
+        enforce_capacity: bool = True,
+        programme: str | None = None,
+        any_programme: bool = False,
+    ) -> Scored:
+        """Score one researcher's candidate hosts (`host_ids`, their topic `similarity`) in `order`, leaving out
+        (with the reason, in one place for a match, a call and a staff list): a conflict of interest or a host
+        in `exclude` (matcher.conflicts), a host with no places left (`enforce_capacity`), a host the pair
+        cannot join under `programme`, or under any programme (`any_programme`).
+
+        With `top`, `order` is by similarity descending, and scoring stops once even the best other
+        components this researcher can get (`Scorer.best_total`) could not lift the next host into the
+        best `top` totals: no later host can either (exact pruning; the total is a weighted mean).
+        """
+        scored = Scored([], [])
+        kept: list[float] = []  # min-heap of the best `top` totals so far
+        for i in order:
+            if top is not None and len(kept) == top and scorer.best_total(float(similarity[i])) < kept[0]:
+                break
+            host_id = host_ids[i]
+            host = self.hosts.side(host_id)
+            found = conflict_between(keys, self.conflict_keys(host_id), excluded_hosts=exclude)
+            pair = scorer(host, float(similarity[i]))  # cheap: a conflict is rare
+            if found is None and (
+                (programme and programme not in pair.programmes) or (any_programme and not pair.programmes)
+            ):
+                found = (NO_PROGRAMME, f"{host.lab_name} and the researcher have no programme in common")
+            elif found is None and enforce_capacity and host.capacity <= 0:
+                found = (NO_PLACES, f"{host.lab_name} has no places left")
+            if found is not None:
+                scored.exclusions.append(Exclusion(id=host_id, reason=found[0], detail=found[1]))
+            elif pair.total < min_score:
+                scored.below += 1
+            else:
+                scored.pairs.append((i, pair))
+                if top is not None and len(kept) < top:
+                    heapq.heappush(kept, pair.total)
+                elif top is not None and pair.total > kept[0]:
+                    heapq.heapreplace(kept, pair.total)
+        return scored
 
     def unread(self) -> Unread:
         """The indexed documents in languages no encoder reads (`languages_read`), by language, and how many
@@ -753,7 +795,7 @@ class Engine:
             prefecture=host.prefecture,
             score=round(pair.total, 6),
             similarity=round(pair.similarity, 6),
-            components=pair.result_components(),
+            components=pair.components,
             eligible_programmes=pair.programmes,
             evidence=tuple(evidence),
             shared_terms=tuple(self.terms.shared(researcher_terms, host_id)),
