@@ -7,7 +7,8 @@
       -> the `candidates` hosts of the best estimated totals per applicant among those it could go to (a
          programme in common, places left): `Scorer.best_totals`, the exact topic similarity, the other
          components as scored, keywords at most
-      -> the ranking module's components and eligibility for each pair -> conflicts removed
+      -> `Engine.score_candidates`, as a match: conflicts, pairs without a programme in common and full
+         hosts left out, the ranking module's components for the others
       -> shortlists, and one assignment for the call (matcher.assignment)
       -> a reason for everyone left without a host
 
@@ -104,7 +105,7 @@ def score_call(
     """
     hosts = [engine.hosts[h] for h in sorted(engine.hosts)]
     host_index = {h.id: i for i, h in enumerate(hosts)}
-    terms = HostTerms.of([h.id for h in hosts], (engine.hosts.side(h.id) for h in hosts))
+    terms = HostTerms([h.id for h in hosts], (engine.hosts.side(h.id) for h in hosts))
     texts = [researcher_texts(a) for a in applicants]
     vectors = engine.embedder.encode([t.text for ts in texts for t in ts], progress=progress)
     excluded: dict[str, set[str]] = defaultdict(set)
@@ -141,8 +142,8 @@ def score_call(
             programme=settings.programme,
             any_programme=True,
         )
-        if scored.exclusions:
-            left_out[a] = Counter(e.reason for e in scored.exclusions)
+        if scored.left_out:
+            left_out[a] = Counter(reason for _, reason, _ in scored.left_out)
         for i, pair in scored.pairs:
             applicant_idx.append(a)
             host_idx.append(host_index[found[i]])

@@ -149,8 +149,8 @@ def test_block_scoring_does_not_depend_on_the_block_size(call: Call) -> None:
     owners = np.repeat(np.arange(len(texts)), [len(ts) for ts in texts])
     weights = np.array([t.weight for ts in texts for t in ts], dtype=np.float32)
     host_ids = sorted(engine.hosts)
-    whole = engine.topic_similarities(queries, owners, weights, host_ids)
-    one_text_at_a_time = engine.topic_similarities(queries, owners, weights, host_ids, budget=1)
+    whole = [*engine.topic_similarity_blocks(queries, owners, weights, host_ids)][-1][0]
+    one_text_at_a_time = [*engine.topic_similarity_blocks(queries, owners, weights, host_ids, budget=1)][-1][0]
     assert max(len(ts) for ts in texts) > 1  # so some applicant's texts really are split
     np.testing.assert_allclose(one_text_at_a_time, whole, atol=1e-6)
     for a in (0, 3, 7):  # and each row is what a single match computes for that applicant

@@ -162,7 +162,7 @@ def test_the_estimates_follow_changes_to_the_labs(
     engine.upsert_hosts([make_host("h-b", description=topic, accepted_stages=["R4"])])
     terms = engine.host_terms()
     assert terms.ids == engine.index.host_order()
-    group, members = terms.groups[("accepted", "window", "programmes")]
+    group, members = terms.groups[("accepted", "programmes")]
     assert members[group[terms.ids.index("h-b")]].accepted == {CareerStage.R4}
     engine.remove_hosts(["h-a"])
     assert engine.host_terms().ids == ["h-b"]

@@ -572,7 +572,7 @@ def test_estimated_totals_bound_each_host_and_are_exact_without_keywords(
     (the one part they bound rather than compute); and which hosts a call could assign them to. Two
     researchers in turn over the same hosts."""
     drawn = sides_and_similarities(hosts)
-    table = HostTerms.of([host.id for host, _ in drawn], [host for host, _ in drawn])
+    table = HostTerms([host.id for host, _ in drawn], [host for host, _ in drawn])
     positions = np.arange(len(drawn))[::-1]  # any subset, in any order
     for side in sides:
         scorer = Scorer(side, Weights(topic=0.4, stage=0.15, tenure=0.15, field=0.2, practical=0.1))
@@ -595,21 +595,24 @@ def test_estimated_totals_bound_each_host_and_are_exact_without_keywords(
 def test_every_component_keeps_within_its_bounds(
     component: Component, hosts: list[DrawnHost], researcher: tuple[tuple[list[str], list[str]], set[str]]
 ) -> None:
-    """For every registered component and drawn pairs: 0 <= value <= bound for its group of hosts (what
-    candidate estimates read) <= best for any host (what pruning reads) <= 1. A component that lies about a
-    bound fails here, before matching could silently drop a host that belongs in the top."""
+    """For every registered component and drawn pairs: 0 <= value <= bound for any host and researcher equal
+    in what the component `reads` and `asks` (what candidate estimates read) <= best for any host (what
+    pruning reads) <= 1. A component that lies about a bound, or reads more than it declares, fails here,
+    before matching could silently drop a host that belongs in the top."""
     fields_, languages = researcher
     profile = drawn_researcher(fields_, 2018, 365, {"postdoc-standard", "summer"}, {"en"})
     profile = profile.model_copy(update={"languages": frozenset(languages)})
     side = ResearcherSide.of(profile, stage=profile.stage(), verdicts=eligible_programmes(profile))
     drawn = sides_and_similarities(hosts)
-    table = HostTerms.of([h.id for h, _ in drawn], [h for h, _ in drawn])
-    similarities = np.array([sim for _, sim in drawn])
-    bounds = component.bounds(side, table, np.arange(len(drawn)), similarities)
-    for (host, sim), bound in zip(drawn, bounds.tolist(), strict=True):
+    for host, sim in drawn:
         pair = Pair.of(side, host, sim)
         value = component.value(pair)
-        assert 0.0 <= value <= bound + 1e-12 <= component.best(side, sim) + 2e-12 <= 1.0 + 2e-12
+        # another host and another researcher, but equal in what the component reads and asks of them
+        someone = dataclasses.replace(RESEARCHER, **{name: getattr(side, name) for name in component.asks})
+        for other, _ in drawn:
+            alike = dataclasses.replace(other, **{name: getattr(host, name) for name in component.reads})
+            assert 0.0 <= value <= component.bound(Pair.of(someone, alike, sim)) + 1e-12
+        assert component.bound(pair) <= component.best(side, sim) + 1e-12 <= 1.0 + 1e-12
         assert component.reason(pair)
 
 
