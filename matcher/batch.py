@@ -7,7 +7,8 @@
       -> the `candidates` hosts of the best estimated totals per applicant among those it could go to (a
          programme in common, places left): `Scorer.best_totals`, the exact topic similarity, the other
          components as scored, keywords at most
-      -> the ranking module's components and eligibility for each pair -> conflicts removed
+      -> `Engine.score_candidates`, as a match: conflicts, pairs without a programme in common and full
+         hosts left out, the ranking module's components for the others
       -> shortlists, and one assignment for the call (matcher.assignment)
       -> a reason for everyone left without a host
 
@@ -26,7 +27,7 @@ from typing import Literal
 import numpy as np
 
 from matcher.assignment import Assignment, Edges, Unassigned, explain_unassigned, solve_flow, solve_stable
-from matcher.conflicts import EXCLUDED, conflict_between, institution_key, researcher_keys
+from matcher.conflicts import institution_key, researcher_keys
 from matcher.documents import QueryText, researcher_texts
 from matcher.engine import Engine
 from matcher.progress import Progress
@@ -104,16 +105,17 @@ def score_call(
     """
     hosts = [engine.hosts[h] for h in sorted(engine.hosts)]
     host_index = {h.id: i for i, h in enumerate(hosts)}
-    terms = HostTerms.of([h.id for h in hosts], (engine.hosts.side(h.id) for h in hosts))
+    terms = HostTerms([h.id for h in hosts], (engine.hosts.side(h.id) for h in hosts))
     texts = [researcher_texts(a) for a in applicants]
     vectors = engine.embedder.encode([t.text for ts in texts for t in ts], progress=progress)
-    excluded = set(exclusions)
+    excluded: dict[str, set[str]] = defaultdict(set)
+    for applicant_id, host_id in exclusions:
+        excluded[applicant_id].add(host_id)
 
     applicant_idx: list[int] = []
     host_idx: list[int] = []
-    scores: list[float] = []
     pairs: list[PairScore] = []
-    left_out: dict[int, Counter[str]] = defaultdict(Counter)
+    left_out: dict[int, Counter[str]] = {}
     ineligible: dict[int, str] = {}
     topics = _topics(engine, vectors, texts, hosts, settings)
     for a, (applicant, (found, similarity, positions)) in enumerate(zip(applicants, topics, strict=True)):
@@ -122,7 +124,6 @@ def score_call(
         if not found:
             continue
         when = on or applicant.desired_start or dt.date.today()
-        mine = researcher_keys(applicant)
         verdicts = eligible_programmes(applicant, on=when)
         if not any(v.eligible for v in verdicts):
             ineligible[a] = _no_programme(applicant, verdicts)
@@ -131,31 +132,27 @@ def score_call(
         estimates = scorer.best_totals(terms, positions, similarity)
         estimates[~scorer.open_to(terms, positions, settings.programme)] = -np.inf  # last, if at all
         best = best_positions(estimates, settings.candidates)  # ties by id: found is sorted
-        for i in best:
-            host_id = found[i]
-            if (applicant.id, host_id) in excluded:
-                left_out[a][EXCLUDED] += 1
-                continue
-            clash = conflict_between(mine, engine.conflict_keys(host_id))  # folded once, kept by the engine
-            if clash is not None:
-                left_out[a][clash[0]] += 1
-                continue
-            host = engine.hosts.side(host_id)
-            pair = scorer(host, float(similarity[i]))
-            if not pair.programmes or (settings.programme and settings.programme not in pair.programmes):
-                left_out[a]["no programme in common"] += 1
-                continue
-            if host.capacity <= 0:
-                left_out[a]["no places"] += 1
-                continue
+        scored = engine.score_candidates(
+            scorer,
+            researcher_keys(applicant),
+            found,
+            similarity,
+            best,
+            exclude=excluded.get(applicant.id, ()),
+            programme=settings.programme,
+            any_programme=True,
+        )
+        if scored.left_out:
+            left_out[a] = Counter(reason for _, reason, _ in scored.left_out)
+        for i, pair in scored.pairs:
             applicant_idx.append(a)
-            host_idx.append(host_index[host_id])
-            scores.append(min(1.0, max(0.0, pair.total)))
+            host_idx.append(host_index[found[i]])
             pairs.append(pair)
     if progress is not None:
         progress("scoring", len(applicants), len(applicants))
-    edges = Edges(np.array(applicant_idx, np.int64), np.array(host_idx, np.int64), np.array(scores, np.float64))
-    return CallScores(list(applicants), hosts, edges, pairs, dict(left_out), ineligible)
+    scores = np.clip(np.array([pair.total for pair in pairs], np.float64), 0.0, 1.0)
+    edges = Edges(np.array(applicant_idx, np.int64), np.array(host_idx, np.int64), scores)
+    return CallScores(list(applicants), hosts, edges, pairs, left_out, ineligible)
 
 
 def _no_programme(applicant: ResearcherProfile, verdicts: Sequence[Verdict]) -> str:

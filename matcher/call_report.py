@@ -32,11 +32,10 @@ import numpy as np
 from matcher.batch import CallResult, CallSettings, shortlists
 from matcher.files import atomic_write
 from matcher.progress import Progress
-from matcher.ranking import PairScore
+from matcher.ranking import COMPONENT_NAMES, PairScore
 from models.profiles import HostLab
 from models.taxonomy import broad_section_label
 
-COMPONENTS = ("topic", "stage", "tenure", "field", "practical")
 OUTPUT_FILES = ("assignments.csv", "shortlists.csv", "report.json", "report.html")
 HOST_COLUMNS = ("host_id", "lab_name", "pi_name", "institution")
 UNSPECIFIED = "unspecified"
@@ -90,13 +89,22 @@ def _host_names(host: HostLab) -> list[str]:
 
 def _component_values(pair: PairScore) -> list[str]:
     values = {c.name: c.value for c in pair.components}
-    return [f"{values[name]:.4f}" for name in COMPONENTS]
+    return [f"{values[name]:.4f}" for name in COMPONENT_NAMES]
 
 
 def _write_assignments(result: CallResult, handle: TextIO) -> None:
     writer = csv.writer(handle)
     writer.writerow(
-        ["applicant_id", "applicant_name", *HOST_COLUMNS, "score", "similarity", *COMPONENTS, "programmes", "reason"]
+        [
+            "applicant_id",
+            "applicant_name",
+            *HOST_COLUMNS,
+            "score",
+            "similarity",
+            *COMPONENT_NAMES,
+            "programmes",
+            "reason",
+        ]
     )
     applicants, hosts = result.scores.applicants, result.scores.hosts
     for a, h, pair in sorted(result.assigned(), key=lambda t: (applicants[t[0]].id, hosts[t[1]].id)):
@@ -104,7 +112,7 @@ def _write_assignments(result: CallResult, handle: TextIO) -> None:
         writer.writerow(
             [applicants[a].id, applicants[a].name, *_host_names(hosts[h]), *values, ";".join(pair.programmes), ""]
         )
-    blank = [""] * (len(HOST_COLUMNS) + 2 + len(COMPONENTS) + 1)
+    blank = [""] * (len(HOST_COLUMNS) + 2 + len(COMPONENT_NAMES) + 1)
     for a in sorted(result.unassigned, key=lambda a: applicants[a].id):
         reason = result.unassigned[a]
         writer.writerow([applicants[a].id, applicants[a].name, *blank, f"{reason.kind}: {reason.detail}"])
@@ -113,7 +121,7 @@ def _write_assignments(result: CallResult, handle: TextIO) -> None:
 def _write_shortlists(result: CallResult, length: int, handle: TextIO) -> None:
     writer = csv.writer(handle)
     writer.writerow(
-        ["applicant_id", "applicant_name", "rank", *HOST_COLUMNS, "score", *COMPONENTS, "programmes", "reasons"]
+        ["applicant_id", "applicant_name", "rank", *HOST_COLUMNS, "score", *COMPONENT_NAMES, "programmes", "reasons"]
     )
     scores = result.scores
     lists = shortlists(scores, length)

@@ -466,10 +466,3 @@ def conflict_between(researcher: Keys, host: Keys, *, excluded_hosts: Collection
     if any(key in researcher.coauthors for key in host.name_keys):
         return CO_AUTHORSHIP, _coauthored(host.name, host.name_keys, researcher.coauthors, researcher.name)
     return None
-
-
-def conflict(
-    researcher: ResearcherProfile, host: HostLab, *, excluded_hosts: Collection[str] = ()
-) -> tuple[str, str] | None:
-    """(kind, detail) of the first conflict found, or None."""
-    return conflict_between(researcher_keys(researcher), host_keys(host), excluded_hosts=excluded_hosts)

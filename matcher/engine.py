@@ -1,11 +1,15 @@
 """The engine: the one place where the embedder, the index and the host records meet.
 
-    researcher -> query texts -> embed (cached) -> FAISS top documents per text, and the hosts with the
-      nearest mean vectors -> candidate hosts -> exact similarity to every document of each candidate
-      -> aggregate per host -> weight the texts -> order -> evidence
+    researcher -> eligibility (a requested programme it cannot use: stop, saying why) -> query texts
+      -> embed (cached) -> candidates: the owners of the `pool` nearest documents per text, and the
+         `host_pool` hosts of the best estimated totals among the `mean_pool` nearest host means
+      -> exact similarity to every document of each candidate -> aggregate per host -> weight the texts
+      -> `score_candidates` (conflicts, programme and places refused; the components scored; exact pruning)
+      -> order -> evidence and shared terms for the ones shown
 
-Everything heavy is injected: any `Embedder`, a `HostIndex`, and the host records. Scoring and ordering are
-the pure functions of `matcher.similarity` and `matcher.ranking`.
+`score_candidates` is the one step a match, a staff list (`rank_researchers`) and a call
+(`matcher.batch.score_call`) share. Everything heavy is injected: any `Embedder`, a `HostIndex`, and the
+host records. Scoring and ordering are the pure functions of `matcher.similarity` and `matcher.ranking`.
 
 With a multilingual side (`matcher.multilingual.Multilingual`: its encoder, every document's vector in its
 space, a calibration), the pairs in which a text is in a language the default encoder does not read are
@@ -44,6 +48,7 @@ from matcher.multilingual import (
 from matcher.progress import Progress
 from matcher.ranking import (
     NO_PLACES,
+    NO_PROGRAMME,
     HostFilter,
     HostTerms,
     PairScore,
@@ -52,7 +57,6 @@ from matcher.ranking import (
     Weights,
     best_pairs,
     ordered,
-    score,
 )
 from matcher.similarity import DEFAULT_AGGREGATION, DEFAULT_TOP_K, Aggregation, aggregate, pad_runs
 from matcher.terms import QueryTerms, TermStats, researcher_text, terms
@@ -71,6 +75,21 @@ class MatchSettings:
     evidence: int = 3  # evidence pairs per match
     exact_limit: int = 50_000  # with filters, score every allowed host exactly up to this many documents
     languages_read: tuple[str, ...] = tuple(sorted(READ_BY_DEFAULT))  # what the encoder reads; texts in others noted
+
+
+@dataclass
+class Scored:
+    """One researcher's candidates scored (`Engine.score_candidates`): the pairs kept, each with its position
+    among the candidates, in the order scored; those left out, as (position, reason, detail); how many fell
+    below the minimum."""
+
+    pairs: list[tuple[int, PairScore]]
+    left_out: list[tuple[int, str, str]]
+    below: int = 0
+
+    def exclusions(self, ids: Sequence[str]) -> list[Exclusion]:
+        """Those left out as results show them, under these ids (of the candidates, by position)."""
+        return [Exclusion(id=ids[i], reason=reason, detail=detail) for i, reason, detail in self.left_out]
 
 
 @dataclass(frozen=True)
@@ -370,42 +389,24 @@ class Engine:
         block, lengths, segments, crossed = self.similarity_block(queries, host_ids)
         similarity = self.weighted_similarity(block, lengths, text_weights)
 
-        mine = researcher_keys(researcher)
-        scored: list[tuple[int, PairScore]] = []
-        kept_totals: list[float] = []  # min-heap of the best `top` totals so far
-        exclusions: list[Exclusion] = []
-        below = 0
-        # Hosts in order of topic similarity: once even the best other components this researcher can get
-        # (`Scorer.best_total`) could not lift the next host into the top, no later host can either (exact
-        # pruning; the total is a weighted mean).
-        # (host_ids are sorted, so a stable sort breaks ties by id.)
-        for i in np.argsort(-similarity, kind="stable").tolist():
-            if len(kept_totals) == top and scorer.best_total(float(similarity[i])) < kept_totals[0]:
-                break
-            host_id = host_ids[i]
-            host = self.hosts.side(host_id)
-            found = conflict_between(mine, self.conflict_keys(host_id), excluded_hosts=exclude)
-            if found is None and enforce_capacity and host.capacity <= 0:
-                found = (NO_PLACES, f"{host.lab_name} has no places left")
-            if found is not None:
-                exclusions.append(Exclusion(id=host_id, reason=found[0], detail=found[1]))
-                continue
-            pair = scorer(host, float(similarity[i]))
-            if host_filter.programme and host_filter.programme not in pair.programmes:
-                continue  # the host takes part, but not for this researcher's stay (e.g. window)
-            if pair.total < min_score:
-                below += 1
-                continue
-            scored.append((i, pair))
-            if len(kept_totals) < top:
-                heapq.heappush(kept_totals, pair.total)
-            elif pair.total > kept_totals[0]:
-                heapq.heapreplace(kept_totals, pair.total)
-        best = ordered([(host_ids[i], pair.total) for i, pair in scored])[:top]
+        order = np.argsort(-similarity, kind="stable").tolist()  # host_ids are sorted: ties by id
+        scored = self.score_candidates(
+            scorer,
+            researcher_keys(researcher),
+            host_ids,
+            similarity,
+            order,
+            top=top,
+            min_score=min_score,
+            exclude=exclude,
+            enforce_capacity=enforce_capacity,
+            programme=host_filter.programme,
+        )
+        best = ordered([(host_ids[i], pair.total) for i, pair in scored.pairs])[:top]
+        exclusions = scored.exclusions(host_ids)
         researcher_terms = self.terms.query(terms(researcher_text(researcher)))
         matches = [
             self._match(
-                host_ids[i],
                 pair,
                 texts,
                 block[:, i, :],
@@ -414,14 +415,14 @@ class Engine:
                 segments[i],
                 researcher_terms,
             )
-            for i, pair in (scored[j] for j in best)
+            for i, pair in (scored.pairs[j] for j in best)
         ]
         return MatchResult(
             matches=tuple(matches),
             candidates=len(host_ids),
             excluded=dict(Counter(e.reason for e in exclusions)),
             exclusions=tuple(sorted(exclusions, key=lambda e: e.id)),
-            below_min_score=below,
+            below_min_score=scored.below,
             programmes=tuple(verdicts),
             notes=notes,
             languages=languages,
@@ -442,7 +443,6 @@ class Engine:
         """
         if host_id not in self.hosts:
             raise UnknownHost(host_id)
-        host = self.hosts.side(host_id)
         weights = weights or Weights()
         rows = self.index.host_rows(host_id)
         all_texts = [researcher_texts(r) for r in researchers]
@@ -454,36 +454,32 @@ class Engine:
         for researcher, texts in zip(researchers, all_texts, strict=True):
             sims, crossed = self.pair_similarities(vectors.part(start, start + len(texts)), rows)  # (m, L)
             start += len(texts)
-            found = conflict_between(researcher_keys(researcher), self.conflict_keys(host_id))
-            if found is not None:
-                exclusions.append(Exclusion(id=researcher.id, reason=found[0], detail=found[1]))
-                continue
             when = on or researcher.desired_start or dt.date.today()
-            similarity = float(self.weighted_similarity(sims[:, None, :], None, [t.weight for t in texts])[0])
-            verdicts = eligible_programmes(researcher, on=when)
-            side = ResearcherSide.of(researcher, stage=researcher.stage(on=when), verdicts=verdicts)
-            pair = score(side, host, similarity, weights)
-            scored.append((researcher.id, pair, researcher, sims, crossed, texts))
+            similarity = self.weighted_similarity(sims[:, None, :], None, [t.weight for t in texts])
+            side = ResearcherSide.of(
+                researcher, stage=researcher.stage(on=when), verdicts=eligible_programmes(researcher, on=when)
+            )
+            found = self.score_candidates(
+                Scorer(side, weights), researcher_keys(researcher), [host_id], similarity, [0], enforce_capacity=False
+            )
+            exclusions += found.exclusions([researcher.id])
+            scored += [(researcher.id, pair, researcher, sims, crossed, texts) for _, pair in found.pairs]
         best = ordered([(rid, pair.total) for rid, pair, *_ in scored])[:top]
         candidates = []
         for j in best:
             _, pair, researcher, sims, crossed, texts = scored[j]
-            evidence = [
-                self._evidence(texts[q].key, texts[q].title, rows[d], sim, multilingual=bool(crossed[q, d]))
-                for q, d, sim in best_pairs(sims, sims.shape[1], n=self.settings.evidence)
-            ]
             candidates.append(
                 Candidate(
                     researcher_id=researcher.id,
                     name=researcher.name,
                     institution=researcher.institution,
                     country=researcher.country,
-                    stage=researcher.stage(on=on or researcher.desired_start or dt.date.today()),
+                    stage=pair.pair.researcher.stage,
                     score=round(pair.total, 6),
                     similarity=round(pair.similarity, 6),
-                    components=pair.result_components(),
+                    components=pair.components,
                     eligible_programmes=pair.programmes,
-                    evidence=tuple(evidence),
+                    evidence=self._evidence(texts, sims, crossed, sims.shape[1], rows),
                     shared_terms=tuple(self.terms.shared(terms(researcher_text(researcher)), host_id)),
                 )
             )
@@ -494,6 +490,58 @@ class Engine:
             excluded=dict(Counter(e.reason for e in exclusions)),
             exclusions=tuple(exclusions),
         )
+
+    def score_candidates(
+        self,
+        scorer: Scorer,
+        keys: Keys,
+        host_ids: Sequence[str],
+        similarity: np.ndarray,
+        order: Iterable[int],
+        *,
+        top: int | None = None,
+        min_score: float = -np.inf,
+        exclude: Collection[str] = (),
+        enforce_capacity: bool = True,
+        programme: str | None = None,
+        any_programme: bool = False,
+    ) -> Scored:
+        """Score one researcher's candidate hosts (`host_ids`, their topic `similarity`) in `order`, leaving out
+        (with the reason, in one place for a match, a call and a staff list): a conflict of interest or a host
+        in `exclude` (matcher.conflicts), then a host the pair cannot join under `programme`, or under any
+        programme (`any_programme`), then a host with no places left (`enforce_capacity`).
+
+        With `top`, `order` is by similarity descending, and scoring stops once even the best other
+        components this researcher can get (`Scorer.best_total`) could not lift the next host into the
+        best `top` totals: no later host can either (exact pruning; the total is a weighted mean).
+        """
+        scored = Scored([], [])
+        kept: list[float] = []  # min-heap of the best `top` totals so far
+        ceiling = scorer.best_total(np.asarray(similarity, dtype=np.float64)).tolist()
+        for i in order:
+            if top is not None and len(kept) == top and ceiling[i] < kept[0]:
+                break
+            host_id = host_ids[i]
+            host = self.hosts.side(host_id)
+            found = conflict_between(keys, self.conflict_keys(host_id), excluded_hosts=exclude)
+            pair = scorer(host, float(similarity[i]))  # cheap: a conflict is rare
+            if found is None and (
+                (programme and programme not in pair.programmes) or (any_programme and not pair.programmes)
+            ):
+                found = (NO_PROGRAMME, f"{host.lab_name} and the researcher have no programme in common")
+            elif found is None and enforce_capacity and host.capacity <= 0:
+                found = (NO_PLACES, f"{host.lab_name} has no places left")
+            if found is not None:
+                scored.left_out.append((i, *found))
+            elif pair.total < min_score:
+                scored.below += 1
+            else:
+                scored.pairs.append((i, pair))
+                if top is not None and len(kept) < top:
+                    heapq.heappush(kept, pair.total)
+                elif top is not None and pair.total > kept[0]:
+                    heapq.heapreplace(kept, pair.total)
+        return scored
 
     def unread(self) -> Unread:
         """The indexed documents in languages no encoder reads (`languages_read`), by language, and how many
@@ -648,7 +696,7 @@ class Engine:
         """The hosts' terms as arrays, in the index's host order; built again after any change."""
         order = self.index.host_order()
         if self._host_terms is None or self._host_terms.ids is not order:
-            self._host_terms = HostTerms.of(order, (self.hosts.side(h) for h in order))
+            self._host_terms = HostTerms(order, (self.hosts.side(h) for h in order))
         return self._host_terms
 
     def topic_similarity(
@@ -658,10 +706,12 @@ class Engine:
         block, lengths, _, _ = self.similarity_block(queries, host_ids)
         return self.weighted_similarity(block, lengths, weights)
 
-    def topic_similarities(
+    def topic_similarity_blocks(
         self, queries: np.ndarray, owners: np.ndarray, weights: np.ndarray, host_ids: list[str], *, budget: int = 2**26
-    ) -> np.ndarray:
-        """Topic similarity of many researchers to each of `host_ids` at once: (researchers, H).
+    ) -> Iterator[tuple[np.ndarray, int]]:
+        """Topic similarity of many researchers to each of `host_ids`, (researchers, H), a block of texts at a
+        time, for a caller that goes on with each researcher as soon as its row is complete (a call scores
+        applicants and reports progress while the rest are summed).
 
         Args:
             queries: (t, dim) every researcher's texts, one researcher after another.
@@ -670,22 +720,10 @@ class Engine:
             host_ids: the hosts to score exactly.
             budget: bytes of padded similarities held at once; texts are taken in blocks that fit.
 
-        The same aggregation and weighting as a match (`weighted_similarity`), a block of texts at a time
-        against the hosts' documents gathered once (up to `MatchSettings.exact_limit` of them: 77 MB at 50,000).
-        """
-        result = np.zeros((0, len(host_ids)), dtype=np.float32)
-        for filled, _ in self.topic_similarity_blocks(queries, owners, weights, host_ids, budget=budget):
-            result = filled  # the same array each time, complete after the last block
-        return result
-
-    def topic_similarity_blocks(
-        self, queries: np.ndarray, owners: np.ndarray, weights: np.ndarray, host_ids: list[str], *, budget: int = 2**26
-    ) -> Iterator[tuple[np.ndarray, int]]:
-        """`topic_similarities` a block of texts at a time, for a caller that goes on with each researcher as
-        soon as its row is complete (a call scores applicants and reports progress while the rest are summed).
-
-        Arguments as for `topic_similarities`. Yields, after each block and at least once: the (researchers, H)
-        array, the same one each time and filled as it goes, and how many researchers it holds complete:
+        The same aggregation and weighting as a match (`weighted_similarity`), against the hosts' documents
+        gathered once (up to `MatchSettings.exact_limit` of them: 77 MB at 50,000). Yields, after each block
+        and at least once: the (researchers, H) array, the same one each time and filled as it goes, and how
+        many researchers it holds complete:
         those before the researcher of the next text (owners never decrease), all of them after the last
         block. A complete row never changes again.
         """
@@ -731,7 +769,6 @@ class Engine:
 
     def _match(
         self,
-        host_id: str,
         pair: PairScore,
         texts: list[QueryText],
         sims: np.ndarray,
@@ -741,10 +778,6 @@ class Engine:
         researcher_terms: QueryTerms,
     ) -> Match:
         host = pair.host
-        evidence = [
-            self._evidence(texts[q].key, texts[q].title, rows[d], sim, multilingual=bool(crossed[q, d]))
-            for q, d, sim in best_pairs(sims, length, n=self.settings.evidence)
-        ]
         return Match(
             host_id=host.id,
             lab_name=host.lab_name,
@@ -753,21 +786,26 @@ class Engine:
             prefecture=host.prefecture,
             score=round(pair.total, 6),
             similarity=round(pair.similarity, 6),
-            components=pair.result_components(),
+            components=pair.components,
             eligible_programmes=pair.programmes,
-            evidence=tuple(evidence),
-            shared_terms=tuple(self.terms.shared(researcher_terms, host_id)),
+            evidence=self._evidence(texts, sims, crossed, length, rows),
+            shared_terms=tuple(self.terms.shared(researcher_terms, host.id)),
         )
 
-    def _evidence(self, text_key: str, text_title: str, row: int, sim: float, *, multilingual: bool) -> Evidence:
-        meta = self.index.meta(int(row))
-        return Evidence(
-            researcher_text=text_key,
-            researcher_title=text_title,
-            host_document=meta.key,
-            document_title=meta.title,
-            similarity=round(sim, 4),
-            encoder="multilingual" if multilingual else "default",
+    def _evidence(
+        self, texts: list[QueryText], sims: np.ndarray, crossed: np.ndarray, length: int, rows: np.ndarray
+    ) -> tuple[Evidence, ...]:
+        """The closest (text, document) pairs of one host's (m, L) similarities, best first."""
+        return tuple(
+            Evidence(
+                researcher_text=texts[q].key,
+                researcher_title=texts[q].title,
+                host_document=self.index.meta(int(rows[d])).key,
+                document_title=self.index.meta(int(rows[d])).title,
+                similarity=round(sim, 4),
+                encoder="multilingual" if crossed[q, d] else "default",
+            )
+            for q, d, sim in best_pairs(sims, length, n=self.settings.evidence)
         )
 
 

@@ -1,43 +1,31 @@
 """Ranking that knows the fellowship. Pure functions over numbers and domain objects.
 
-Every score component is in [0, 1] and comes with a reason a person can read:
-
-- topic: the researcher's texts against the lab's documents (matcher.similarity), calibrated by a fixed
-  logistic curve (`calibrate_topic`). The curve is the same for every query and every run, never
-  normalised per query or per batch, so a 0.8 means the same thing today and next year.
-- stage: the researcher's career stage (R1–R4) against the stages the lab accepts, and whether the
-  programmes they could use are meant for that stage.
-- tenure: the length of stay wanted against the lab's hosting window and the programmes' ranges. It falls
-  off smoothly (Gaussian in the log of the ratio) with the size of the mismatch; there is no cliff.
-- field: shared KAKENHI sections (medium 1.0, broad 0.5) and shared keywords.
-- practical: a shared working language, and places left.
-
-The total is the weighted mean of the components (`Weights`, documented defaults). Soft preferences only
-lower it. Hard constraints remove a host instead: the requested programme (researcher not eligible, or the
-host not in it), no places left, and conflicts of interest (matcher.conflicts). Order is by total
-descending, ties by host id.
+A pair's score has components (`COMPONENTS`: topic, stage, tenure, field, practical), each one class below
+with its value in [0, 1], the reason a person reads, and its upper bounds. The total is the weighted mean
+of the values (`Weights`). Soft preferences only lower it. Hard constraints remove a host instead: the
+requested programme (researcher not eligible, or the host not in it), no places left (`NO_PLACES`), and
+conflicts of interest (matcher.conflicts). Order is by total descending, ties by host id.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import unicodedata
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, fields
-from functools import cache, cached_property, lru_cache
-from typing import Any, TypeVar, cast
+from functools import lru_cache
+from typing import Any, ClassVar
 
 import numpy as np
 
+from models import results
 from models.durations import format_days
 from models.eligibility import Verdict
 from models.profiles import HostLab, ResearcherProfile
 from models.programmes import programmes
 from models.regions import REGIONS, region_of
-from models.results import Component
 from models.stages import CareerStage
-from models.taxonomy import broad_sections_of, medium_sections_in, normalise_section
+from models.taxonomy import medium_sections_in, normalise_section
 
 TOPIC_MIDPOINT = 0.35
 """Cosine similarity that maps to topic 0.5. Chosen for all-MiniLM-L6-v2 on abstracts: unrelated
@@ -48,244 +36,7 @@ TENURE_TOLERANCE = 0.35
 """Log-ratio at which tenure fit has fallen to 1/e: a stay 42% longer (or 30% shorter) than allowed."""
 
 
-@dataclass(frozen=True)
-class Weights:
-    """Weights of the components in the total (normalised by their sum). Defaults: topic fit matters most;
-    stage and tenure decide between labs of similar fit; fields and practicalities break near-ties."""
-
-    topic: float = 0.55
-    stage: float = 0.15
-    tenure: float = 0.15
-    field: float = 0.10
-    practical: float = 0.05
-
-    @cached_property
-    def shares(self) -> tuple[float, ...]:
-        """Each component's weight over the sum of the weights, in field (`COMPONENTS`) order."""
-        values = [getattr(self, f.name) for f in fields(self)]
-        return tuple(v / sum(values) for v in values)
-
-    def __post_init__(self) -> None:
-        values = [getattr(self, f.name) for f in fields(self)]
-        if any(not math.isfinite(v) or v < 0 for v in values):
-            raise ValueError(f"weights must be finite and non-negative, got {self}")
-        if sum(values) <= 0:
-            raise ValueError("at least one weight must be positive")
-
-    @classmethod
-    def parse(cls, text: str) -> Weights:
-        """From "topic=0.6,stage=0.1"; unnamed components keep their defaults."""
-        known = {f.name for f in fields(cls)}
-        values: dict[str, float] = {}
-        for part in filter(None, (p.strip() for p in text.split(","))):
-            name, _, number = part.partition("=")
-            if name.strip() not in known:
-                raise ValueError(f"unknown weight {name.strip()!r}; known: {', '.join(sorted(known))}")
-            try:
-                values[name.strip()] = float(number)
-            except ValueError:
-                raise ValueError(f"weight {name.strip()!r} must be a number, got {number!r}") from None
-        return cls(**values)
-
-
-# -- components -----------------------------------------------------------------------------------------
-# Each component has a value function, the hot path (hundreds of pairs per match, ~250,000 per call), and a
-# `*_component` that adds the reason a person reads, written only for the pairs that are shown.
-
-
-def calibrate_topic(similarity: float) -> float:
-    """Fixed logistic map from cosine similarity to [0, 1] (see TOPIC_MIDPOINT, TOPIC_SCALE)."""
-    return 1.0 / (1.0 + math.exp(-(similarity - TOPIC_MIDPOINT) / TOPIC_SCALE))
-
-
-def calibrate_topics(similarities: np.ndarray) -> np.ndarray:
-    """`calibrate_topic` of many similarities at once."""
-    result: np.ndarray = 1.0 / (1.0 + np.exp(-(np.asarray(similarities, np.float64) - TOPIC_MIDPOINT) / TOPIC_SCALE))
-    return result
-
-
-def topic_component(similarity: float) -> tuple[float, str]:
-    value = calibrate_topic(similarity)
-    strength = "strong" if value >= 0.8 else "good" if value >= 0.5 else "partial" if value >= 0.2 else "weak"
-    return value, f"{strength} topic fit (similarity {similarity:.2f})"
-
-
-_STAGE_INDEX = {stage: i for i, stage in enumerate(CareerStage)}
-_STAGE_FIT = (1.0, 0.4, 0.1, 0.0)  # by distance in stages from the nearest accepted one
-_OFF_PROGRAMME = 0.75  # factor when the shared programmes are meant for other stages
-
-
-def stage_distance(stage: CareerStage, accepted: Collection[CareerStage]) -> int:
-    return min(abs(_STAGE_INDEX[stage] - _STAGE_INDEX[s]) for s in accepted)
-
-
-def stage_value(
-    stage: CareerStage, accepted: Collection[CareerStage], programme_stages: Collection[CareerStage] | None
-) -> float:
-    """How well a career stage fits the lab (and the programmes the pair could use).
-
-    Args:
-        stage: the researcher's stage.
-        accepted: stages the lab accepts (non-empty).
-        programme_stages: stages the shared programmes are meant for; None when no programme is shared.
-    """
-    value = _STAGE_FIT[stage_distance(stage, accepted)]
-    return value * _OFF_PROGRAMME if programme_stages is not None and stage not in programme_stages else value
-
-
-def stage_component(
-    stage: CareerStage, accepted: Collection[CareerStage], programme_stages: Collection[CareerStage] | None
-) -> tuple[float, str]:
-    """`stage_value` and its reason."""
-    distance = stage_distance(stage, accepted)
-    accepted_text = ", ".join(sorted(accepted))
-    if distance == 0:
-        reason = f"{stage} is a stage the lab accepts ({accepted_text})"
-    else:
-        reason = f"{stage} is {distance} stage(s) from what the lab accepts ({accepted_text})"
-    if programme_stages is not None and stage not in programme_stages:
-        reason += f"; the shared programmes are meant for {', '.join(sorted(programme_stages))}"
-    return stage_value(stage, accepted, programme_stages), reason
-
-
-def tenure_fit(desired: int, low: int, high: int) -> float:
-    """1 inside [low, high]; outside, exp(-(log-ratio to the nearest bound / tolerance)^2)."""
-    if low <= desired <= high:
-        return 1.0
-    bound = low if desired < low else high
-    return math.exp(-((math.log(desired / bound) / TENURE_TOLERANCE) ** 2))
-
-
-def tenure_value(desired: int, window: tuple[int, int], programme_ranges: Sequence[tuple[int, int]]) -> float:
-    """Fit of the wanted stay to the lab's window, times the best fit to a programme range (if any)."""
-    value = tenure_fit(desired, *window)
-    if programme_ranges:
-        value *= max(tenure_fit(desired, low, high) for low, high in programme_ranges)
-    return value
-
-
-def tenure_component(
-    desired: int, window: tuple[int, int], programme_ranges: Sequence[tuple[int, int]]
-) -> tuple[float, str]:
-    """`tenure_value` and its reason."""
-    low, high = window
-    stay, span = format_days(desired), f"{format_days(low)} to {format_days(high)}"
-    if low <= desired <= high:
-        reason = f"{stay} is within the lab's hosting window ({span})"
-    else:
-        reason = f"{stay} is {'shorter' if desired < low else 'longer'} than the lab's hosting window ({span})"
-    if programme_ranges and not any(lo <= desired <= hi for lo, hi in programme_ranges):
-        reason += "; outside every shared programme's tenure range"
-    return tenure_value(desired, window, programme_ranges), reason
-
-
-def keyword_phrases(keywords: Iterable[str]) -> frozenset[str]:
-    """Keywords as compared: NFKC (half-width katakana and full-width letters as usually written),
-    case-folded, inner whitespace collapsed. A phrase is shared when it equals, contains or is contained in
-    one of the other side's, in any script ("地震" in "地震学" as "ice" in "ice cores"); across languages
-    through the keywords a profile gives in both ("slow slip" and "スロースリップ": either is shared)."""
-    return frozenset(" ".join(unicodedata.normalize("NFKC", k).casefold().split()) for k in keywords)
-
-
-def _keyword_shared(phrase: str, theirs: Iterable[str]) -> bool:
-    """Whether a phrase equals, contains or is contained in one of theirs."""
-    return any(phrase in t or t in phrase for t in theirs)
-
-
-def shared_keywords(mine: Iterable[str], theirs: Collection[str]) -> list[str]:
-    """My phrases that equal, contain or are contained in one of theirs, sorted."""
-    return sorted(k for k in mine if _keyword_shared(k, theirs))
-
-
-_SECTION_SHARE = 0.7  # of the field component; shared keywords the rest
-_LANGUAGE_SHARE = 0.7  # of the practical component; places left the rest
-
-
-def field_value(
-    sections: Collection[str],
-    broad: Collection[str],
-    phrases: Collection[str],
-    host_sections: Iterable[str],
-    host_broad: Iterable[str],
-    host_phrases: Collection[str],
-) -> float:
-    """Shared KAKENHI sections (medium 1, broad only 0.5) at 70%, shared keywords (two or more: 1) at 30%.
-
-    A researcher who gave no fields gets a neutral 0.5 for every lab, which leaves the order unchanged.
-    Sections are medium codes, broad are their letters, phrases come from `keyword_phrases`.
-    """
-    if not sections and not phrases:
-        return 0.5
-    if any(s in sections for s in host_sections):
-        section = 1.0
-    elif any(b in broad for b in host_broad):
-        section = 0.5
-    else:
-        section = 0.0
-    keywords = sum(1 for k in phrases if _keyword_shared(k, host_phrases))
-    return _SECTION_SHARE * section + (1 - _SECTION_SHARE) * min(1.0, keywords / 2)
-
-
-def field_component(
-    researcher_sections: Sequence[str],
-    researcher_keywords: Sequence[str],
-    host_sections: Sequence[str],
-    host_keywords: Sequence[str],
-) -> tuple[float, str]:
-    """`field_value` of the researcher's and the lab's fields, and its reason."""
-    mine, theirs = keyword_phrases(researcher_keywords), keyword_phrases(host_keywords)
-    r_broad = {b for s in researcher_sections for b in broad_sections_of(s)}
-    h_broad = {b for s in host_sections for b in broad_sections_of(s)}
-    value = field_value(set(researcher_sections), r_broad, mine, host_sections, h_broad, theirs)
-    if not researcher_sections and not researcher_keywords:
-        return value, "no fields given"
-    shared_medium = set(researcher_sections) & set(host_sections)
-    if shared_medium:
-        reason = f"same KAKENHI medium section {', '.join(sorted(shared_medium, key=int))}"
-    elif r_broad & h_broad:
-        reason = f"same KAKENHI broad section {', '.join(sorted(r_broad & h_broad))}"
-    else:
-        reason = "no KAKENHI section in common"
-    shared = shared_keywords(mine, theirs)
-    return value, reason + (f"; shared keywords: {', '.join(shared)}" if shared else "")
-
-
-def places_value(capacity: int) -> float:
-    """Places left: none 0, one 0.75, two or more 1."""
-    return 0.0 if capacity <= 0 else 0.75 if capacity == 1 else 1.0
-
-
-def practical_value(researcher_languages: Collection[str], host_languages: Iterable[str], capacity: int) -> float:
-    """A shared language at 70%; places left (`places_value`) at 30%."""
-    language = 1.0 if any(lang in researcher_languages for lang in host_languages) else 0.0
-    return _LANGUAGE_SHARE * language + (1 - _LANGUAGE_SHARE) * places_value(capacity)
-
-
-def practical_component(
-    researcher_languages: Collection[str], host_languages: Collection[str], capacity: int
-) -> tuple[float, str]:
-    """`practical_value` and its reason."""
-    shared = sorted(set(researcher_languages) & set(host_languages))
-    language_reason = f"shared language: {', '.join(shared)}" if shared else "no shared language"
-    place_reason = "no places left" if capacity <= 0 else f"{capacity} place{'s' if capacity != 1 else ''} left"
-    return practical_value(researcher_languages, host_languages, capacity), f"{language_reason}; {place_reason}"
-
-
-COMPONENTS = ("topic", "stage", "tenure", "field", "practical")
-
-
-def combine(values: dict[str, float], weights: Weights) -> float:
-    """Weighted mean of component values; non-decreasing in every component."""
-    total_weight = sum(getattr(weights, name) for name in values)
-    if total_weight <= 0:
-        return 0.0
-    return float(sum(getattr(weights, name) * value for name, value in values.items()) / total_weight)
-
-
-# -- one pair -------------------------------------------------------------------------------------------
-
-
-NO_PLACES = "no places left"
+# -- the two sides of a pair ----------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
@@ -299,7 +50,6 @@ class ResearcherSide:
     broad: frozenset[str]
     phrases: frozenset[str]
     languages: frozenset[str]
-    keywords: tuple[str, ...]  # as given, for reasons
 
     @classmethod
     def of(cls, researcher: ResearcherProfile, *, stage: CareerStage, verdicts: Sequence[Verdict]) -> ResearcherSide:
@@ -312,7 +62,6 @@ class ResearcherSide:
             broad=fields_.broad_sections,
             phrases=keyword_phrases(fields_.keywords),
             languages=researcher.languages,
-            keywords=fields_.keywords,
         )
 
 
@@ -320,8 +69,7 @@ class ResearcherSide:
 class HostSide:
     """What matching reads of a host: the components' inputs, what filters test and the names a result
     shows; folded once and kept while the host is unchanged, in place of the record (whose publications and
-    description matching never reads). Small tuples: membership tests over a few items are as fast as sets
-    and take a fraction of the memory."""
+    description matching never reads)."""
 
     id: str
     lab_name: str
@@ -334,7 +82,6 @@ class HostSide:
     sections: tuple[str, ...]
     broad: tuple[str, ...]
     phrases: tuple[str, ...]
-    keywords: tuple[str, ...]
     languages: frozenset[str]
     capacity: int
 
@@ -344,292 +91,456 @@ class HostSide:
             id=host.id,
             lab_name=host.lab_name,
             pi_name=host.pi_name,
-            institution=_shared(host.institution),
-            prefecture=_shared(host.prefecture),
-            accepted=_shared(host.accepted_stages),
-            window=_shared((host.hosting_window.min, host.hosting_window.max)),
-            programmes=_shared(tuple(p for p in programmes() if p in host.programmes)),
-            sections=_shared(tuple(host.fields.sections)),
-            broad=_shared(tuple(sorted(host.fields.broad_sections))),
-            phrases=tuple(sorted(keyword_phrases(host.fields.keywords))),  # mostly a lab's own: not shared
-            keywords=host.fields.keywords,
-            languages=_shared(host.languages),
+            institution=host.institution,
+            prefecture=host.prefecture,
+            accepted=host.accepted_stages,
+            window=(host.hosting_window.min, host.hosting_window.max),
+            programmes=tuple(p for p in programmes() if p in host.programmes),
+            sections=tuple(host.fields.sections),
+            broad=tuple(sorted(host.fields.broad_sections)),
+            phrases=tuple(sorted(keyword_phrases(host.fields.keywords))),
+            languages=host.languages,
             capacity=host.capacity,
         )
 
 
-_NOWHERE = np.zeros(0, dtype=np.int64)
-_FITS_KEPT = 256  # kinds of researcher whose values a HostTerms keeps
+@dataclass(frozen=True, slots=True)
+class Pair:
+    """One researcher and one host as the components read them: the topic similarity, the programmes they
+    share, and the stages and tenure ranges of the programmes that count (the shared ones, else all of the
+    host's; `stages` None when there are none)."""
 
-
-@dataclass(frozen=True)
-class _KindFits:
-    """For one kind of researcher, each kind of lab's stage and tenure values and shared programmes."""
-
-    stage: np.ndarray
-    tenure: np.ndarray
-    shared: list[tuple[str, ...]]
-    shares_any: np.ndarray  # whether `shared` is not empty
-
-
-_SHARED: dict[Any, Any] = {}  # each distinct value seen, kept for the process: only values labs repeat
-_T = TypeVar("_T")
-
-
-def _shared(value: _T) -> _T:
-    """The one object held for every value equal to this one. Labs repeat their institution, stages,
-    window, programmes and languages: thousands of hosts need not each hold their own copies."""
-    return cast(_T, _SHARED.setdefault(value, value))
-
-
-_Terms = tuple[frozenset[CareerStage], tuple[int, int], tuple[str, ...]]  # accepted stages, window, programmes
-
-
-@dataclass(frozen=True, eq=False)
-class HostTerms:
-    """Many hosts' terms as arrays, host by host in the order of `ids`: what `Scorer.best_totals` reads to
-    bound the components other than topic for hundreds of hosts in a few array operations."""
-
-    ids: list[str]
-    kinds: np.ndarray  # (H,) index into `kind_terms`
-    kind_terms: list[_Terms]  # each distinct (accepted, window, programmes)
-    sections: dict[str, np.ndarray]  # medium section -> positions of the hosts giving it
-    broad: dict[str, np.ndarray]  # broad section -> positions
-    tongues: np.ndarray  # (H,) index into `tongue_sets`
-    tongue_sets: list[frozenset[str]]  # each distinct set of working languages
-    places: np.ndarray  # (H,) `places_value` of each host's capacity
-    fits: dict[tuple[CareerStage, int, tuple[str, ...]], _KindFits] = dataclasses.field(
-        default_factory=dict, repr=False
-    )  # by researcher stage, stay and eligibility: what each kind of lab gives them (`Scorer.best_totals`)
+    researcher: ResearcherSide
+    host: HostSide
+    similarity: float
+    programmes: tuple[str, ...]
+    stages: frozenset[CareerStage] | None
+    ranges: tuple[tuple[int, int], ...]
 
     @classmethod
-    def of(cls, ids: list[str], sides: Iterable[HostSide]) -> HostTerms:
-        kinds: dict[_Terms, int] = {}
-        tongues: dict[frozenset[str], int] = {}
-        sections: dict[str, list[int]] = {}
-        broad: dict[str, list[int]] = {}
-        kind, tongue, places = [], [], []
-        for i, host in enumerate(sides):
-            kind.append(kinds.setdefault((host.accepted, host.window, host.programmes), len(kinds)))
-            tongue.append(tongues.setdefault(host.languages, len(tongues)))
-            places.append(places_value(host.capacity))
-            for code in host.sections:
-                sections.setdefault(code, []).append(i)
-            for letter in host.broad:
-                broad.setdefault(letter, []).append(i)
-        if len(kind) != len(ids):
-            raise ValueError(f"{len(ids)} ids but {len(kind)} hosts")
-        return cls(
-            ids=ids,
-            kinds=np.array(kind, dtype=np.int32),
-            kind_terms=list(kinds),
-            sections={code: np.array(at, dtype=np.int64) for code, at in sections.items()},
-            broad={letter: np.array(at, dtype=np.int64) for letter, at in broad.items()},
-            tongues=np.array(tongue, dtype=np.int32),
-            tongue_sets=list(tongues),
-            places=np.array(places, dtype=np.float64),
-        )
+    def of(cls, researcher: ResearcherSide, host: HostSide, similarity: float = 0.0) -> Pair:
+        return cls(researcher, host, similarity, *_programme_terms(researcher.eligible, host.programmes))
 
 
-@cache
-def _programme_terms(considered: tuple[str, ...]) -> tuple[frozenset[CareerStage] | None, tuple[tuple[int, int], ...]]:
-    """Stages the programmes are meant for (None if there are none) and their tenure ranges."""
+@lru_cache(maxsize=1024)
+def _programme_terms(
+    eligible: tuple[str, ...], offered: tuple[str, ...]
+) -> tuple[tuple[str, ...], frozenset[CareerStage] | None, tuple[tuple[int, int], ...]]:
+    """The programmes a pair shares, and the stages and tenure ranges of those that count (`Pair`).
+    Remembered: researchers repeat their eligibility and labs their programmes, so a few dozen keys serve
+    every pair; scoring the call of `HostTerms.bounds` took 7.9 s without it, 6.9 s with it."""
+    shared = tuple(p for p in eligible if p in offered)
     table = programmes()
-    stages = frozenset(s for p in considered for s in table[p].stages)
-    return stages or None, tuple((table[p].tenure_min, table[p].tenure_max) for p in considered)
+    counted = [table[p] for p in shared or offered]
+    stages = frozenset(s for p in counted for s in p.stages)
+    return shared, stages or None, tuple((p.tenure_min, p.tenure_max) for p in counted)
 
 
-@dataclass(frozen=True, slots=True)
-class Part:
-    """One component of a pair's score, with its reason (`as_component` for results)."""
+# -- components -----------------------------------------------------------------------------------------
 
-    name: str
-    value: float
-    weight: float
-    reason: str
 
-    def as_component(self) -> Component:
-        return Component(name=self.name, value=self.value, weight=self.weight, reason=self.reason)
+class Component:
+    """One part of a pair's score: its value in [0, 1], the reason a person reads, and upper bounds.
+
+    A component is one subclass registered in `COMPONENTS`: `name` (also its key in `Weights`), its default
+    `weight`, `value` (the one definition of what it scores), `reason`, `bound` (the most it could be for
+    any host equal to the pair's in the attributes `reads` names, with any researcher equal in `asks`; by
+    default the value itself: candidate estimates evaluate it once per group of such hosts and kind of
+    researcher, `HostTerms.bounds`) and `best` (the most it gives
+    the researcher with any host of a topic similarity: exact pruning, `Scorer.best_total`). A component
+    that reads no host attribute is bounded by its `best` alone. A property test (tests/test_ranking.py)
+    checks value <= bound <= best for drawn pairs, so a component that lies about a bound fails the build.
+
+    Adding one, say a partnership component:
+
+        class Partnership(Component):
+            name, weight = "partnership", 0.05
+            reads, asks = ("institution",), ()  # what `value` reads of a host, of a researcher
+
+            def value(self, pair: Pair) -> float:
+                return 1.0 if pair.host.institution in PARTNERS else 0.0
+
+            def reason(self, pair: Pair) -> str:
+                return "a partner institution" if self.value(pair) else "no partnership"
+
+        COMPONENTS = (Topic(), Stage(), Tenure(), Field(), Practical(), Partnership())
+    """
+
+    name: ClassVar[str]
+    weight: ClassVar[float]
+    reads: ClassVar[tuple[str, ...]] = ()  # the HostSide attributes `bound` reads
+    asks: ClassVar[tuple[str, ...]] = ()  # the ResearcherSide attributes `bound` reads
+
+    def value(self, pair: Pair) -> float:
+        raise NotImplementedError
+
+    def reason(self, pair: Pair) -> str:
+        raise NotImplementedError
+
+    def bound(self, pair: Pair) -> float:
+        """At least `value` for every host equal to `pair.host` in the attributes `reads` names."""
+        return self.value(pair)
+
+    def best(self, researcher: ResearcherSide, similarity: Any) -> Any:
+        """At least `value` for every host of this topic similarity (a number, or an array of them)."""
+        return 1.0
+
+
+def calibrate_topic(similarity: Any) -> Any:
+    """Fixed logistic map from cosine similarity (a number or an array) to [0, 1] (TOPIC_MIDPOINT, TOPIC_SCALE)."""
+    if isinstance(similarity, np.ndarray):
+        return 1.0 / (1.0 + np.exp(-(similarity.astype(np.float64) - TOPIC_MIDPOINT) / TOPIC_SCALE))
+    return 1.0 / (1.0 + math.exp(-(similarity - TOPIC_MIDPOINT) / TOPIC_SCALE))  # numpy's exp costs 3 µs here
+
+
+class Topic(Component):
+    """The researcher's texts against the lab's documents (matcher.similarity), calibrated by a fixed
+    logistic curve: the same for every query and every run, never normalised per query or per batch, so a
+    0.8 means the same thing today and next year."""
+
+    name, weight = "topic", 0.55
+
+    def value(self, pair: Pair) -> float:
+        return float(calibrate_topic(pair.similarity))
+
+    def reason(self, pair: Pair) -> str:
+        value = self.value(pair)
+        strength = "strong" if value >= 0.8 else "good" if value >= 0.5 else "partial" if value >= 0.2 else "weak"
+        return f"{strength} topic fit (similarity {pair.similarity:.2f})"
+
+    def best(self, researcher: ResearcherSide, similarity: Any) -> Any:
+        return calibrate_topic(similarity)
+
+
+_STAGE_FIT = (1.0, 0.4, 0.1, 0.0)  # by distance in stages from the nearest accepted one
+_OFF_PROGRAMME = 0.75  # factor when the programmes that count are meant for other stages
+_STAGE_INDEX = {stage: i for i, stage in enumerate(CareerStage)}
+
+
+class Stage(Component):
+    """The researcher's career stage (R1-R4) against the stages the lab accepts, and whether the programmes
+    they could use are meant for that stage."""
+
+    name, weight, reads, asks = "stage", 0.15, ("accepted", "programmes"), ("stage", "eligible")
+
+    @staticmethod
+    def distance(pair: Pair) -> int:
+        mine = _STAGE_INDEX[pair.researcher.stage]
+        return min([abs(mine - _STAGE_INDEX[s]) for s in pair.host.accepted])
+
+    def value(self, pair: Pair) -> float:
+        value = _STAGE_FIT[self.distance(pair)]
+        off = pair.stages is not None and pair.researcher.stage not in pair.stages
+        return value * _OFF_PROGRAMME if off else value
+
+    def reason(self, pair: Pair) -> str:
+        stage, distance, accepted = pair.researcher.stage, self.distance(pair), ", ".join(sorted(pair.host.accepted))
+        if distance == 0:
+            reason = f"{stage} is a stage the lab accepts ({accepted})"
+        else:
+            reason = f"{stage} is {distance} stage(s) from what the lab accepts ({accepted})"
+        if pair.stages is not None and stage not in pair.stages:
+            reason += f"; the shared programmes are meant for {', '.join(sorted(pair.stages))}"
+        return reason
+
+
+def tenure_fit(desired: int, low: int, high: int) -> float:
+    """1 inside [low, high]; outside, exp(-(log-ratio to the nearest bound / tolerance)^2): it falls off
+    smoothly with the size of the mismatch, with no cliff."""
+    if low <= desired <= high:
+        return 1.0
+    bound = low if desired < low else high
+    return math.exp(-((math.log(desired / bound) / TENURE_TOLERANCE) ** 2))
+
+
+class Tenure(Component):
+    """The length of stay wanted against the lab's hosting window, times the best fit to the ranges of the
+    programmes that count (`tenure_fit`)."""
+
+    name, weight, reads, asks = "tenure", 0.15, ("window", "programmes"), ("desired_tenure", "eligible")
+
+    def value(self, pair: Pair) -> float:
+        desired = pair.researcher.desired_tenure
+        value = tenure_fit(desired, *pair.host.window)
+        if pair.ranges:
+            value *= max(tenure_fit(desired, low, high) for low, high in pair.ranges)
+        return value
+
+    def reason(self, pair: Pair) -> str:
+        desired, (low, high) = pair.researcher.desired_tenure, pair.host.window
+        stay, span = format_days(desired), f"{format_days(low)} to {format_days(high)}"
+        if low <= desired <= high:
+            reason = f"{stay} is within the lab's hosting window ({span})"
+        else:
+            reason = f"{stay} is {'shorter' if desired < low else 'longer'} than the lab's hosting window ({span})"
+        if pair.ranges and not any(lo <= desired <= hi for lo, hi in pair.ranges):
+            reason += "; outside every shared programme's tenure range"
+        return reason
+
+
+def keyword_phrases(keywords: Iterable[str]) -> frozenset[str]:
+    """Keywords as compared: NFKC (half-width katakana and full-width letters as usually written),
+    case-folded, inner whitespace collapsed. A phrase is shared when it equals, contains or is contained in
+    one of the other side's, in any script ("地震" in "地震学" as "ice" in "ice cores"); across languages
+    through the keywords a profile gives in both ("slow slip" and "スロースリップ": either is shared)."""
+    return frozenset(" ".join(unicodedata.normalize("NFKC", k).casefold().split()) for k in keywords)
+
+
+def shared_keywords(mine: Iterable[str], theirs: Collection[str]) -> list[str]:
+    """My phrases that equal, contain or are contained in one of theirs, sorted."""
+    return sorted(k for k in mine if any(k in t or t in k for t in theirs))
+
+
+_SECTION_SHARE = 0.7  # of the field component; shared keywords the rest
+_LANGUAGE_SHARE = 0.7  # of the practical component; places left the rest
+
+
+class Field(Component):
+    """Shared KAKENHI sections (medium 1, broad only 0.5) at 70%, shared keywords (two or more: 1) at 30%.
+    A researcher who gave no fields gets a neutral 0.5 for every lab, which leaves the order unchanged."""
+
+    name, weight, reads, asks = "field", 0.10, ("sections", "broad"), ("sections", "broad", "phrases")
+
+    def value(self, pair: Pair) -> float:
+        phrases = pair.researcher.phrases
+        return self._value(pair, len(shared_keywords(phrases, pair.host.phrases)) if phrases else 0)
+
+    def bound(self, pair: Pair) -> float:
+        return self._value(pair, len(pair.researcher.phrases))  # as if the lab shared every keyword
+
+    def best(self, researcher: ResearcherSide, similarity: Any) -> Any:
+        return 1.0 if researcher.sections or researcher.phrases else 0.5
+
+    @staticmethod
+    def _value(pair: Pair, keywords: int) -> float:
+        r, h = pair.researcher, pair.host
+        if not r.sections and not r.phrases:
+            return 0.5
+        if not r.sections.isdisjoint(h.sections):
+            section = 1.0
+        elif not r.broad.isdisjoint(h.broad):
+            section = 0.5
+        else:
+            section = 0.0
+        return _SECTION_SHARE * section + (1 - _SECTION_SHARE) * min(1.0, keywords / 2)
+
+    def reason(self, pair: Pair) -> str:
+        r, h = pair.researcher, pair.host
+        if not r.sections and not r.phrases:
+            return "no fields given"
+        medium, broad = r.sections.intersection(h.sections), r.broad.intersection(h.broad)
+        if medium:
+            reason = f"same KAKENHI medium section {', '.join(sorted(medium, key=int))}"
+        elif broad:
+            reason = f"same KAKENHI broad section {', '.join(sorted(broad))}"
+        else:
+            reason = "no KAKENHI section in common"
+        shared = shared_keywords(r.phrases, h.phrases)
+        return reason + (f"; shared keywords: {', '.join(shared)}" if shared else "")
+
+
+class Practical(Component):
+    """A shared working language at 70%; places left (none 0, one 0.75, two or more 1) at 30%."""
+
+    name, weight, reads, asks = "practical", 0.05, ("languages", "capacity"), ("languages",)
+
+    def value(self, pair: Pair) -> float:
+        capacity = pair.host.capacity
+        places = 0.0 if capacity <= 0 else 0.75 if capacity == 1 else 1.0
+        language = 0.0 if pair.researcher.languages.isdisjoint(pair.host.languages) else 1.0
+        return _LANGUAGE_SHARE * language + (1 - _LANGUAGE_SHARE) * places
+
+    def best(self, researcher: ResearcherSide, similarity: Any) -> Any:
+        return 1.0 if researcher.languages else 1 - _LANGUAGE_SHARE
+
+    def reason(self, pair: Pair) -> str:
+        shared = sorted(pair.researcher.languages & pair.host.languages)
+        language = f"shared language: {', '.join(shared)}" if shared else "no shared language"
+        capacity = pair.host.capacity
+        places = NO_PLACES if capacity <= 0 else f"{capacity} place{'s' if capacity != 1 else ''} left"
+        return f"{language}; {places}"
+
+
+COMPONENTS: tuple[Component, ...] = (Topic(), Stage(), Tenure(), Field(), Practical())
+"""Every component, in the order results show them; the total is their weighted mean (`Weights`)."""
+COMPONENT_NAMES = tuple(c.name for c in COMPONENTS)
+
+NO_PLACES = "no places left"
+NO_PROGRAMME = "no programme in common"
+"""Why a candidate host is left out besides a conflict of interest (matcher.conflicts)."""
+
+
+class Weights:
+    """Weights of the components in the total (normalised by their sum), by name; a component not named
+    keeps its default (`Component.weight`): topic fit matters most; stage and tenure decide between labs of
+    similar fit; fields and practicalities break near-ties."""
+
+    __slots__ = ("shares", "values")
+
+    def __init__(self, **weights: float) -> None:
+        unknown = sorted(set(weights) - set(COMPONENT_NAMES))
+        if unknown:
+            raise ValueError(f"unknown weight {unknown[0]!r}; known: {', '.join(sorted(COMPONENT_NAMES))}")
+        self.values = tuple(float(weights.get(c.name, c.weight)) for c in COMPONENTS)
+        if any(not math.isfinite(v) or v < 0 for v in self.values):
+            raise ValueError(f"weights must be finite and non-negative, got {self}")
+        if sum(self.values) <= 0:
+            raise ValueError("at least one weight must be positive")
+        self.shares = tuple(v / sum(self.values) for v in self.values)  # in COMPONENTS order
+
+    def __getitem__(self, name: str) -> float:
+        return self.values[COMPONENT_NAMES.index(name)]
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Weights) and self.values == other.values
+
+    def __hash__(self) -> int:
+        return hash(self.values)
+
+    def __repr__(self) -> str:
+        return f"Weights({', '.join(f'{n}={v:g}' for n, v in zip(COMPONENT_NAMES, self.values, strict=True))})"
+
+    @classmethod
+    def parse(cls, text: str) -> Weights:
+        """From "topic=0.6,stage=0.1"; unnamed components keep their defaults."""
+        values: dict[str, float] = {}
+        for part in filter(None, (p.strip() for p in text.split(","))):
+            name, _, number = (s.strip() for s in part.partition("="))
+            try:
+                values[name] = float(number)
+            except ValueError:
+                raise ValueError(f"weight {name!r} must be a number, got {number!r}") from None
+        return cls(**values)
+
+
+# -- many hosts -----------------------------------------------------------------------------------------
+
+
+class HostTerms:
+    """Many hosts in the order of `ids`, grouped for `Scorer.best_totals`: for each tuple of attributes a
+    component `reads`, each host's group, (H,), and one host of each group."""
+
+    KEPT = 1024
+    """Kinds of researcher (by component) whose bounds `bounds` remembers; all are forgotten when one more
+    comes."""
+
+    def __init__(self, ids: list[str], sides: Iterable[HostSide]) -> None:
+        hosts = list(sides)
+        if len(hosts) != len(ids):
+            raise ValueError(f"{len(ids)} ids but {len(hosts)} hosts")
+        self.ids = ids
+        self.groups: dict[tuple[str, ...], tuple[np.ndarray, list[HostSide]]] = {}
+        for reads in {c.reads for c in COMPONENTS if c.reads} | {("programmes",)}:
+            numbers: dict[tuple[Any, ...], int] = {}
+            group = [numbers.setdefault(tuple(getattr(h, a) for a in reads), len(numbers)) for h in hosts]
+            members = list({n: h for h, n in zip(hosts, group, strict=True)}.values())
+            self.groups[reads] = (np.array(group, dtype=np.int64), members)
+        self.capacity = np.array([h.capacity for h in hosts], dtype=np.int64)
+        self._bounds: dict[tuple[str, tuple[Any, ...]], np.ndarray] = {}
+
+    def bounds(self, researcher: ResearcherSide, component: Component, positions: np.ndarray) -> np.ndarray:
+        """`component.bound` of the researcher and each host at these positions, evaluated once per group of
+        hosts equal in what the component reads (a few dozen groups where there are thousands of hosts).
+
+        Remembered by what the component asks of the researcher, for `KEPT` kinds of researcher while these
+        hosts are unchanged: applicants share their stage, stay, eligibility and languages. Scoring a
+        synthetic call of 3,000 applicants x 1,000 labs (scripts/synthetic.py, seed 5) took 8.7 s without
+        it, 6.9 s with it (two paired rounds in one process)."""
+        key = (component.name, tuple(getattr(researcher, a) for a in component.asks))
+        per_group = self._bounds.get(key)
+        if per_group is None:
+            if len(self._bounds) >= self.KEPT:
+                self._bounds.clear()
+            _, members = self.groups[component.reads]
+            per_group = np.array([component.bound(Pair.of(researcher, host)) for host in members], dtype=np.float64)
+            self._bounds[key] = per_group
+        result: np.ndarray = per_group[self.groups[component.reads][0][positions]]
+        return result
+
+
+# -- scoring --------------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
 class PairScore:
-    """One researcher and one host: the total, the component values, and the programmes they could use.
+    """A pair, each component's value (in `COMPONENTS` order) and the weighted total. The reasons are
+    written when `components` is read, so ranking thousands of pairs writes none."""
 
-    The reasons are written when `components` is read, so ranking thousands of pairs writes none."""
-
+    pair: Pair
+    values: tuple[float, ...]
     total: float
-    similarity: float
-    values: tuple[float, ...]  # in COMPONENTS order
-    programmes: tuple[str, ...]  # programmes this pair could apply under
     weights: Weights
-    researcher: ResearcherSide
-    host: HostSide
 
     @property
-    def components(self) -> tuple[Part, ...]:
-        r, h = self.researcher, self.host
-        programme_stages, ranges = _programme_terms(_considered(r, h))
-        reasons = (
-            topic_component(self.similarity)[1],
-            stage_component(r.stage, h.accepted, programme_stages)[1],
-            tenure_component(r.desired_tenure, h.window, ranges)[1],
-            field_component(tuple(r.sections), r.keywords, h.sections, h.keywords)[1],
-            practical_component(r.languages, h.languages, h.capacity)[1],
-        )
+    def similarity(self) -> float:
+        return self.pair.similarity
+
+    @property
+    def programmes(self) -> tuple[str, ...]:
+        """The programmes this pair could apply under."""
+        return self.pair.programmes
+
+    @property
+    def host(self) -> HostSide:
+        return self.pair.host
+
+    @property
+    def components(self) -> tuple[results.Component, ...]:
         return tuple(
-            Part(name, round(value, 4), getattr(self.weights, name), reason)
-            for name, value, reason in zip(COMPONENTS, self.values, reasons, strict=True)
+            results.Component(name=c.name, value=round(v, 4), weight=w, reason=c.reason(self.pair))
+            for c, v, w in zip(COMPONENTS, self.values, self.weights.values, strict=True)
         )
-
-    def result_components(self) -> tuple[Component, ...]:
-        return tuple(part.as_component() for part in self.components)
-
-
-def _considered(researcher: ResearcherSide, host: HostSide) -> tuple[str, ...]:
-    """The programmes whose stages and tenure ranges count: the shared ones, else all of the host's."""
-    return _programme_fit(researcher, host)[0] or host.programmes
-
-
-_ProgrammeFit = tuple[tuple[str, ...], float, float]  # shared programmes, stage value, tenure value
-
-
-def _programme_fit(researcher: ResearcherSide, host: HostSide) -> _ProgrammeFit:
-    """The programmes a pair shares, and the stage and tenure values they and the host's terms decide."""
-    return _fit(
-        researcher.stage, researcher.desired_tenure, researcher.eligible, host.accepted, host.window, host.programmes
-    )
-
-
-@lru_cache(maxsize=4096)
-def _fit(
-    stage: CareerStage,
-    desired_tenure: int,
-    eligible: tuple[str, ...],
-    accepted: frozenset[CareerStage],
-    window: tuple[int, int],
-    host_programmes: tuple[str, ...],
-) -> _ProgrammeFit:
-    """`_programme_fit` of its inputs alone, remembered across researchers: labs repeat one another's
-    stages, windows and programmes, and researchers their stage, stay and eligibility, so a few hundred
-    combinations cover thousands of pairs. The 4,096 most recent are kept."""
-    shared = tuple(p for p in eligible if p in host_programmes)
-    programme_stages, ranges = _programme_terms(shared or host_programmes)
-    return shared, stage_value(stage, accepted, programme_stages), tenure_value(desired_tenure, window, ranges)
 
 
 class Scorer:
-    """`score` for one researcher against many hosts: a match's candidates, an applicant's shortlist.
+    """One researcher against many hosts: a match's candidates, an applicant's shortlist."""
 
-    The programmes a pair shares and its stage and tenure values come from `_programme_fit`, which
-    remembers each combination of terms; the per-researcher part here is the pruning bound. Values and
-    totals are exactly `score`'s.
-    """
-
-    __slots__ = ("_rest", "_shares", "researcher", "weights")
+    __slots__ = ("researcher", "weights")
 
     def __init__(self, researcher: ResearcherSide, weights: Weights) -> None:
         self.researcher = researcher
         self.weights = weights
-        self._shares = weights.shares
-        # The most the other components can add for this researcher, whatever the host: stage and tenure
-        # up to 1; field exactly 0.5 when no fields are given; practical only its places part (0.3) when no
-        # language is given. A little slack covers sums taken in another order.
-        field = 1.0 if researcher.sections or researcher.phrases else 0.5
-        practical = 1.0 if researcher.languages else 1 - _LANGUAGE_SHARE
-        s = self._shares
-        self._rest = s[1] + s[2] + s[3] * field + s[4] * practical + 1e-9
 
-    def best_total(self, similarity: float) -> float:
-        """The highest total any host with this topic similarity can reach with this researcher: once a
-        match has `top` totals above it, no host of lower similarity can enter them (exact pruning)."""
-        return self._shares[0] * calibrate_topic(similarity) + self._rest
+    def __call__(self, host: HostSide, similarity: float) -> PairScore:
+        """Every component value and the weighted total for this researcher and `host` (no reasons written)."""
+        pair = Pair.of(self.researcher, host, similarity)
+        values = tuple([c.value(pair) for c in COMPONENTS])
+        total = 0.0
+        for share, value in zip(self.weights.shares, values, strict=True):
+            total += share * value
+        return PairScore(pair, values, total, self.weights)
+
+    def best_total(self, similarity: Any) -> Any:
+        """The highest total any host with this topic similarity (a number, or an array of them) can reach
+        with this researcher: once a match has `top` totals above it, no host of lower similarity can enter
+        them (exact pruning). A little slack covers sums taken in another order."""
+        r, shares = self.researcher, self.weights.shares
+        return sum(s * c.best(r, similarity) for s, c in zip(shares, COMPONENTS, strict=True)) + 1e-9
 
     def best_totals(self, hosts: HostTerms, positions: np.ndarray, similarities: np.ndarray) -> np.ndarray:
         """The most each host at these positions of `hosts` can total with this researcher at these topic
-        similarities: exactly this scorer's totals, except that shared keywords count as if the host shared
-        every keyword the researcher gave (finding which it shares takes a string search per host). For
-        hundreds of hosts at once, in array operations."""
-        totals: np.ndarray = self._shares[0] * calibrate_topics(similarities) + self._rest_bounds(hosts, positions)
+        similarities: a component that reads no host its `best`, the others their `bound`, evaluated once
+        per group of hosts equal in what it reads (`HostTerms`). Exactly the total, except that shared
+        keywords count as if the host shared every keyword the researcher gave (finding which it shares
+        takes a string search per host)."""
+        positions = np.asarray(positions, dtype=np.int64)
+        totals = np.zeros(len(positions))
+        for s, c in zip(self.weights.shares, COMPONENTS, strict=True):
+            if c.reads:
+                totals += s * hosts.bounds(self.researcher, c, positions)
+            else:
+                totals += s * c.best(self.researcher, np.asarray(similarities))  # the topic
         return totals
 
     def open_to(self, hosts: HostTerms, positions: np.ndarray, programme: str | None = None) -> np.ndarray:
         """Whether each host at these positions shares a programme with this researcher (`programme`, if
         given) and has places left: the hosts a call may assign them to."""
-        fits = self._kind_fits(hosts)
-        if programme is None:
-            shares = fits.shares_any
-        else:
-            shares = np.array([programme in shared for shared in fits.shared], dtype=bool)
+        group, members = hosts.groups[("programmes",)]
+        shared = [Pair.of(self.researcher, h).programmes for h in members]
+        shares = np.array([programme in s if programme else bool(s) for s in shared], dtype=bool)
         positions = np.asarray(positions, dtype=np.int64)
-        result: np.ndarray = shares[hosts.kinds[positions]] & (hosts.places[positions] > 0)
+        result: np.ndarray = shares[group[positions]] & (hosts.capacity[positions] > 0)
         return result
-
-    def _kind_fits(self, hosts: HostTerms) -> _KindFits:
-        r = self.researcher
-        key = (r.stage, r.desired_tenure, r.eligible)
-        fits = hosts.fits.get(key)
-        if fits is None:  # once per kind of researcher while the hosts are unchanged
-            if len(hosts.fits) >= _FITS_KEPT:
-                hosts.fits.clear()
-            fitted = [_fit(*key, *terms) for terms in hosts.kind_terms]
-            fits = hosts.fits[key] = _KindFits(
-                stage=np.array([f[1] for f in fitted]),
-                tenure=np.array([f[2] for f in fitted]),
-                shared=[f[0] for f in fitted],
-                shares_any=np.array([bool(f[0]) for f in fitted], dtype=bool),
-            )
-        return fits
-
-    def _rest_bounds(self, hosts: HostTerms, positions: np.ndarray) -> np.ndarray:
-        r, s = self.researcher, self._shares
-        positions = np.asarray(positions, dtype=np.int64)
-        kinds = hosts.kinds[positions]
-        fits = self._kind_fits(hosts)
-        stage, tenure = fits.stage, fits.tenure
-        if r.sections or r.phrases:
-            section = np.zeros(len(hosts.kinds))
-            for letter in r.broad:
-                section[hosts.broad.get(letter, _NOWHERE)] = 0.5
-            for code in r.sections:
-                section[hosts.sections.get(code, _NOWHERE)] = 1.0
-            keywords = min(1.0, len(r.phrases) / 2)
-            field = _SECTION_SHARE * section[positions] + (1 - _SECTION_SHARE) * keywords
-        else:
-            field = np.full(len(positions), 0.5)
-        speaks = np.array([1.0 if tongue & r.languages else 0.0 for tongue in hosts.tongue_sets])
-        practical = _LANGUAGE_SHARE * speaks[hosts.tongues[positions]] + (1 - _LANGUAGE_SHARE) * hosts.places[positions]
-        bounds: np.ndarray = s[1] * stage[kinds] + s[2] * tenure[kinds] + s[3] * field + s[4] * practical
-        return bounds
-
-    def __call__(self, host: HostSide, similarity: float) -> PairScore:
-        """Every component value and the weighted total for this researcher and `host` (no reasons written)."""
-        r = self.researcher
-        shared, stage, tenure = _programme_fit(r, host)
-        topic = calibrate_topic(similarity)
-        field = field_value(r.sections, r.broad, r.phrases, host.sections, host.broad, host.phrases)
-        practical = practical_value(r.languages, host.languages, host.capacity)
-        s = self._shares
-        total = s[0] * topic + s[1] * stage + s[2] * tenure + s[3] * field + s[4] * practical
-        return PairScore(total, similarity, (topic, stage, tenure, field, practical), shared, self.weights, r, host)
-
-
-def score(researcher: ResearcherSide, host: HostSide, similarity: float, weights: Weights) -> PairScore:
-    """Every component value and the weighted total for one pair, no reasons written (`Scorer` for many)."""
-    return Scorer(researcher, weights)(host, similarity)
-
-
-def score_pair(
-    researcher: ResearcherProfile,
-    host: HostLab,
-    similarity: float,
-    *,
-    stage: CareerStage,
-    verdicts: Sequence[Verdict],
-    weights: Weights,
-) -> PairScore:
-    """`score` of a researcher and a host given as profiles (folding both sides first)."""
-    return score(ResearcherSide.of(researcher, stage=stage, verdicts=verdicts), HostSide.of(host), similarity, weights)
 
 
 # -- filters --------------------------------------------------------------------------------------------

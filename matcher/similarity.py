@@ -73,21 +73,10 @@ def aggregate(
     return result.astype(np.float32)
 
 
-def pad_segments(values: np.ndarray, segments: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """Gather columns of `values` (m, R) into a padded (m, H, L) block, one host per segment of row ids.
-
-    Returns the block and the (H,) lengths; padding is 0 and must be masked by `aggregate`'s lengths.
-    """
-    lengths = np.fromiter((len(s) for s in segments), dtype=np.int64, count=len(segments))
-    width = int(lengths.max()) if len(lengths) else 1
-    columns = np.zeros((len(segments), width), dtype=np.int64)
-    if len(segments):
-        columns[np.arange(width) < lengths[:, None]] = np.concatenate(segments)  # row-major: host by host
-    return values[:, columns], lengths
-
-
 def pad_runs(values: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """`pad_segments` for columns laid out host after host: host i owns the next `lengths[i]` columns."""
+    """Gather columns of `values` (m, R) laid out host after host (host i owns the next `lengths[i]` columns)
+    into a padded (m, H, L) block; returns it and the (H,) lengths. Padding repeats column 0 and must be masked
+    by `aggregate`'s lengths."""
     lengths = np.asarray(lengths, dtype=np.int64)
     if not len(lengths):
         return values[:, np.zeros((0, 1), dtype=np.int64)], lengths

@@ -143,9 +143,6 @@ class TermStats:
         at = np.minimum(np.searchsorted(self._vocab, keys), len(self._vocab) - 1)
         return np.where(self._vocab[at] == keys, self._df[at], 0)
 
-    def idf(self, term: str) -> float:
-        return float(self._idfs(np.array([self.df(term)]))[0])
-
     def _idfs(self, dfs: np.ndarray) -> np.ndarray:
         """Smoothed inverse document frequencies, log((1 + hosts) / (1 + df)) + 1."""
         result: np.ndarray = np.log((1 + len(self._terms)) / (1 + dfs.astype(np.float64))) + 1.0

@@ -19,7 +19,7 @@ from pydantic import (
     model_validator,
 )
 
-from matcher.ranking import COMPONENTS
+from matcher.ranking import COMPONENT_NAMES
 from matcher.search import WordQuery
 from models.limits import (
     MAX_CHARS_PER_REQUEST,
@@ -74,7 +74,8 @@ class MatchRequest(HostFilterFields):
     weights: dict[str, float] | None = Field(
         default=None,
         description=(
-            f'e.g. {{"topic": 0.6, "tenure": 0.2}}; components {", ".join(COMPONENTS)}, each from 0 to {MAX_WEIGHT:g}'
+            f'e.g. {{"topic": 0.6, "tenure": 0.2}}; components {", ".join(COMPONENT_NAMES)}, '
+            f"each from 0 to {MAX_WEIGHT:g}"
         ),
     )
     enforce_capacity: bool = True
@@ -82,16 +83,18 @@ class MatchRequest(HostFilterFields):
     @field_validator("weights", mode="before")
     @classmethod
     def _few_weights(cls, value: Any) -> Any:
-        if isinstance(value, dict) and len(value) > len(COMPONENTS):
-            raise ValueError(f"{len(value)} weights given; there are {len(COMPONENTS)} components")
+        if isinstance(value, dict) and len(value) > len(COMPONENT_NAMES):
+            raise ValueError(f"{len(value)} weights given; there are {len(COMPONENT_NAMES)} components")
         return value
 
     @field_validator("weights")
     @classmethod
     def _weights_within_bounds(cls, value: dict[str, float] | None) -> dict[str, float] | None:
         for name, weight in (value or {}).items():
-            if name not in COMPONENTS:
-                raise ValueError(f"{cut(repr(name))} is not a component; the components are {', '.join(COMPONENTS)}")
+            if name not in COMPONENT_NAMES:
+                raise ValueError(
+                    f"{cut(repr(name))} is not a component; the components are {', '.join(COMPONENT_NAMES)}"
+                )
             if not 0 <= weight <= MAX_WEIGHT:
                 raise ValueError(f"{name} is {weight:g}; a weight is from 0 to {MAX_WEIGHT:g}")
         return value

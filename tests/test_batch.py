@@ -15,7 +15,7 @@ from matcher.embedding import CachingEmbedder, EmbeddingCache
 from matcher.engine import Engine
 from matcher.errors import AssignmentInfeasible
 from matcher.index import HostIndex
-from matcher.ranking import ResearcherSide, Weights, score
+from matcher.ranking import ResearcherSide, Scorer, Weights
 from models.eligibility import eligible_programmes
 from models.profiles import ResearcherProfile
 from scripts.synthetic import synthetic_call
@@ -118,7 +118,7 @@ def test_a_call_over_few_documents_takes_each_applicants_truly_best_hosts(
         when = applicant.desired_start or dt.date.today()
         verdicts = eligible_programmes(applicant, on=when)
         side = ResearcherSide.of(applicant, stage=applicant.stage(on=when), verdicts=verdicts)
-        pairs = [score(side, h, float(sim), Weights()) for h, sim in zip(sides, topic, strict=True)]
+        pairs = [Scorer(side, Weights())(h, float(sim)) for h, sim in zip(sides, topic, strict=True)]
         open_totals = [pair.total for pair in pairs if pair.programmes and pair.host.capacity > 0]
         kept = np.flatnonzero(scores.edges.applicant == a)
         assert len(kept) == min(8, len(open_totals))  # no conflicts in this call
@@ -149,8 +149,8 @@ def test_block_scoring_does_not_depend_on_the_block_size(call: Call) -> None:
     owners = np.repeat(np.arange(len(texts)), [len(ts) for ts in texts])
     weights = np.array([t.weight for ts in texts for t in ts], dtype=np.float32)
     host_ids = sorted(engine.hosts)
-    whole = engine.topic_similarities(queries, owners, weights, host_ids)
-    one_text_at_a_time = engine.topic_similarities(queries, owners, weights, host_ids, budget=1)
+    whole = [*engine.topic_similarity_blocks(queries, owners, weights, host_ids)][-1][0]
+    one_text_at_a_time = [*engine.topic_similarity_blocks(queries, owners, weights, host_ids, budget=1)][-1][0]
     assert max(len(ts) for ts in texts) > 1  # so some applicant's texts really are split
     np.testing.assert_allclose(one_text_at_a_time, whole, atol=1e-6)
     for a in (0, 3, 7):  # and each row is what a single match computes for that applicant

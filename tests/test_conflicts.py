@@ -19,7 +19,6 @@ import matcher.conflicts as conflicts
 from matcher.conflicts import (
     CO_AUTHORSHIP,
     SAME_INSTITUTION,
-    conflict,
     conflict_between,
     fold,
     host_keys,
@@ -35,6 +34,10 @@ from tests.conftest import FakeEmbedder
 
 MakeHost = Callable[..., HostLab]
 MakeResearcher = Callable[..., ResearcherProfile]
+
+
+def conflict(researcher: ResearcherProfile, host: HostLab) -> tuple[str, str] | None:
+    return conflict_between(researcher_keys(researcher), host_keys(host))
 
 
 def _paper(*coauthors: str) -> dict[str, Any]:

@@ -162,8 +162,8 @@ def test_the_estimates_follow_changes_to_the_labs(
     engine.upsert_hosts([make_host("h-b", description=topic, accepted_stages=["R4"])])
     terms = engine.host_terms()
     assert terms.ids == engine.index.host_order()
-    accepted, _, _ = terms.kind_terms[int(terms.kinds[terms.ids.index("h-b")])]
-    assert accepted == {CareerStage.R4}
+    group, members = terms.groups[("accepted", "programmes")]
+    assert members[group[terms.ids.index("h-b")]].accepted == {CareerStage.R4}
     engine.remove_hosts(["h-a"])
     assert engine.host_terms().ids == ["h-b"]
     assert first == {"h-a", "h-b"}

@@ -14,41 +14,37 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from matcher import ranking
-from matcher.conflicts import CO_AUTHORSHIP, EXCLUDED, SAME_INSTITUTION, conflict
+from matcher.conflicts import CO_AUTHORSHIP, EXCLUDED, SAME_INSTITUTION, conflict_between, host_keys, researcher_keys
 from matcher.engine import Engine
 from matcher.index import HostIndex
 from matcher.ranking import (
+    COMPONENT_NAMES,
+    COMPONENTS,
+    Component,
     HostFilter,
     HostSide,
     HostTerms,
+    Pair,
     ResearcherSide,
     Scorer,
     Weights,
     best_pairs,
     best_positions,
     calibrate_topic,
-    combine,
-    field_component,
+    keyword_phrases,
     ordered,
-    practical_component,
-    score,
-    score_pair,
-    stage_component,
-    tenure_component,
     tenure_fit,
-    topic_component,
 )
 from models.durations import months
 from models.eligibility import eligible_programmes
 from models.profiles import HostLab, ResearcherProfile
 from models.stages import CareerStage
+from models.taxonomy import broad_sections_of
 from tests.conftest import FakeEmbedder, host_record, researcher_record
 
 MakeHost = Callable[..., HostLab]
 MakeResearcher = Callable[..., ResearcherProfile]
-COMPONENTS = ("topic", "stage", "tenure", "field", "practical")
-unit = st.floats(min_value=0.0, max_value=1.0, allow_nan=False)
+COMPONENT = {c.name: c for c in COMPONENTS}
 stages = st.sampled_from(list(CareerStage))
 days = st.integers(min_value=1, max_value=1500)
 
@@ -215,7 +211,7 @@ def test_a_match_explains_itself(make_host: MakeHost, make_researcher: MakeResea
         statement="Chemosynthetic symbiosis of tubeworms at hydrothermal vents.", desired_start="2027-04-01"
     )
     (m,) = engine_with([host]).match(researcher).matches
-    assert [c.name for c in m.components] == list(COMPONENTS)
+    assert [c.name for c in m.components] == list(COMPONENT_NAMES)
     assert all(c.reason for c in m.components)
     assert 1 <= len(m.evidence) <= 3 and m.evidence[0].researcher_text == "statement"
     assert "chemosynthetic" in " ".join(m.shared_terms)
@@ -235,27 +231,59 @@ def test_candidates_for_a_host_use_the_same_components(make_host: MakeHost, make
     result = engine_with([host]).rank_researchers("h-1", [far, close, conflicted])
     assert [c.researcher_id for c in result.candidates] == ["r-close", "r-far"]
     assert result.excluded == {CO_AUTHORSHIP: 1}
-    assert [c.name for c in result.candidates[0].components] == list(COMPONENTS)
+    assert [c.name for c in result.candidates[0].components] == list(COMPONENT_NAMES)
 
 
 def test_conflicts_match_names_by_initial_and_accents(make_host: MakeHost, make_researcher: MakeResearcher) -> None:
     host = make_host(pi_name="Kenji Tanaka")
     researcher = make_researcher(name="José Núñez", publications=[{"title": "A paper", "coauthors": ["K. Tanaka"]}])
-    assert conflict(researcher, host) == (CO_AUTHORSHIP, "Kenji Tanaka co-authored a publication of José Núñez")
+    mine = researcher_keys(researcher)
+    assert conflict_between(mine, host_keys(host)) == (
+        CO_AUTHORSHIP,
+        "Kenji Tanaka co-authored a publication of José Núñez",
+    )
     lab = make_host(publications=[{"title": "Their paper", "coauthors": ["Jose Nunez"]}])
-    assert conflict(researcher, lab) is not None and conflict(researcher, lab)[0] == CO_AUTHORSHIP  # type: ignore[index]
+    assert (conflict_between(mine, host_keys(lab)) or ("",))[0] == CO_AUTHORSHIP
 
 
 # -- components -----------------------------------------------------------------------------------------
 
 
+RESEARCHER = ResearcherSide(CareerStage.R2, 365, (), frozenset(), frozenset(), frozenset(), frozenset({"en"}))
+HOST = HostSide("h", "Lab", "PI", "Uni", "Tokyo", frozenset(CareerStage), (30, 730), (), (), (), (), frozenset(), 2)
+
+
+def pair(similarity: float = 0.5, stages: set[CareerStage] | None = None, **sides: Any) -> Pair:
+    """A pair of the default sides with these attributes changed (researcher_... and host_...)."""
+    mine = {k.removeprefix("researcher_"): v for k, v in sides.items() if k.startswith("researcher_")}
+    theirs = {k.removeprefix("host_"): v for k, v in sides.items() if k.startswith("host_")}
+    researcher, host = dataclasses.replace(RESEARCHER, **mine), dataclasses.replace(HOST, **theirs)
+    return Pair(researcher, host, similarity, (), frozenset(stages) if stages else None, ())
+
+
+def fields_pair(sections: list[str], keywords: list[str], host_sections: list[str], host_keywords: list[str]) -> Pair:
+    return pair(
+        researcher_sections=frozenset(sections),
+        researcher_broad=frozenset(b for s in sections for b in broad_sections_of(s)),
+        researcher_phrases=keyword_phrases(keywords),
+        host_sections=tuple(host_sections),
+        host_broad=tuple(sorted({b for s in host_sections for b in broad_sections_of(s)})),
+        host_phrases=tuple(sorted(keyword_phrases(host_keywords))),
+    )
+
+
+def value_and_reason(name: str, of: Pair) -> tuple[float, str]:
+    return COMPONENT[name].value(of), COMPONENT[name].reason(of)
+
+
 def test_stage_fit_prefers_accepted_stages() -> None:
-    assert stage_component(CareerStage.R2, {CareerStage.R2}, None)[0] == 1.0
-    near = stage_component(CareerStage.R3, {CareerStage.R2}, None)
-    far = stage_component(CareerStage.R4, {CareerStage.R1}, None)
+    r2, r3, r4 = CareerStage.R2, CareerStage.R3, CareerStage.R4
+    assert value_and_reason("stage", pair(host_accepted=frozenset({r2})))[0] == 1.0
+    near = value_and_reason("stage", pair(researcher_stage=r3, host_accepted=frozenset({r2})))
+    far = value_and_reason("stage", pair(researcher_stage=r4, host_accepted=frozenset({CareerStage.R1})))
     assert near[0] > far[0] == 0.0
     assert "1 stage(s) from" in near[1]
-    assert stage_component(CareerStage.R2, {CareerStage.R2}, {CareerStage.R4})[0] < 1.0
+    assert value_and_reason("stage", pair(host_accepted=frozenset({r2}), stages={r4}))[0] < 1.0
 
 
 def test_tenure_fit_degrades_smoothly_without_a_cliff() -> None:
@@ -265,15 +293,19 @@ def test_tenure_fit_degrades_smoothly_without_a_cliff() -> None:
     assert all(a > b for a, b in itertools.pairwise(fits))
     steps = [a - b for a, b in itertools.pairwise(fits)]
     assert max(steps) < 0.5  # no single month drops it off a cliff
+    longer = value_and_reason("tenure", pair(researcher_desired_tenure=months(25), host_window=window))
+    assert longer == (fits[1], "25 months is longer than the lab's hosting window (12 months to 24 months)")
 
 
 def test_field_overlap_medium_then_broad_then_none() -> None:
-    medium = field_component(["61"], [], ["61", "62"], [])[0]
-    broad = field_component(["60"], [], ["61"], [])[0]
-    none = field_component(["5"], [], ["61"], [])[0]
+    medium = value_and_reason("field", fields_pair(["61"], [], ["61", "62"], []))[0]
+    broad = value_and_reason("field", fields_pair(["60"], [], ["61"], []))[0]
+    none = value_and_reason("field", fields_pair(["5"], [], ["61"], []))[0]
     assert medium > broad > none == 0.0
-    assert field_component([], [], ["61"], [])[0] == 0.5
-    value, reason = field_component(["61"], ["Gaussian processes"], ["61"], ["sparse gaussian processes"])
+    assert value_and_reason("field", fields_pair([], [], ["61"], [])) == (0.5, "no fields given")
+    value, reason = value_and_reason(
+        "field", fields_pair(["61"], ["Gaussian processes"], ["61"], ["sparse gaussian processes"])
+    )
     assert value == pytest.approx(0.85) and "gaussian processes" in reason
 
 
@@ -282,24 +314,32 @@ def test_keywords_overlap_in_japanese_and_across_languages_through_bilingual_key
     phrases compare as English ones do (contained in one another, half-width katakana as full-width)."""
     lab = ["slow slip", "スロースリップ", "沈み込み帯"]
     for mine in (["slow slip"], ["スロースリップ"], ["ｽﾛｰｽﾘｯﾌﾟ"]):
-        value, reason = field_component(["17"], mine, ["17"], lab)
+        value, reason = value_and_reason("field", fields_pair(["17"], mine, ["17"], lab))
         assert value == pytest.approx(0.85), mine
         assert "shared keywords: " in reason and ("slow slip" in reason or "スロースリップ" in reason)
-    value, reason = field_component(["17"], ["沈み込み帯", "地震"], ["17"], ["沈み込み帯地震学"])
+    value, reason = value_and_reason("field", fields_pair(["17"], ["沈み込み帯", "地震"], ["17"], ["沈み込み帯地震学"]))
     assert value == pytest.approx(1.0) and reason.endswith("shared keywords: 地震, 沈み込み帯")
-    assert field_component(["17"], ["slow slip"], ["17"], ["スロースリップ"])[0] == pytest.approx(0.7)  # no bridge
+    no_bridge = fields_pair(["17"], ["slow slip"], ["17"], ["スロースリップ"])
+    assert value_and_reason("field", no_bridge)[0] == pytest.approx(0.7)
 
 
 def test_practical_fit_language_and_places() -> None:
-    assert practical_component({"en"}, {"en", "ja"}, 2)[0] == 1.0
-    assert practical_component({"fr"}, {"ja"}, 2)[0] == pytest.approx(0.3)
-    assert "no places left" in practical_component({"en"}, {"en"}, 0)[1]
+    both = frozenset({"en", "ja"})
+    assert value_and_reason("practical", pair(host_languages=both))[0] == 1.0
+    assert value_and_reason("practical", pair(researcher_languages=frozenset({"fr"}), host_languages=both))[
+        0
+    ] == pytest.approx(0.3)
+    assert value_and_reason("practical", pair(host_languages=both, host_capacity=0))[1] == (
+        "shared language: en; no places left"
+    )
 
 
 def test_the_topic_calibration_is_fixed_not_per_query() -> None:
     assert calibrate_topic(0.35) == pytest.approx(0.5)
-    assert topic_component(0.7)[0] == pytest.approx(calibrate_topic(0.7))
-    assert topic_component(0.7)[1] == "strong topic fit (similarity 0.70)"
+    assert value_and_reason("topic", pair(0.7)) == (
+        pytest.approx(calibrate_topic(0.7)),
+        "strong topic fit (similarity 0.70)",
+    )
 
 
 @pytest.mark.parametrize(
@@ -332,54 +372,6 @@ def test_bad_filters_name_the_field(kwargs: dict[str, str], field: str) -> None:
 
 
 # -- properties -----------------------------------------------------------------------------------------
-
-
-@given(
-    similarity=st.floats(-1, 1),
-    stage=stages,
-    accepted=st.sets(stages, min_size=1),
-    programme_stages=st.none() | st.sets(stages, min_size=1),
-    desired=days,
-    low=days,
-    span=days,
-    languages=st.sets(st.sampled_from(["en", "ja", "fr"])),
-    capacity=st.integers(0, 5),
-)
-def test_every_component_is_in_the_unit_interval(
-    similarity: float,
-    stage: CareerStage,
-    accepted: set[CareerStage],
-    programme_stages: set[CareerStage] | None,
-    desired: int,
-    low: int,
-    span: int,
-    languages: set[str],
-    capacity: int,
-) -> None:
-    values = [
-        topic_component(similarity)[0],
-        stage_component(stage, accepted, programme_stages)[0],
-        tenure_component(desired, (low, low + span), [(low, low + 2 * span)])[0],
-        field_component(["61"], ["x"], ["60"], ["x y"])[0],
-        practical_component(languages, {"en"}, capacity)[0],
-    ]
-    assert all(0.0 <= v <= 1.0 for v in values), values
-
-
-@given(
-    values=st.fixed_dictionaries({name: unit for name in COMPONENTS}),
-    which=st.sampled_from(COMPONENTS),
-    raise_by=unit,
-    weights=st.fixed_dictionaries({name: unit for name in COMPONENTS}),
-)
-def test_raising_one_component_never_lowers_the_total(
-    values: dict[str, float], which: str, raise_by: float, weights: dict[str, float]
-) -> None:
-    if sum(weights.values()) == 0:
-        weights["topic"] = 1.0
-    w = Weights(**weights)
-    higher = dict(values, **{which: min(1.0, values[which] + raise_by)})
-    assert combine(higher, w) >= combine(values, w) - 1e-12
 
 
 @given(a=st.floats(-1, 1), b=st.floats(-1, 1))
@@ -484,7 +476,7 @@ def drawn_researcher(
     host_languages=languages_,
     my_languages=languages_,
     capacity=st.integers(0, 3),
-    weights=st.fixed_dictionaries({name: st.floats(0.01, 1) for name in COMPONENTS}),
+    weights=st.fixed_dictionaries({name: st.floats(0.01, 1) for name in COMPONENT_NAMES}),
 )
 def test_the_reasons_shown_belong_to_the_values_that_ranked(
     similarity: float,
@@ -502,21 +494,23 @@ def test_the_reasons_shown_belong_to_the_values_that_ranked(
     weights: dict[str, float],
 ) -> None:
     """Ranking computes values only and writes reasons later, for the pairs shown: the components shown
-    must be those values, and each must be what the component function says for that pair."""
+    must be those values, with their weights, and the total their weighted mean."""
     host = drawn_host("h-1", host_fields, accepted, window, host_programmes, host_languages, capacity)
     researcher = drawn_researcher(my_fields, phd, desired, my_programmes, my_languages)
     verdicts = eligible_programmes(researcher)
     w = Weights(**weights)
-    pair = score_pair(researcher, host, similarity, stage=researcher.stage(), verdicts=verdicts, weights=w)
-    shown = {part.name: part for part in pair.components}
-    assert [part.value for part in pair.components] == [round(v, 4) for v in pair.values]
-    assert pair.total == pytest.approx(combine(dict(zip(COMPONENTS, pair.values, strict=True)), w))
-    assert shown["field"].value == round(field_component(*my_fields, *host_fields)[0], 4)
-    practical, why = practical_component(my_languages, host_languages, capacity)
-    assert (shown["practical"].value, shown["practical"].reason) == (round(practical, 4), why)
-    assert shown["practical"].weight == w.practical
-    assert shown["topic"].reason == topic_component(similarity)[1]
-    assert pair.programmes == tuple(v.programme for v in verdicts if v.eligible and v.programme in host_programmes)
+    side = ResearcherSide.of(researcher, stage=researcher.stage(), verdicts=verdicts)
+    scored = Scorer(side, w)(HostSide.of(host), similarity)
+    shown = scored.components
+    assert [(c.name, c.value, c.weight) for c in shown] == [
+        (name, round(v, 4), weights[name]) for name, v in zip(COMPONENT_NAMES, scored.values, strict=True)
+    ]
+    assert scored.total == pytest.approx(
+        sum(weights[n] * v for n, v in zip(COMPONENT_NAMES, scored.values, strict=True)) / sum(weights.values())
+    )
+    assert shown[0].reason == COMPONENT["topic"].reason(scored.pair) and "topic fit" in shown[0].reason
+    assert ("no places left" in shown[-1].reason) == (capacity == 0)
+    assert scored.programmes == tuple(v.programme for v in verdicts if v.eligible and v.programme in host_programmes)
 
 
 @given(values=st.lists(st.sampled_from([0.1, 0.2, 0.3, 0.5, 0.9]), max_size=40), n=st.integers(0, 45))
@@ -526,10 +520,11 @@ def test_best_positions_agree_with_a_full_sort(values: list[float], n: int) -> N
     assert best_positions(np.array(values, dtype=np.float32), n) == expected
 
 
-def test_weight_shares_follow_the_component_order() -> None:
-    """Totals multiply `Weights.shares` with values in `ranking.COMPONENTS` order: the two must agree."""
-    assert tuple(f.name for f in dataclasses.fields(Weights)) == ranking.COMPONENTS
+def test_weights_are_named_by_the_components_and_default_to_theirs() -> None:
+    """Totals multiply `Weights.shares` with values in `COMPONENTS` order: the two must agree."""
     assert Weights(topic=3, stage=1, tenure=0, field=0, practical=0).shares == (0.75, 0.25, 0.0, 0.0, 0.0)
+    assert Weights().values == tuple(c.weight for c in COMPONENTS) and Weights()["field"] == 0.10
+    assert Weights.parse("topic=0.6,field=0.2") == Weights(topic=0.6, field=0.2)
 
 
 host_terms = st.tuples(
@@ -569,24 +564,6 @@ def two_researchers(draw: st.DrawFn) -> list[ResearcherSide]:
 
 
 @given(hosts=drawn_host_lists(max_size=12), sides=two_researchers())
-def test_remembered_programme_fit_is_what_each_pair_computes_afresh(
-    hosts: list[DrawnHost], sides: list[ResearcherSide]
-) -> None:
-    """Hosts sharing stages, window and programmes, scored for two researchers in turn: what is remembered
-    from one pair (across researchers too) must never leak into another's values."""
-    w = Weights(topic=0.5, stage=0.2, tenure=0.1, field=0.15, practical=0.05)
-    scorers = [Scorer(side, w) for side in sides]
-    ranking._fit.cache_clear()
-    remembered = [scorer(host, sim) for host, sim in sides_and_similarities(hosts) for scorer in scorers]
-    afresh = []
-    for host, sim in sides_and_similarities(hosts):
-        for side in sides:
-            ranking._fit.cache_clear()
-            afresh.append(score(side, host, sim, w))
-    assert remembered == afresh
-
-
-@given(hosts=drawn_host_lists(max_size=12), sides=two_researchers())
 def test_estimated_totals_bound_each_host_and_are_exact_without_keywords(
     hosts: list[DrawnHost], sides: list[ResearcherSide]
 ) -> None:
@@ -595,7 +572,7 @@ def test_estimated_totals_bound_each_host_and_are_exact_without_keywords(
     (the one part they bound rather than compute); and which hosts a call could assign them to. Two
     researchers in turn over the same hosts."""
     drawn = sides_and_similarities(hosts)
-    table = HostTerms.of([host.id for host, _ in drawn], [host for host, _ in drawn])
+    table = HostTerms([host.id for host, _ in drawn], [host for host, _ in drawn])
     positions = np.arange(len(drawn))[::-1]  # any subset, in any order
     for side in sides:
         scorer = Scorer(side, Weights(topic=0.4, stage=0.15, tenure=0.15, field=0.2, practical=0.1))
@@ -610,15 +587,33 @@ def test_estimated_totals_bound_each_host_and_are_exact_without_keywords(
             assert open_for_summer[j] == ("summer" in pair.programmes and pair.host.capacity > 0)
 
 
-def test_hosts_with_equal_terms_hold_one_object_for_each() -> None:
-    """Stages, window, programmes, languages and institution repeat across labs: they are held once."""
-    record = {"accepted_stages": ["R1", "R2"], "programmes": ["postdoc-short", "summer"], "languages": ["en", "ja"]}
-    a, b = (HostSide.of(HostLab.model_validate(host_record(h, **record))) for h in ("a", "b"))
-    for name in ("institution", "prefecture", "accepted", "window", "programmes", "sections", "languages"):
-        assert getattr(a, name) is getattr(b, name), name
-    assert a.accepted == frozenset({CareerStage("R1"), CareerStage("R2")})
-    assert a.programmes == ("postdoc-short", "summer") and a.languages == frozenset({"en", "ja"})
-    assert a.id != b.id
+@pytest.mark.parametrize("component", COMPONENTS, ids=COMPONENT_NAMES)
+@given(
+    hosts=drawn_host_lists(max_size=6),
+    researcher=st.tuples(st.tuples(sections, keywords), st.sets(st.sampled_from(["en", "ja", "fr"]))),
+)
+def test_every_component_keeps_within_its_bounds(
+    component: Component, hosts: list[DrawnHost], researcher: tuple[tuple[list[str], list[str]], set[str]]
+) -> None:
+    """For every registered component and drawn pairs: 0 <= value <= bound for any host and researcher equal
+    in what the component `reads` and `asks` (what candidate estimates read) <= best for any host (what
+    pruning reads) <= 1. A component that lies about a bound, or reads more than it declares, fails here,
+    before matching could silently drop a host that belongs in the top."""
+    fields_, languages = researcher
+    profile = drawn_researcher(fields_, 2018, 365, {"postdoc-standard", "summer"}, {"en"})
+    profile = profile.model_copy(update={"languages": frozenset(languages)})
+    side = ResearcherSide.of(profile, stage=profile.stage(), verdicts=eligible_programmes(profile))
+    drawn = sides_and_similarities(hosts)
+    for host, sim in drawn:
+        pair = Pair.of(side, host, sim)
+        value = component.value(pair)
+        # another host and another researcher, but equal in what the component reads and asks of them
+        someone = dataclasses.replace(RESEARCHER, **{name: getattr(side, name) for name in component.asks})
+        for other, _ in drawn:
+            alike = dataclasses.replace(other, **{name: getattr(host, name) for name in component.reads})
+            assert 0.0 <= value <= component.bound(Pair.of(someone, alike, sim)) + 1e-12
+        assert component.bound(pair) <= component.best(side, sim) + 1e-12 <= 1.0 + 1e-12
+        assert component.reason(pair)
 
 
 @given(
@@ -671,9 +666,8 @@ def test_pruning_returns_what_scoring_every_host_returns(
     similarity = engine.topic_similarity(queries, [1.0], ids)
     verdicts = eligible_programmes(researcher)
     side = ResearcherSide.of(researcher, stage=researcher.stage(), verdicts=verdicts)
-    totals = [
-        (h, score(side, engine.hosts.side(h), float(s), Weights()).total) for h, s in zip(ids, similarity, strict=True)
-    ]
+    scorer = Scorer(side, Weights())
+    totals = [(h, scorer(engine.hosts.side(h), float(s)).total) for h, s in zip(ids, similarity, strict=True)]
     expected = [ids[j] for j in ordered(totals)[:5]]
     assert [m.host_id for m in result.matches] == expected
 

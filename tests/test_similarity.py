@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from matcher.similarity import aggregate, pad_runs, pad_segments
+from matcher.similarity import aggregate, pad_runs
 
 
 def test_max_mean_topk_on_one_host() -> None:
@@ -58,20 +58,11 @@ def test_lengths_out_of_range_are_refused() -> None:
         aggregate(np.zeros((2, 3)), np.array([0, 3]))
 
 
-def test_pad_segments_gathers_columns_per_host() -> None:
-    values = np.arange(10, dtype=np.float32).reshape(2, 5)
-    block, lengths = pad_segments(values, [np.array([0, 3]), np.array([4]), np.array([1, 2, 3])])
-    assert block.shape == (2, 3, 3)
-    assert lengths.tolist() == [2, 1, 3]
-    assert block[1, 2].tolist() == [6, 7, 8]
-    assert block[0, 0, :2].tolist() == [0, 3]
-
-
-def test_pad_runs_is_pad_segments_for_hosts_laid_out_in_order() -> None:
+def test_pad_runs_gathers_each_hosts_columns() -> None:
     values = np.arange(12, dtype=np.float32).reshape(2, 6)
     block, lengths = pad_runs(values, np.array([2, 1, 3]))
-    expected, expected_lengths = pad_segments(values, [np.array([0, 1]), np.array([2]), np.array([3, 4, 5])])
-    np.testing.assert_array_equal(lengths, expected_lengths)
-    np.testing.assert_array_equal(block, expected)
+    assert block.shape == (2, 3, 3) and lengths.tolist() == [2, 1, 3]
+    assert block[0, 0, :2].tolist() == [0, 1] and block[0, 1, :1].tolist() == [2]
+    assert block[1, 2].tolist() == [9, 10, 11]
     empty, none = pad_runs(values, np.zeros(0, dtype=np.int64))
     assert empty.shape == (2, 0, 1) and len(none) == 0
