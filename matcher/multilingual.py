@@ -59,7 +59,8 @@ from typing import Any
 
 import numpy as np
 
-from matcher.embedding import DEFAULT_BATCH_SIZE, Embedder, local_model_dir, make_embedder
+from matcher.embedding import DEFAULT_BATCH_SIZE, Embedder, local_model_dir
+from matcher.encoders import make_embedder
 from matcher.languages import LANGUAGES, READ_BY_DEFAULT, reads
 from matcher.progress import Progress
 

@@ -53,15 +53,8 @@ import numpy as np
 
 from matcher.catalogue import Catalogue
 from matcher.documents import host_documents
-from matcher.embedding import (
-    BACKENDS,
-    CachingEmbedder,
-    Embedder,
-    EmbeddingCache,
-    default_backend,
-    make_embedder,
-    text_key,
-)
+from matcher.embedding import CachingEmbedder, Embedder, EmbeddingCache, text_key
+from matcher.encoders import BACKENDS, default_backend, make_embedder
 from matcher.engine import Engine, MatchSettings
 from matcher.index import HostIndex
 from matcher.ranking import HostFilter, ResearcherSide, Scorer, Weights

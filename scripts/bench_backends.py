@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from matcher.embedding import BACKENDS, make_embedder
+from matcher.encoders import BACKENDS, make_embedder
 from matcher.openreview import read_submissions
 
 

@@ -30,15 +30,8 @@ import numpy as np
 from matcher.batch import CallSettings, run_call, score_call
 from matcher.call_report import write_outputs
 from matcher.documents import host_documents, researcher_texts
-from matcher.embedding import (
-    BACKENDS,
-    CachingEmbedder,
-    Embedder,
-    EmbeddingCache,
-    WrappedEmbedder,
-    default_backend,
-    make_embedder,
-)
+from matcher.embedding import CachingEmbedder, Embedder, EmbeddingCache, WrappedEmbedder
+from matcher.encoders import BACKENDS, default_backend, make_embedder
 from matcher.engine import Engine
 from matcher.index import HostIndex
 from matcher.progress import Progress

