@@ -115,6 +115,11 @@ class State:
         store.create_all()
         return store
 
+    def tokens(self) -> Any:
+        from service.tokens import Tokens
+
+        return Tokens(self.store())
+
     def catalogue(self, *, progress: Progress | None = None) -> Any:
         """Database and index together, kept in step (see matcher.catalogue); a rebuild from the store reports
         to `progress` (default: the terminal's bars)."""
@@ -606,7 +611,7 @@ def tokens() -> None:
 
 
 def days_option(func: F) -> F:
-    """--days N: how long a token lives (default: $HOSTMATCH_TOKEN_DAYS, else matcher.store's 90 days)."""
+    """--days N: how long a token lives (default: $HOSTMATCH_TOKEN_DAYS, else service.tokens' 90 days)."""
     return click.option(
         "--days",
         envvar="HOSTMATCH_TOKEN_DAYS",
@@ -632,7 +637,7 @@ def _lifetime(days: float | None) -> dict[str, float]:
 def tokens_create(state: State, name: str, scope: str, days: float | None) -> None:
     """Create a token and print it. It is stored hashed: this is the only time it is shown."""
     try:
-        token = state.store().create_token(name, scope, **_lifetime(days))
+        token = state.tokens().create(name, scope, **_lifetime(days))
     except ValueError as exc:
         raise click.UsageError(str(exc)) from exc
     click.echo(token)
@@ -646,7 +651,7 @@ def tokens_rotate(state: State, name: str, days: float | None) -> None:
     """Give a token a new secret and lifetime, and print it; the old secret (and its sessions) stop at once.
     Also brings back an expired or revoked token."""
     try:
-        click.echo(state.store().rotate_token(name, **_lifetime(days)))
+        click.echo(state.tokens().rotate(name, **_lifetime(days)))
     except ValueError as exc:
         raise click.UsageError(str(exc)) from exc
 
@@ -656,7 +661,7 @@ def tokens_rotate(state: State, name: str, days: float | None) -> None:
 @click.pass_obj
 def tokens_revoke(state: State, name: str) -> None:
     """Revoke a token by name; it stops working at once, and so do sessions signed in with it."""
-    if not state.store().revoke_token(name):
+    if not state.tokens().revoke(name):
         raise click.UsageError(f"no live token named {name!r}")
     click.echo(f"revoked {name}")
 
@@ -665,7 +670,7 @@ def tokens_revoke(state: State, name: str) -> None:
 @click.pass_obj
 def tokens_list(state: State) -> None:
     """Names, scopes, dates and states of the tokens (never the tokens themselves)."""
-    for row in state.store().tokens():
+    for row in state.tokens().entries():
         when = {"revoked": row["revoked_at"], "expired": row["expires_at"]}.get(row["state"], row["expires_at"])
         word = {"live": "expires"}.get(row["state"], row["state"])
         click.echo(f"{row['name']:<24} {row['scope']:<6} created {row['created_at'][:10]}  {word} {when[:10]}")

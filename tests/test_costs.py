@@ -20,6 +20,7 @@ from matcher.progress import Progress
 from matcher.store import Store
 from service import create_app
 from service.costs import MATCH_ENDPOINTS
+from service.tokens import Tokens
 from tests.conftest import FakeEmbedder, host_record, researcher_record
 from tests.test_service import POETRY, QUAKE, Service, assert_error
 from tests.test_web import csrf, profile_form, text_of
@@ -45,8 +46,8 @@ class CachedService(Service):
         self.embedder = SleepyEmbedder()
         self.cache = EmbeddingCache(home / "cache" / "embeddings.sqlite3")
         self.client = self._start()
-        store = self.catalogue.store
-        self.tokens = {"staff": store.create_token("staff-1", "staff"), "admin": store.create_token("admin-1", "admin")}
+        tokens = Tokens(self.catalogue.store)
+        self.tokens = {"staff": tokens.create("staff-1", "staff"), "admin": tokens.create("admin-1", "admin")}
 
     def _start(self, **config: Any) -> FlaskClient:
         store = Store(f"sqlite:///{self.home / 'db.sqlite3'}")

@@ -81,18 +81,6 @@ def test_a_failed_transaction_stores_nothing(store: Store) -> None:
     assert store.hosts() == {}
 
 
-def test_tokens_are_hashed_scoped_and_revocable(store: Store) -> None:
-    token = store.create_token("ops", "admin")
-    assert token.startswith("hm_") and store.authenticate(token) is not None
-    assert token not in str(store.tokens())
-    with pytest.raises(ValueError, match="exists already"):
-        store.create_token("ops", "staff")
-    with pytest.raises(ValueError, match="scope"):
-        store.create_token("x", "root")  # type: ignore[arg-type]
-    assert store.revoke_token("ops") and store.authenticate(token) is None
-    assert not store.revoke_token("ops")
-
-
 def test_the_audit_trail(store: Store) -> None:
     store.record_run(actor="anonymous", kind="match", subject="inline:abc", parameters={"top": 3}, results=[["h", 0.5]])
     (run,) = store.runs()

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from werkzeug.test import TestResponse
 
+from service.tokens import Tokens
 from tests.conftest import host_record, researcher_record
 from tests.test_service import POETRY, QUAKE, Service
 
@@ -304,7 +305,7 @@ def test_signing_in_makes_a_session_cookie_and_signing_out_ends_it(site: Service
 
 def test_a_revoked_token_ends_its_sessions(site: Service) -> None:
     sign_in(site)
-    site.catalogue.store.revoke_token("staff-1")
+    Tokens(site.catalogue.store).revoke("staff-1")
     assert site.client.get("/staff/").status_code == 302
 
 
