@@ -53,7 +53,7 @@ class CachedService(Service):
         store = Store(f"sqlite:///{self.home / 'db.sqlite3'}")
         embedder = CachingEmbedder(self.embedder, self.cache)
         self.catalogue = Catalogue.open(store, embedder, index_dir=self.home / "index")
-        self.app = create_app({"TESTING": True, "HOME": str(self.home), **config}, engine=self.catalogue)
+        self.app = create_app({"TESTING": True, "HOME": str(self.home), **config}, catalogue=self.catalogue)
         return self.app.test_client()
 
     def cached(self, text: str) -> bool:

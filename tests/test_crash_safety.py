@@ -99,7 +99,7 @@ def assert_in_step(folder: Folder, reader: Catalogue, possible: list[dict[str, H
     cli = Catalogue.committed_engine(folder.store, folder.embedder(), index_dir=folder.index_dir)
     assert cli.hosts == stored
 
-    client = create_app({"TESTING": True, "HOME": str(folder.root)}, engine=catalogue).test_client()
+    client = create_app({"TESTING": True, "HOME": str(folder.root)}, catalogue=catalogue).test_client()
     assert client.get("/readyz").get_json()["details"]["hosts"] == len(stored)
     response = client.post("/v1/matches", json={"researcher": researcher_record(statement=STATEMENT), "top": 20})
     assert response.status_code == 200, response.get_json()

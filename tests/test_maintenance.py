@@ -60,7 +60,7 @@ def test_matches_keep_answering_while_another_process_rewrites_the_hosts(tmp_pat
     folder = Folder(tmp_path)
     folder.open().upsert_hosts(initial_hosts())
     catalogue = folder.open(serving=True)
-    app = create_app({"TESTING": True, "HOME": str(tmp_path), "RATELIMIT_ENABLED": False}, engine=catalogue)
+    app = create_app({"TESTING": True, "HOME": str(tmp_path), "RATELIMIT_ENABLED": False}, catalogue=catalogue)
     server = make_server("127.0.0.1", 0, app, threaded=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     base = f"http://127.0.0.1:{server.server_port}"

@@ -41,7 +41,7 @@ class Service:
     def _start(self, **config: Any) -> FlaskClient:
         store = Store(f"sqlite:///{self.home / 'db.sqlite3'}")
         self.catalogue = Catalogue.open(store, self.embedder, index_dir=self.home / "index")
-        self.app = create_app({"TESTING": True, "HOME": str(self.home), **config}, engine=self.catalogue)
+        self.app = create_app({"TESTING": True, "HOME": str(self.home), **config}, catalogue=self.catalogue)
         return self.app.test_client()
 
     def restart(self, **config: Any) -> None:
