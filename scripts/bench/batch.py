@@ -1,4 +1,4 @@
-"""Benchmark a whole call: `python -m scripts.bench_batch [--applicants 5000] [--hosts 2000]`.
+"""Benchmark a whole call: `python -m scripts.bench.batch [--applicants 5000] [--hosts 2000]`.
 
 Prints one JSON object:
     embed_s           bare model.encode of every text of the call (hosts' documents and applicants' texts),
@@ -35,7 +35,7 @@ from matcher.encoders import BACKENDS, default_backend, make_embedder
 from matcher.home import Home
 from matcher.progress import Progress
 from matcher.wiring import Parts
-from scripts.synthetic import synthetic_call
+from scripts.bench.synthetic import synthetic_call
 
 
 class TimedEncoder(WrappedEmbedder):

@@ -1,5 +1,5 @@
 """Maintenance benchmark: how long a bulk host upload holds the database's write lock, and how long an audit
-insert made meanwhile waits. `python -m scripts.bench_maintenance [--backend B]`; prints one JSON object.
+insert made meanwhile waits. `python -m scripts.bench.maintenance [--backend B]`; prints one JSON object.
 
 In a fresh data folder (SQLite, an empty embedding cache) the sample's 124 labs are uploaded through the
 catalogue, as `hostmatch db load-sample` or an admin's bulk `POST /v1/hosts` does, twice: first all of them

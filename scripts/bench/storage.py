@@ -1,4 +1,4 @@
-"""How the graph stores vectors: `python -m scripts.bench_storage --data ../shared/eval/goldstandard`.
+"""How the graph stores vectors: `python -m scripts.bench.storage --data ../shared/eval/goldstandard`.
 
 Above its threshold the index keeps document vectors as 8-bit codes (matcher/index.py). This embeds real
 abstracts (titles and abstracts of the gold standard's d_20_1 submissions and its reviewers' papers) with

@@ -61,7 +61,7 @@ from matcher.ranking import HostFilter, ResearcherSide, Scorer, Weights
 from matcher.wiring import Parts, Settings
 from models.eligibility import eligible_programmes
 from models.profiles import ResearcherProfile
-from scripts.synthetic import synthetic_call
+from scripts.bench.synthetic import synthetic_call
 from service import single_threaded_blas
 
 
