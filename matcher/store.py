@@ -210,10 +210,6 @@ class Store:
 
     # -- hosts -----------------------------------------------------------------------------------------
 
-    def hosts(self) -> dict[str, HostLab]:
-        """Every stored host, by id (in id order)."""
-        return {h.id: h for h in self.iter_hosts()}
-
     def host_ids(self, session: Session | None = None) -> list[str]:
         """Every stored host's id, in order, without reading the hosts."""
         with self._maybe(session) as s:
@@ -414,11 +410,6 @@ class Store:
             if removed and not dry_run:
                 s.execute(delete(MatchRunRow).where(old))
             return removed, total - removed
-
-    def runs(self, limit: int = 100) -> list[dict[str, Any]]:
-        with self.session() as s:
-            rows = s.scalars(select(MatchRunRow).order_by(MatchRunRow.id.desc()).limit(limit)).all()
-            return [_run(r) for r in rows]
 
     def audit_runs(
         self,

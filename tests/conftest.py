@@ -96,6 +96,11 @@ def researcher_record(researcher_id: str = "r-1", **overrides: Any) -> dict[str,
     return record
 
 
+def stored_hosts(store: Any) -> dict[str, HostLab]:
+    """Every host a `matcher.store.Store` holds, by id (in id order)."""
+    return {h.id: h for h in store.iter_hosts()}
+
+
 @pytest.fixture
 def make_host() -> Callable[..., HostLab]:
     def make(host_id: str = "h-1", **overrides: Any) -> HostLab:

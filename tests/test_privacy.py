@@ -25,7 +25,7 @@ def service(tmp_path: Path) -> Service:
 
 
 def accesses(service: Service) -> list[dict[str, object]]:
-    return [r for r in service.catalogue.store.runs() if str(r["kind"]).startswith("researcher.")]
+    return [r for r in service.catalogue.store.audit_runs(limit=100)[0] if str(r["kind"]).startswith("researcher.")]
 
 
 def test_every_access_to_a_researcher_is_audited_with_fields_never_content(service: Service) -> None:
@@ -69,7 +69,7 @@ def test_erasing_a_researcher_leaves_no_record_no_vectors_and_only_a_digest(serv
 
     assert service.catalogue.store.get_researcher("r-1") is None
     assert cache.get_many(service.embedder.fingerprint, keys, service.embedder.dim) == {}
-    trail = json.dumps(service.catalogue.store.runs(limit=1000))
+    trail = json.dumps(service.catalogue.store.audit_runs(limit=1000)[0])
     assert '"r-1"' not in trail and erased_name("r-1") in trail
     deletion = accesses(service)[0]
     assert deletion["kind"] == "researcher.delete" and deletion["subject"] == erased_name("r-1")
@@ -83,7 +83,7 @@ def test_erasure_keeps_other_researchers_and_host_vectors(service: Service) -> N
     service.call("POST", "/v1/matches", "staff", json={"researcher_id": "r-2"})
     service.call("DELETE", "/v1/researchers/r-1", "admin")
     assert service.catalogue.store.get_researcher("r-2") is not None
-    assert any(r["subject"] == "r-2" for r in service.catalogue.store.runs())
+    assert any(r["subject"] == "r-2" for r in service.catalogue.store.audit_runs(limit=100)[0])
 
 
 # -- tokens -----------------------------------------------------------------------------------------------
