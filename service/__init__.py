@@ -23,13 +23,12 @@ import re
 import time
 import uuid
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import Response, g, jsonify, request
 from flask_openapi3 import Info, OpenAPI
 from werkzeug.exceptions import BadRequest, UnsupportedMediaType
 
-from matcher.catalogue import Catalogue
 from matcher.home import Home
 from matcher.json_depth import check_json_depth
 from models.limits import MAX_BODY_BYTES
@@ -37,6 +36,9 @@ from service.auth import authenticate, require_route_scope
 from service.costs import init_costs
 from service.errors import register_error_handlers, validation_error_response
 from service.schemas import ErrorBody
+
+if TYPE_CHECKING:  # imported when the app is built: `service.tokens` (the command line's tokens) needs none of it
+    from matcher.catalogue import Catalogue
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 DEFAULTS: dict[str, Any] = {
