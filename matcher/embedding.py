@@ -2,15 +2,16 @@
 
 `Embedder` is the protocol the rest of hostmatch depends on: `encode(texts) -> (n, dim) float32` with unit
 rows, plus a `fingerprint` naming the model exactly (two embedders with the same fingerprint give the same
-vectors). `SentenceTransformerEmbedder` is the real one: the packaged all-MiniLM-L6-v2 by default, loaded by
-path with the hub switched off, or any local model directory. `CachingEmbedder` wraps any embedder with an
-`EmbeddingCache` so that a text already embedded under a fingerprint is never embedded again.
+vectors). The real ones are the backends `matcher.encoders.make_embedder` builds by name (torch, OpenVINO), each
+from a local model folder (`local_model_dir`: the packaged all-MiniLM-L6-v2 by default) named by
+`model_fingerprint`; both backends import those helpers from here, and nothing here imports a backend.
+`CachingEmbedder` wraps any embedder with an `EmbeddingCache` so that a text already embedded under a
+fingerprint is never embedded again.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import sqlite3
 import threading
@@ -19,7 +20,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
@@ -86,149 +87,6 @@ def model_fingerprint(path: Path) -> str:
                 handle.seek(-(1 << 20), os.SEEK_END)
                 digest.update(handle.read())
     return f"{path.name}-{digest.hexdigest()[:16]}"
-
-
-BACKENDS = ("torch", "openvino", "openvino-int8")
-Backend = Literal["torch", "openvino", "openvino-int8"]
-
-
-def default_backend() -> Backend:
-    """OpenVINO when its extra is installed (~4x torch's throughput here, same quality), else torch."""
-    import importlib.util
-
-    installed = all(importlib.util.find_spec(name) is not None for name in ("openvino", "tokenizers"))
-    return "openvino" if installed else "torch"
-
-
-def make_embedder(
-    model_path: str | Path | None = None,
-    *,
-    backend: str = "torch",
-    export_dir: Path | None = None,
-    threads: int | None = None,
-    batch_size: int = DEFAULT_BATCH_SIZE,
-) -> Embedder:
-    """The embedder for a model folder (default: the packaged model) and a backend name.
-
-    Raises:
-        ValueError: an unknown backend, or an OpenVINO backend without an `export_dir`.
-        FileNotFoundError: the model folder is not a local model.
-    """
-    if backend not in BACKENDS:
-        raise ValueError(f"backend must be one of {', '.join(BACKENDS)}; got {backend!r}")
-    if backend == "torch":
-        return SentenceTransformerEmbedder(model_path, batch_size=batch_size, threads=threads)
-    if export_dir is None:
-        raise ValueError("the openvino backends need an export_dir to keep the converted model in")
-    from matcher.openvino_backend import OpenVINOEmbedder
-
-    return OpenVINOEmbedder(
-        model_path, export_dir=export_dir, batch_size=batch_size, threads=threads, int8=backend == "openvino-int8"
-    )
-
-
-class SentenceTransformerEmbedder:
-    """A sentence-transformers model from a local directory, run by torch on the CPU, fully offline.
-
-    The model loads on first use, so building the object (and `--help`) stays cheap. `threads` sets torch's
-    intra-op threads; keep workers × threads ≤ cores when serving. The faster, torch-free OpenVINO
-    backend is `matcher.openvino_backend.OpenVINOEmbedder`; `make_embedder` chooses by name.
-    """
-
-    def __init__(
-        self,
-        model_path: str | Path | None = None,
-        *,
-        batch_size: int = DEFAULT_BATCH_SIZE,
-        threads: int | None = None,
-    ) -> None:
-        path = local_model_dir(model_path)
-        self.model_path = path
-        self.batch_size = batch_size
-        self.threads = threads
-        self._fingerprint = model_fingerprint(path)
-        self._dim: int | None = _configured_dim(path)
-        self._model: Any = None
-        self._lock = threading.Lock()
-
-    @property
-    def fingerprint(self) -> str:
-        return self._fingerprint
-
-    @property
-    def loaded(self) -> bool:
-        return self._model is not None
-
-    @property
-    def model(self) -> Any:
-        with self._lock:
-            if self._model is None:
-                self._model = self._load()
-            return self._model
-
-    def _load(self) -> Any:
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-        import torch
-        from sentence_transformers import SentenceTransformer
-        from transformers.utils import logging as transformers_logging
-
-        transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
-        if self.threads:
-            torch.set_num_threads(self.threads)
-        model = SentenceTransformer(str(self.model_path), device="cpu", local_files_only=True)
-        if self._dim is not None and model.get_embedding_dimension() != self._dim:
-            raise RuntimeError(
-                f"{self.model_path}: config says {self._dim} dimensions, the model gives "
-                f"{model.get_embedding_dimension()}"
-            )
-        return model
-
-    @property
-    def dim(self) -> int:
-        if self._dim is None:
-            self._dim = int(self.model.get_embedding_dimension())
-        return self._dim
-
-    def encode(self, texts: Sequence[str], *, progress: Progress | None = None) -> np.ndarray:
-        """Embed texts in one call to sentence-transformers (which sorts them by length and batches them);
-        `progress` hears of the end only: a caller wanting finer steps passes fewer texts at a time, as
-        `CachingEmbedder` does."""
-        if not texts:
-            return np.zeros((0, self.dim), dtype=np.float32)
-        vectors = self.model.encode(
-            list(texts),
-            batch_size=self.batch_size,
-            normalize_embeddings=True,
-            convert_to_numpy=True,
-            show_progress_bar=False,
-        )
-        if progress is not None:
-            progress("embedding", len(texts), len(texts))
-        return np.ascontiguousarray(vectors, dtype=np.float32)
-
-
-def _configured_dim(path: Path) -> int | None:
-    """The output dimension from a sentence-transformers folder's config, without loading torch.
-
-    The last Dense module decides it when there is one, else the Pooling module. None when the files do
-    not say (the model is then loaded to find out).
-    """
-    try:
-        modules = json.loads((path / "modules.json").read_text(encoding="utf-8"))
-        dim = None
-        for module in modules:
-            kind = module["type"].rsplit(".", 1)[-1]
-            if kind not in {"Dense", "Pooling"}:
-                continue
-            config = json.loads((path / module["path"] / "config.json").read_text(encoding="utf-8"))
-            if kind == "Dense":
-                dim = int(config["out_features"])
-            elif dim is None:
-                dim = int(config["word_embedding_dimension"])
-        return dim
-    except (OSError, KeyError, ValueError, TypeError):
-        return None
 
 
 def text_key(text: str, *, salt: bytes = b"") -> bytes:

@@ -9,11 +9,11 @@ both small:
 - its whole record as zlib-compressed JSON, from which `records[host_id]` rebuilds the full `HostLab`.
 
 At 10,000 labs of 20 publications this holds ~35 MB where full `HostLab` objects took 220 MB (measured
-with scripts/bench.py's corpus). Two hosts are equal exactly when their JSON is, which also makes
+with scripts/bench/serving.py's corpus). Two hosts are equal exactly when their JSON is, which also makes
 "has this host changed?" a byte comparison.
 
 A third, for word search (`find`): each host's folded search text (matcher.search), made when the host is
-set and dropped with it. On 10,000 synthetic labs of 20 publications (scripts/synthetic.py, seed 1) a
+set and dropped with it. On 10,000 synthetic labs of 20 publications (scripts/bench/synthetic.py, seed 1) a
 two-word search took 0.76 s unpacking every record to fold its fields, 0.6 s reading the fields from the
 packed JSON alone, and 9 ms over the held texts; holding them costs 6 MB, and folding them 25 ms of the
 1.2 s it takes to fill the records.

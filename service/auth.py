@@ -3,8 +3,8 @@
 Anonymous callers may submit their own profile for matching and read hosts and programmes. Staff tokens
 also reach researchers and candidate lists; admin tokens may also change hosts and delete researchers. A
 token that is sent must be valid: an unknown, revoked or expired token is a 401 even on a route anonymous
-callers may use (the health checks excepted: they answer whoever asks). Tokens expire: 90 days after they
-are made unless made or rotated with another lifetime.
+callers may use (the health checks excepted: they answer whoever asks). The tokens themselves (lifetimes,
+rotation, revocation) are `service.tokens`.
 
 Staff pages sign in with the same tokens: `sign_in` exchanges a token for a session cookie that keeps only
 the token's digest, and `session_principal` checks on every page that the token is still live, so revoking
@@ -20,7 +20,8 @@ from flask import g, request, session
 from werkzeug.datastructures import WWWAuthenticate
 from werkzeug.exceptions import Forbidden, Unauthorized
 
-from matcher.store import Principal, Scope, Store, digest_token
+from matcher.store import Store
+from service.tokens import Principal, Scope, Tokens, digest_token
 
 _SESSION_KEY = "staff_token"
 V = TypeVar("V", bound=Callable[..., object])
@@ -55,9 +56,10 @@ def authenticate(store: Store) -> None:
     kind, _, token = header.partition(" ")
     if kind.lower() != "bearer" or not token.strip():
         raise _unauthorized("the Authorization header must be 'Bearer <token>'")
-    principal = store.authenticate(token.strip())
+    tokens = Tokens(store)
+    principal = tokens.authenticate(token.strip())
     if principal is None:
-        state = store.token_state(token.strip())
+        state = tokens.state(token.strip())
         why = {"expired": "the token has expired; ask for it to be rotated", "revoked": "the token was revoked"}
         raise _unauthorized(why.get(state, "the token is unknown"))
     g.principal = principal
@@ -85,7 +87,7 @@ def _unauthorized(description: str) -> Unauthorized:
 def sign_in(store: Store, token: str) -> Principal | None:
     """Start a staff session for a live token (a fresh session, so no earlier cookie carries over); None
     and no session for an unknown or revoked one."""
-    principal = store.authenticate(token.strip()) if token.strip() else None
+    principal = Tokens(store).authenticate(token.strip()) if token.strip() else None
     session.clear()
     if principal is not None:
         session.permanent = True  # lasts the configured session lifetime, not only until the browser closes
@@ -102,7 +104,7 @@ def session_principal(store: Store) -> Principal | None:
     digest = session.get(_SESSION_KEY)
     if not isinstance(digest, str):
         return None
-    principal = store.principal_of(digest)
+    principal = Tokens(store).principal_of(digest)
     if principal is None:
         session.clear()  # revoked since: the session ends with it
     return principal

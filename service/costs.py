@@ -43,8 +43,8 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 import service.ratelimit_store  # noqa: F401  (registers the sqlite:// storage with `limits`)
 from matcher.embedding import CachingEmbedder, Embedder, MemoryCache, MeteredEmbedder, NoCache, VectorCache
 from matcher.errors import Overloaded
-from matcher.store import Principal
 from service.errors import error_response, page_error, wants_page
+from service.tokens import Principal
 
 DEFAULTS: dict[str, object] = {
     "RATELIMIT_ENABLED": True,

@@ -269,8 +269,3 @@ class ErrorBody(BaseModel):
     description: str
     errors: list[FieldProblem] = []
     request_id: str
-
-
-class Health(BaseModel):
-    status: str
-    details: dict[str, Any] = {}

@@ -96,6 +96,11 @@ def researcher_record(researcher_id: str = "r-1", **overrides: Any) -> dict[str,
     return record
 
 
+def stored_hosts(store: Any) -> dict[str, HostLab]:
+    """Every host a `matcher.store.Store` holds, by id (in id order)."""
+    return {h.id: h for h in store.iter_hosts()}
+
+
 @pytest.fixture
 def make_host() -> Callable[..., HostLab]:
     def make(host_id: str = "h-1", **overrides: Any) -> HostLab:
@@ -115,7 +120,7 @@ def make_researcher() -> Callable[..., ResearcherProfile]:
 @pytest.fixture(scope="session")
 def real_embedder() -> Any:
     """The packaged all-MiniLM-L6-v2, loaded once per test session."""
-    from matcher.embedding import SentenceTransformerEmbedder
+    from matcher.torch_backend import SentenceTransformerEmbedder
 
     embedder = SentenceTransformerEmbedder()
     embedder.encode(["warm-up"])

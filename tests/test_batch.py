@@ -18,7 +18,7 @@ from matcher.index import HostIndex
 from matcher.ranking import ResearcherSide, Scorer, Weights
 from models.eligibility import eligible_programmes
 from models.profiles import ResearcherProfile
-from scripts.synthetic import synthetic_call
+from scripts.bench.synthetic import synthetic_call
 from tests.conftest import FakeEmbedder, researcher_record
 
 Call = tuple[Engine, list[ResearcherProfile], FakeEmbedder]

@@ -16,7 +16,7 @@ from matcher.embedding import CachingEmbedder, EmbeddingCache
 from matcher.engine import Engine
 from matcher.index import HostIndex
 from models.taxonomy import broad_section_label
-from scripts.synthetic import synthetic_call
+from scripts.bench.synthetic import synthetic_call
 from tests.conftest import FakeEmbedder
 from tests.test_progress import Recorder
 

@@ -20,7 +20,7 @@ from matcher.embedding import CachingEmbedder, EmbeddingCache
 from matcher.generation import INITIAL, Generation
 from matcher.store import Base, Store
 from models.profiles import HostLab
-from tests.conftest import FakeEmbedder, host_record
+from tests.conftest import FakeEmbedder, host_record, stored_hosts
 
 QUAKE = "Seismic isolation of buildings and earthquake ground motion."
 POETRY = "Waka poetry of the Heian court and its manuscripts."
@@ -50,7 +50,7 @@ class Folder:
         return Generation.from_json(manifest["generation"])
 
     def stored(self) -> dict[str, HostLab]:
-        return self.store.hosts()
+        return stored_hosts(self.store)
 
 
 @pytest.fixture(params=URLS)
@@ -195,4 +195,4 @@ def test_a_write_embeds_before_it_takes_the_database_lock(folder: Folder, monkey
 
     monkeypatch.setattr(folder.model, "encode", encode_while_another_writes)
     catalogue.upsert_hosts([host("h-vents", VENTS)])
-    assert [r["actor"] for r in folder.store.runs()] == ["probe"]
+    assert [r["actor"] for r in folder.store.audit_runs(limit=100)[0]] == ["probe"]

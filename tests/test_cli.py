@@ -235,15 +235,10 @@ def test_batch_option_conflicts_are_usage_errors(tmp_path: Path) -> None:
 @pytest.fixture
 def fake_model(monkeypatch: pytest.MonkeyPatch) -> FakeEmbedder:
     """Every command embeds with the fake embedder (through the data folder's cache), not the real model."""
-    from matcher.embedding import CachingEmbedder, EmbeddingCache
     from scripts.cli import State
 
     fake = FakeEmbedder()
-
-    def embedder(state: State) -> CachingEmbedder:
-        return CachingEmbedder(fake, EmbeddingCache(state.home.cache_path))
-
-    monkeypatch.setattr(State, "embedder", embedder)
+    monkeypatch.setattr(State, "make_encoder", lambda state: fake)
     return fake
 
 

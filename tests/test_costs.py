@@ -20,6 +20,7 @@ from matcher.progress import Progress
 from matcher.store import Store
 from service import create_app
 from service.costs import MATCH_ENDPOINTS
+from service.tokens import Tokens
 from tests.conftest import FakeEmbedder, host_record, researcher_record
 from tests.test_service import POETRY, QUAKE, Service, assert_error
 from tests.test_web import csrf, profile_form, text_of
@@ -45,21 +46,21 @@ class CachedService(Service):
         self.embedder = SleepyEmbedder()
         self.cache = EmbeddingCache(home / "cache" / "embeddings.sqlite3")
         self.client = self._start()
-        store = self.catalogue.store
-        self.tokens = {"staff": store.create_token("staff-1", "staff"), "admin": store.create_token("admin-1", "admin")}
+        tokens = Tokens(self.catalogue.store)
+        self.tokens = {"staff": tokens.create("staff-1", "staff"), "admin": tokens.create("admin-1", "admin")}
 
     def _start(self, **config: Any) -> FlaskClient:
         store = Store(f"sqlite:///{self.home / 'db.sqlite3'}")
         embedder = CachingEmbedder(self.embedder, self.cache)
         self.catalogue = Catalogue.open(store, embedder, index_dir=self.home / "index")
-        self.app = create_app({"TESTING": True, "HOME": str(self.home), **config}, engine=self.catalogue)
+        self.app = create_app({"TESTING": True, "HOME": str(self.home), **config}, catalogue=self.catalogue)
         return self.app.test_client()
 
     def cached(self, text: str) -> bool:
         return bool(self.cache.get_many(self.embedder.fingerprint, [text_key(text)], self.embedder.dim))
 
     def runs(self) -> int:
-        return len(self.catalogue.store.runs())
+        return len(self.catalogue.store.audit_runs(limit=100)[0])
 
 
 @pytest.fixture

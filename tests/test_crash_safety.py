@@ -29,7 +29,7 @@ from matcher.store import Store
 from models.profiles import HostLab
 from service import create_app
 from tests.catalogue_driver import SLOW_S, Folder, initial_hosts, sample, states
-from tests.conftest import researcher_record
+from tests.conftest import researcher_record, stored_hosts
 
 ROOT = Path(__file__).parents[1]
 STATEMENT = "Subduction zone earthquakes, slow slip events and tsunami early warning from seafloor geodesy."
@@ -87,7 +87,7 @@ def assert_in_step(folder: Folder, reader: Catalogue, possible: list[dict[str, H
     """After the kill: the running reader holds exactly the hosts of record, which are one of the states the
     writes pass through (all or nothing); a new start opens, its index holds them and its manifest names
     the committed generation; the app over it is ready and matches only stored hosts."""
-    stored = folder.store.hosts()
+    stored = stored_hosts(folder.store)
     assert stored in possible, "the database holds part of a write"
     reader.refresh()
     assert reader.engine.hosts == stored, "the running service serves hosts the database does not have"
@@ -99,7 +99,7 @@ def assert_in_step(folder: Folder, reader: Catalogue, possible: list[dict[str, H
     cli = Catalogue.committed_engine(folder.store, folder.embedder(), index_dir=folder.index_dir)
     assert cli.hosts == stored
 
-    client = create_app({"TESTING": True, "HOME": str(folder.root)}, engine=catalogue).test_client()
+    client = create_app({"TESTING": True, "HOME": str(folder.root)}, catalogue=catalogue).test_client()
     assert client.get("/readyz").get_json()["details"]["hosts"] == len(stored)
     response = client.post("/v1/matches", json={"researcher": researcher_record(statement=STATEMENT), "top": 20})
     assert response.status_code == 200, response.get_json()
@@ -120,18 +120,18 @@ def test_a_write_killed_at_a_step_leaves_the_index_and_the_database_in_step(
     folder: Folder, scenario: str, step: str
 ) -> None:
     reader = folder.open(serving=True)
-    possible = states(scenario, folder.store.hosts())
+    possible = states(scenario, stored_hosts(folder.store))
     killed_at(folder.root, scenario, step)
     if step.startswith("committed"):
-        assert folder.store.hosts() == possible[1]
+        assert stored_hosts(folder.store) == possible[1]
     elif scenario != "writes":
-        assert folder.store.hosts() == possible[0]
+        assert stored_hosts(folder.store) == possible[0]
     assert_in_step(folder, reader, possible)
 
 
 def test_a_start_up_killed_while_it_repairs_a_crashed_write_is_repaired_by_the_next(folder: Folder) -> None:
     reader = folder.open(serving=True)
-    possible = states("replace", folder.store.hosts())
+    possible = states("replace", stored_hosts(folder.store))
     killed_at(folder.root, "replace", "snapshot-saved")  # leaves a snapshot the database never committed
     killed_at(folder.root, "open", "snapshot-files-written")  # the repair's own save, killed midway
     assert_in_step(folder, reader, possible[:1])
@@ -143,7 +143,7 @@ def test_writes_killed_at_a_random_time_leave_the_index_and_the_database_in_step
     starting, embedding, writing or saving."""
     reader = folder.open(serving=True)
     scenario = "replace" if seed % 2 else "writes"
-    possible = states(scenario, folder.store.hosts())
+    possible = states(scenario, stored_hosts(folder.store))
     killed_after(folder.root, scenario, random.Random(seed).uniform(0.4, 2.5))
     assert_in_step(folder, reader, possible)
 
@@ -179,11 +179,11 @@ def test_the_real_index_build_killed_between_saving_and_committing(tmp_path: Pat
     second = tmp_path / "second.jsonl"
     second.write_text("\n".join(h.model_dump_json() for h in sample()[30:]))
     store = Store(f"sqlite:///{home / 'hostmatch.sqlite3'}")
-    before = store.hosts()
+    before = stored_hosts(store)
 
     result = hostmatch(home, "index", "build", "--hosts", str(second), crash_at="snapshot-saved")
     assert result.returncode == -signal.SIGKILL, result.stderr[-2000:]
-    assert store.hosts() == before
+    assert stored_hosts(store) == before
     manifest = json.loads((home / "index" / "manifest.json").read_text())
     assert Generation.from_json(manifest["generation"]) != store.generation()  # the orphan snapshot
 
@@ -205,7 +205,7 @@ def test_the_real_index_build_killed_between_saving_and_committing(tmp_path: Pat
     time.sleep(random.Random(1).uniform(3.0, 8.0))  # the model loads in ~3 s; embedding the new labs follows
     build.kill()
     build.wait(timeout=60)
-    stored = store.hosts()
+    stored = stored_hosts(store)
     assert stored in ({h.id: h for h in sample()[:60]}, {h.id: h for h in sample()[30:]})
     result = hostmatch(home, "match", "--researcher", str(researcher), "--top", "50", "--json")
     assert {m["host_id"] for m in json.loads(result.stdout)["matches"]} <= set(stored)
@@ -213,4 +213,4 @@ def test_the_real_index_build_killed_between_saving_and_committing(tmp_path: Pat
     assert result.returncode == 0, result.stderr[-2000:]
     manifest = json.loads((home / "index" / "manifest.json").read_text())
     assert Generation.from_json(manifest["generation"]) == store.generation()
-    assert store.hosts() == {h.id: h for h in sample()[30:]}
+    assert stored_hosts(store) == {h.id: h for h in sample()[30:]}

@@ -16,13 +16,13 @@ from matcher.embedding import (
     MemoryCache,
     MeteredEmbedder,
     NoCache,
-    SentenceTransformerEmbedder,
     default_model_path,
-    make_embedder,
     text_key,
 )
+from matcher.encoders import make_embedder
 from matcher.errors import Overloaded, TooManyTexts
 from matcher.progress import Progress
+from matcher.torch_backend import SentenceTransformerEmbedder
 from tests.conftest import FakeEmbedder
 
 

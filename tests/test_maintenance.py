@@ -29,7 +29,7 @@ from matcher.records import read_hosts, sample_path
 from matcher.store import Store
 from service import create_app
 from tests.catalogue_driver import SLOW_S, Folder, initial_hosts
-from tests.conftest import researcher_record
+from tests.conftest import researcher_record, stored_hosts
 
 ROOT = Path(__file__).parents[1]
 CLIENTS = 4
@@ -60,7 +60,7 @@ def test_matches_keep_answering_while_another_process_rewrites_the_hosts(tmp_pat
     folder = Folder(tmp_path)
     folder.open().upsert_hosts(initial_hosts())
     catalogue = folder.open(serving=True)
-    app = create_app({"TESTING": True, "HOME": str(tmp_path), "RATELIMIT_ENABLED": False}, engine=catalogue)
+    app = create_app({"TESTING": True, "HOME": str(tmp_path), "RATELIMIT_ENABLED": False}, catalogue=catalogue)
     server = make_server("127.0.0.1", 0, app, threaded=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     base = f"http://127.0.0.1:{server.server_port}"
@@ -104,14 +104,14 @@ def test_matches_keep_answering_while_another_process_rewrites_the_hosts(tmp_pat
         "errors": len(errors),
         "p50_ms": round(1000 * statistics.median(during), 1),
         "max_ms": round(1000 * max(during), 1),
-        "audit_rows": len(folder.store.runs(limit=100_000)),
+        "audit_rows": len(folder.store.audit_runs(limit=100_000)[0]),
     }
     print("maintenance under load:", json.dumps(figures))
     (ROOT / "build").mkdir(exist_ok=True)
     (ROOT / "build" / "maintenance-load.json").write_text(json.dumps(figures, indent=2))
     assert not errors, errors[:5]
     assert len(during) >= 20 and figures["audit_rows"] == len(latencies)
-    assert catalogue.engine.hosts == folder.store.hosts()
+    assert catalogue.engine.hosts == stored_hosts(folder.store)
 
 
 # -- the real service ----------------------------------------------------------------------------------
@@ -212,5 +212,5 @@ def test_gunicorn_keeps_matching_through_an_index_build_and_a_bulk_upload(
     (ROOT / "build").mkdir(exist_ok=True)
     (ROOT / "build" / "maintenance-gunicorn.json").write_text(json.dumps(figures, indent=2))
     assert not errors, errors[:5]
-    stored = Store(f"sqlite:///{home / 'hostmatch.sqlite3'}").hosts()
+    stored = stored_hosts(Store(f"sqlite:///{home / 'hostmatch.sqlite3'}"))
     assert all(h.description.endswith("(2029)") for h in stored.values())

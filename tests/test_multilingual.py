@@ -375,7 +375,7 @@ def test_the_api_matches_across_languages_and_names_the_encoder_of_each_evidence
     store = Store(f"sqlite:///{tmp_path / 'db.sqlite3'}")
     catalogue = Catalogue.open(store, default, index_dir=tmp_path / "index", multilingual=CachingEmbedder(ml, cache))
     catalogue.replace_all(hosts)
-    client = create_app({"TESTING": True, "HOME": str(tmp_path)}, engine=catalogue).test_client()
+    client = create_app({"TESTING": True, "HOME": str(tmp_path)}, catalogue=catalogue).test_client()
 
     body = client.post("/v1/matches", json={"researcher": researcher_record(statement=JA_SEISMOLOGY)}).get_json()
     assert body["note"] is None and body["languages"] == {"statement": "ja"}
@@ -400,15 +400,8 @@ def fake_models(monkeypatch: pytest.MonkeyPatch) -> FakeMultilingual:
     from scripts.cli import State
 
     default, multilingual = FakeEmbedder(), FakeMultilingual()
-
-    def embedder(state: State) -> CachingEmbedder:
-        return CachingEmbedder(default, EmbeddingCache(state.home.cache_path))
-
-    def multilingual_embedder(state: State) -> CachingEmbedder | None:
-        return CachingEmbedder(multilingual, EmbeddingCache(state.home.cache_path)) if state.multilingual else None
-
-    monkeypatch.setattr(State, "embedder", embedder)
-    monkeypatch.setattr(State, "multilingual_embedder", multilingual_embedder)
+    monkeypatch.setattr(State, "make_encoder", lambda state: default)
+    monkeypatch.setattr(State, "make_multilingual_encoder", lambda state, spec: multilingual)
     return multilingual
 
 

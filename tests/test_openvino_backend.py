@@ -11,8 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from matcher.embedding import SentenceTransformerEmbedder, default_model_path
+from matcher.embedding import default_model_path
 from matcher.openvino_backend import OpenVINOEmbedder, UnsupportedModel, _pool, read_layout
+from matcher.torch_backend import SentenceTransformerEmbedder
 
 HAS_OPENVINO = all(importlib.util.find_spec(name) is not None for name in ("openvino", "tokenizers", "nncf"))
 needs_openvino = pytest.mark.skipif(not HAS_OPENVINO, reason="the openvino extra is not installed")

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
-import sqlite3
 from pathlib import Path
 
 import pytest
@@ -13,7 +11,6 @@ from click.testing import CliRunner
 from matcher.documents import researcher_texts
 from matcher.embedding import text_key
 from matcher.privacy import changed_fields, erased_name
-from matcher.store import Store
 from models.profiles import ResearcherProfile
 from scripts.cli import cli
 from tests.conftest import researcher_record
@@ -28,7 +25,7 @@ def service(tmp_path: Path) -> Service:
 
 
 def accesses(service: Service) -> list[dict[str, object]]:
-    return [r for r in service.catalogue.store.runs() if str(r["kind"]).startswith("researcher.")]
+    return [r for r in service.catalogue.store.audit_runs(limit=100)[0] if str(r["kind"]).startswith("researcher.")]
 
 
 def test_every_access_to_a_researcher_is_audited_with_fields_never_content(service: Service) -> None:
@@ -72,7 +69,7 @@ def test_erasing_a_researcher_leaves_no_record_no_vectors_and_only_a_digest(serv
 
     assert service.catalogue.store.get_researcher("r-1") is None
     assert cache.get_many(service.embedder.fingerprint, keys, service.embedder.dim) == {}
-    trail = json.dumps(service.catalogue.store.runs(limit=1000))
+    trail = json.dumps(service.catalogue.store.audit_runs(limit=1000)[0])
     assert '"r-1"' not in trail and erased_name("r-1") in trail
     deletion = accesses(service)[0]
     assert deletion["kind"] == "researcher.delete" and deletion["subject"] == erased_name("r-1")
@@ -86,46 +83,10 @@ def test_erasure_keeps_other_researchers_and_host_vectors(service: Service) -> N
     service.call("POST", "/v1/matches", "staff", json={"researcher_id": "r-2"})
     service.call("DELETE", "/v1/researchers/r-1", "admin")
     assert service.catalogue.store.get_researcher("r-2") is not None
-    assert any(r["subject"] == "r-2" for r in service.catalogue.store.runs())
+    assert any(r["subject"] == "r-2" for r in service.catalogue.store.audit_runs(limit=100)[0])
 
 
 # -- tokens -----------------------------------------------------------------------------------------------
-
-
-def test_tokens_expire_and_rotation_gives_a_new_secret(tmp_path: Path) -> None:
-    store = Store(f"sqlite:///{tmp_path / 'db.sqlite3'}")
-    store.create_all()
-    token = store.create_token("ops", "staff", days=30)
-    assert store.authenticate(token) is not None and store.token_state(token) == "live"
-    listed = store.tokens()[0]
-    made = dt.datetime.fromisoformat(listed["created_at"])
-    assert dt.datetime.fromisoformat(listed["expires_at"]) - made == pytest.approx(
-        dt.timedelta(days=30), abs=dt.timedelta(seconds=5)
-    )
-    with sqlite3.connect(tmp_path / "db.sqlite3") as db:
-        db.execute("UPDATE api_tokens SET expires_at = '2000-01-01 00:00:00'")
-    assert store.authenticate(token) is None and store.token_state(token) == "expired"
-    fresh = store.rotate_token("ops")
-    assert fresh != token and store.authenticate(fresh) is not None and store.token_state(token) == "unknown"
-    with pytest.raises(ValueError, match="at most 3,660 days"):
-        store.create_token("long", "staff", days=10_000)
-
-
-def test_a_database_made_before_tokens_expired_gets_the_column(tmp_path: Path) -> None:
-    path = tmp_path / "old.sqlite3"
-    with sqlite3.connect(path) as db:
-        db.execute(
-            "CREATE TABLE api_tokens (id INTEGER PRIMARY KEY, name VARCHAR(100) UNIQUE, scope VARCHAR(10),"
-            " digest VARCHAR(64) UNIQUE, created_at DATETIME, revoked_at DATETIME)"
-        )
-        old = dt.datetime.now(dt.UTC) - dt.timedelta(days=100)
-        db.execute(
-            "INSERT INTO api_tokens (name, scope, digest, created_at) VALUES ('old', 'staff', 'x', ?)",
-            (old.strftime("%Y-%m-%d %H:%M:%S"),),
-        )
-    store = Store(f"sqlite:///{path}")
-    store.create_all()
-    assert store.tokens()[0]["state"] == "expired"  # made 100 days ago: past the default 90
 
 
 def test_an_expired_tokens_session_ends(service: Service) -> None:

@@ -1,4 +1,4 @@
-"""The BM25 weighting and the reciprocal rank fusion of scripts/quality_variants.py, on hand-made cases.
+"""The BM25 weighting and the reciprocal rank fusion of scripts/research/quality_variants.py, on hand-made cases.
 
 Expected values are worked out by hand from the formulas in the script's docstrings
 (idf = log(1 + (N - df + 0.5) / (df + 0.5)), weight = idf * tf (k1 + 1) / (tf + k1 (1 - b + b len / avglen))).
@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from sklearn.feature_extraction.text import CountVectorizer
 
-from scripts.quality_variants import bm25_idf, bm25_scores, bm25_weights, normalise_rows, rrf
+from scripts.research.quality_variants import bm25_idf, bm25_scores, bm25_weights, normalise_rows, rrf
 
 K1, B = 1.2, 0.75
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
 from pathlib import Path
@@ -15,6 +16,16 @@ def readme_commands() -> list[str]:
     text = (ROOT / "README.md").read_text(encoding="utf-8")
     section = text.split("## Set up", 1)[1].split("\n## ", 1)[0]
     return re.findall(r"```bash\n(.+?)\n```", section, flags=re.DOTALL)
+
+
+def test_every_script_the_docs_name_exists() -> None:
+    """Each `python -m scripts.…` the README and docs/ name is a module of this checkout."""
+    named: set[str] = set()
+    for doc in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
+        named |= set(re.findall(r"python -m\s+(scripts(?:\.[a-z_]+)+)", doc.read_text(encoding="utf-8")))
+    assert "scripts.bench" in named and "scripts.bench.batch" in named
+    for module in sorted(named):
+        assert importlib.util.find_spec(module) is not None, module
 
 
 def test_the_readme_has_exactly_two_set_up_commands() -> None:

@@ -15,8 +15,9 @@ from sqlalchemy.exc import OperationalError
 
 from matcher.catalogue import Catalogue
 from matcher.embedding import CachingEmbedder, EmbeddingCache
-from matcher.store import Store, TokenRow, digest_token
+from matcher.store import Store, TokenRow
 from service import create_app
+from service.tokens import Tokens, digest_token
 from tests.conftest import FakeEmbedder, host_record, researcher_record
 
 QUAKE = "Seismic isolation of buildings and earthquake ground motion."
@@ -34,13 +35,13 @@ class Service:
             CachingEmbedder(self.fake, EmbeddingCache(home / "cache" / "embeddings.sqlite3")) if cached else self.fake
         )
         self.client = self._start(**(config or {}))
-        store = self.catalogue.store
-        self.tokens = {"staff": store.create_token("staff-1", "staff"), "admin": store.create_token("admin-1", "admin")}
+        tokens = Tokens(self.catalogue.store)
+        self.tokens = {"staff": tokens.create("staff-1", "staff"), "admin": tokens.create("admin-1", "admin")}
 
     def _start(self, **config: Any) -> FlaskClient:
         store = Store(f"sqlite:///{self.home / 'db.sqlite3'}")
         self.catalogue = Catalogue.open(store, self.embedder, index_dir=self.home / "index")
-        self.app = create_app({"TESTING": True, "HOME": str(self.home), **config}, engine=self.catalogue)
+        self.app = create_app({"TESTING": True, "HOME": str(self.home), **config}, catalogue=self.catalogue)
         return self.app.test_client()
 
     def restart(self, **config: Any) -> None:
@@ -48,8 +49,8 @@ class Service:
 
     def expired_token(self) -> str:
         """A staff token whose lifetime has passed."""
-        store = self.catalogue.store
-        token = store.create_token(f"expired-{len(store.tokens())}", "staff", days=1)
+        store, tokens = self.catalogue.store, Tokens(self.catalogue.store)
+        token = tokens.create(f"expired-{len(tokens.entries())}", "staff", days=1)
         with store.session() as session:
             row = session.scalar(select(TokenRow).where(TokenRow.digest == digest_token(token)))
             assert row is not None
@@ -187,7 +188,7 @@ def test_bad_match_requests_are_422_naming_the_field(
 def test_every_match_is_audited_without_storing_inline_profiles(service: Service) -> None:
     service.call("POST", "/v1/matches", json={"researcher": researcher_record(statement=QUAKE)})
     service.call("POST", "/v1/matches", "staff", json={"researcher_id": "r-quake"})
-    runs = [r for r in service.catalogue.store.runs() if r["kind"] == "match"]
+    runs = [r for r in service.catalogue.store.audit_runs(limit=100)[0] if r["kind"] == "match"]
     assert [(r["actor"], r["subject"][:7]) for r in runs] == [("staff-1", "r-quake"), ("anonymous", "inline:")]
     assert "researcher" not in runs[1]["parameters"] and runs[1]["results"][0][0] == "h-quake"
 
@@ -425,7 +426,7 @@ def test_authentication_comes_before_validation(
 def test_a_bad_or_revoked_token_is_refused_even_where_anonymous_is_allowed(service: Service) -> None:
     assert_error(service.client.get("/v1/hosts", headers={"Authorization": "Bearer hm_forged"}), 401)
     assert_error(service.client.get("/v1/hosts", headers={"Authorization": "Basic abc"}), 401)
-    service.catalogue.store.revoke_token("staff-1")
+    Tokens(service.catalogue.store).revoke("staff-1")
     assert_error(service.call("GET", "/v1/researchers", "staff"), 401)
 
 

@@ -62,11 +62,7 @@ def _code() -> str:
 @cache
 def _countries(language: str) -> tuple[tuple[str, str], ...]:
     names = Locale.parse(language).territories
-    pairs = [
-        (code, name)
-        for code, name in names.items()
-        if len(code) == 2 and code.isalpha() and code not in {"ZZ", "EU", "EZ", "UN", "QO", "XA", "XB", "XK"}
-    ]
+    pairs = [(code, name) for code, name in names.items() if len(code) == 2 and code.isalpha() and code not in _GROUPS]
     return tuple(sorted(pairs, key=lambda pair: pair[1]))
 
 

@@ -15,7 +15,6 @@ from flask_babel import gettext
 from werkzeug.wrappers import Response
 
 from matcher.search import WordQuery, fold
-from matcher.store import Scope
 from models.limits import MAX_OFFSET, MAX_TOP
 from models.profiles import ResearcherProfile, normalise_id
 from models.programmes import programmes
@@ -24,6 +23,7 @@ from service.auth import sign_in as start_session
 from service.auth import sign_out as end_session
 from service.matching import catalogue, read_researcher, run_candidates, run_match
 from service.schemas import MatchRequest
+from service.tokens import Scope
 from service.web import Page, options, whole_number
 from service.web import calls as call_jobs
 from service.web.labs import directory_page

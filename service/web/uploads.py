@@ -26,9 +26,9 @@ from pydantic import ValidationError
 from matcher.errors import FieldError, InvalidInput, field_errors
 from matcher.publications import read_publications
 from matcher.records import RecordCheck, check_records
-from matcher.store import Scope
 from models.profiles import HostLab, ResearcherProfile
 from service.matching import Written, catalogue, write_researchers
+from service.tokens import Scope
 from service.web import Page
 
 Kind = Literal["hosts", "researchers", "publications"]

@@ -4,7 +4,7 @@
 options (`--aggregation max|mean|topk --top-k K`). This script measures alternatives that production does
 *not* use, so that every variant reported in docs/QUALITY.md can be reproduced:
 
-    python -m scripts.quality_variants --data ../shared/eval/goldstandard --samples 1 --variant lexical-doc-0.3
+    python -m scripts.research.quality_variants --data ../shared/eval/goldstandard --samples 1 --variant lexical-doc-0.3
 
 Variants (all start from the same cached all-MiniLM-L6-v2 vectors and top-3 aggregation):
     dense                dense cosine, top-3 mean (the production default, recomputed here as a check)
@@ -47,12 +47,13 @@ from scipy import sparse
 from scipy.stats import rankdata
 from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 
-from matcher.embedding import CachingEmbedder, EmbeddingCache, SentenceTransformerEmbedder
+from matcher.embedding import CachingEmbedder, EmbeddingCache
 from matcher.evaluation import pooled
 from matcher.goldstandard import parse_samples, read_ratings
 from matcher.home import Home
 from matcher.openreview import ArchivePaper, read_archives, read_submissions
 from matcher.similarity import aggregate
+from matcher.torch_backend import SentenceTransformerEmbedder
 
 
 def _unit(x: np.ndarray) -> np.ndarray:

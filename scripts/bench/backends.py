@@ -1,4 +1,4 @@
-"""Encoder backends side by side: `python -m scripts.bench_backends --data ../shared/eval/goldstandard`.
+"""Encoder backends side by side: `python -m scripts.bench.backends --data ../shared/eval/goldstandard`.
 
 Embeds the same abstract-length texts (titles and abstracts of the gold standard's d_20_1 submissions) with
 torch, OpenVINO and OpenVINO with 8-bit weights, at batch 32, and prints one JSON object: texts/s of each,
@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from matcher.embedding import BACKENDS, make_embedder
+from matcher.encoders import BACKENDS, make_embedder
 from matcher.openreview import read_submissions
 
 

@@ -1,4 +1,4 @@
-"""Load on `hostmatch serve`: `python -m scripts.bench_load [--clients 32] [--seconds 60] [--heavy 1]`.
+"""Load on `hostmatch serve`: `python -m scripts.bench.load [--clients 32] [--seconds 60] [--heavy 1]`.
 
 The bundled sample is loaded into a fresh data folder (`hostmatch db load-sample`, the real model) and
 served by `hostmatch serve` (gunicorn, 2 workers) on 127.0.0.1. Then, bounded in count and time:

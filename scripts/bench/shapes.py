@@ -1,4 +1,4 @@
-"""Input shapes and the OpenVINO encoder: `python -m scripts.bench_shapes [--export-dir DIR]`.
+"""Input shapes and the OpenVINO encoder: `python -m scripts.bench.shapes [--export-dir DIR]`.
 
 OpenVINO's CPU plugin compiles and keeps kernels for each input shape it meets. This encodes one query at
 each of 148 lengths (5 to 299 words, so every token count up to the model's limit), twice, in a fresh

@@ -1,5 +1,5 @@
 """Maintenance benchmark: how long a bulk host upload holds the database's write lock, and how long an audit
-insert made meanwhile waits. `python -m scripts.bench_maintenance [--backend B]`; prints one JSON object.
+insert made meanwhile waits. `python -m scripts.bench.maintenance [--backend B]`; prints one JSON object.
 
 In a fresh data folder (SQLite, an empty embedding cache) the sample's 124 labs are uploaded through the
 catalogue, as `hostmatch db load-sample` or an admin's bulk `POST /v1/hosts` does, twice: first all of them
@@ -36,10 +36,11 @@ from sqlalchemy.engine import Engine as SqlEngine
 from sqlalchemy.exc import OperationalError
 
 from matcher.catalogue import Catalogue
-from matcher.embedding import BACKENDS, CachingEmbedder, EmbeddingCache, default_backend, make_embedder
+from matcher.encoders import BACKENDS, default_backend, make_embedder
 from matcher.home import Home
 from matcher.records import read_hosts, sample_path
 from matcher.store import Store
+from matcher.wiring import Parts
 from models.profiles import HostLab
 
 _WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE")
@@ -132,9 +133,9 @@ def main(argv: list[str] | None = None) -> None:
         root = Path(tmp)
         model = make_embedder(backend=backend, export_dir=args.models_dir or Home.from_env().models_dir, threads=1)
         model.encode(["warm-up"])
-        embedder = CachingEmbedder(model, EmbeddingCache(root / "cache" / "embeddings.sqlite3"))
-        url = f"sqlite:///{root / 'hostmatch.sqlite3'}"
-        catalogue = Catalogue.open(Store(url), embedder, index_dir=root / "index")
+        parts = Parts(Home(root), encoder=model)
+        url = parts.home.database_url
+        catalogue = parts.catalogue()
         clock = WriteLockClock(catalogue.store.engine)
         probe = AuditProbe(url)
         probe.store.create_all()

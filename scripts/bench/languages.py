@@ -1,4 +1,4 @@
-"""The language identifier: `python -m scripts.bench_languages`. Prints one JSON object.
+"""The language identifier: `python -m scripts.bench.languages`. Prints one JSON object.
 
 english_titles        of the bundled sample's English publication titles (no kana or kanji), how many
                       `language_of` calls English; english_three_words the same titles cut to their

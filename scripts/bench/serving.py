@@ -51,25 +51,18 @@ from pathlib import Path
 
 import numpy as np
 
-from matcher.catalogue import Catalogue
 from matcher.documents import host_documents
-from matcher.embedding import (
-    BACKENDS,
-    CachingEmbedder,
-    Embedder,
-    EmbeddingCache,
-    default_backend,
-    make_embedder,
-    text_key,
-)
+from matcher.embedding import Embedder, text_key
+from matcher.encoders import BACKENDS, default_backend
 from matcher.engine import Engine, MatchSettings
+from matcher.home import Home
 from matcher.index import HostIndex
 from matcher.ranking import HostFilter, ResearcherSide, Scorer, Weights
-from matcher.runtime import single_threaded_blas
-from matcher.store import Store
+from matcher.wiring import Parts, Settings
 from models.eligibility import eligible_programmes
 from models.profiles import ResearcherProfile
-from scripts.synthetic import synthetic_call
+from scripts.bench.synthetic import synthetic_call
+from service import single_threaded_blas
 
 
 def _researcher(statement: str) -> ResearcherProfile:
@@ -109,10 +102,10 @@ def build_ratios(model: Embedder, n_docs: int, seed: int, parts: int = 8) -> dic
     texts = [d.text for h in hosts for d in host_documents(h)]
     encode_s = build_s = 0.0
     with tempfile.TemporaryDirectory() as home:
-        cache = EmbeddingCache(Path(home) / "cache.sqlite3")
-        embedder = CachingEmbedder(model, cache)
+        built = Parts(Home(Path(home)), encoder=model)
+        built.embedder  # noqa: B018  (its cache made outside the timing)
         start = time.perf_counter()
-        engine = Engine(embedder, HostIndex(embedder.dim, embedder.fingerprint))
+        engine = built.new_engine()
         build_s += time.perf_counter() - start
         for i in range(parts):
             part = hosts[i * len(hosts) // parts : (i + 1) * len(hosts) // parts]
@@ -126,7 +119,7 @@ def build_ratios(model: Embedder, n_docs: int, seed: int, parts: int = 8) -> dic
         build_s += _seconds(engine.save, Path(home) / "index")
 
         def rebuild(folder: Path) -> None:
-            again = Engine(embedder, HostIndex(embedder.dim, embedder.fingerprint))
+            again = built.new_engine()
             again.upsert_hosts(hosts)
             again.save(folder)
 
@@ -141,23 +134,21 @@ def build_ratios(model: Embedder, n_docs: int, seed: int, parts: int = 8) -> dic
     }
 
 
-def large_corpus(home: Path, model: Embedder, n_hosts: int, docs: int, base: int, seed: int) -> None:
+def large_corpus(parts: Parts, n_hosts: int, docs: int, base: int, seed: int) -> None:
     """A data folder holding --hosts labs of --docs documents in its database and index."""
+    model = parts.embedder.inner
     _, hosts = synthetic_call(0, n_hosts, seed=seed, docs_per_host=docs, words=40)
     rng = np.random.default_rng(seed)
     _, base_hosts = synthetic_call(0, max(1, base // 4), seed=seed + 2, docs_per_host=4, words=150)
     base_vectors = model.encode([d.text for h in base_hosts for d in host_documents(h)])
-    cache = EmbeddingCache(home / "cache" / "embeddings.sqlite3")
     for chunk in range(0, len(hosts), 500):
         items = []
         for host in hosts[chunk : chunk + 500]:
             for doc in host_documents(host):
                 vector = base_vectors[rng.integers(len(base_vectors))] + rng.normal(0, 0.02, model.dim)
                 items.append((text_key(doc.text), (vector / np.linalg.norm(vector)).astype(np.float32)))
-        cache.put_many(model.fingerprint, items)
-    store = Store(f"sqlite:///{home / 'hostmatch.sqlite3'}")
-    catalogue = Catalogue.open(store, CachingEmbedder(model, cache), index_dir=home / "index")
-    catalogue.upsert_hosts(hosts)
+        parts.cache.put_many(model.fingerprint, items)
+    parts.catalogue().upsert_hosts(hosts)
 
 
 def _retrieval(model: Embedder, engine: Engine, text: str) -> tuple[float, int, int]:
@@ -174,11 +165,9 @@ def _retrieval(model: Embedder, engine: Engine, text: str) -> tuple[float, int, 
     return seconds, len(hosts), sum(len(engine.index.host_rows(h)) for h in hosts)
 
 
-def match_ratio(
-    model: Embedder, home: Path, queries: int, settings: MatchSettings, recall_queries: int = 10
-) -> dict[str, float]:
-    embedder = CachingEmbedder(model, EmbeddingCache(home / "cache" / "embeddings.sqlite3"))
-    engine = Engine.open(home / "index", embedder, settings=settings)
+def match_ratio(parts: Parts, queries: int, settings: MatchSettings, recall_queries: int = 10) -> dict[str, float]:
+    embedder, model = parts.embedder, parts.embedder.inner
+    engine = Engine.open(parts.home.index_dir, embedder, settings=settings)
     embedder.cache.warm()  # as the service does at start, and
     single_threaded_blas()  # as it does
     statement = (
@@ -199,7 +188,7 @@ def match_ratio(
     retrieval = np.array([_retrieval(model, engine, f"{t} Retrieval.") for t in texts])
     retrieval_p50 = float(np.median(retrieval[:, 0]))
     # The true ten best hosts: every host scored exactly (every document is a candidate), for a few queries.
-    flat, _ = HostIndex.load(home / "index", fingerprint=model.fingerprint, ann_threshold=10**12)
+    flat, _ = HostIndex.load(parts.home.index_dir, fingerprint=model.fingerprint, ann_threshold=10**12)
     exhaustive = Engine(embedder, flat, settings=MatchSettings(pool=len(flat), host_pool=0))
     exhaustive.hosts = engine.hosts
     recall = [
@@ -294,20 +283,16 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory() as scratch:
         home = args.keep or Path(scratch)
         home.mkdir(parents=True, exist_ok=True)
-        model = make_embedder(backend=args.backend, export_dir=home / "models")
+        parts = Parts(Home(home), Settings(backend=args.backend))  # the data folder the service is started on
+        model = parts.embedder.inner
         model.encode(["warm-up"])
         result.update(build_ratios(model, args.build_docs, args.seed))
         if not (home / "index" / "manifest.json").exists():
-            large_corpus(home, model, args.hosts, args.docs, args.base_texts, args.seed)
+            large_corpus(parts, args.hosts, args.docs, args.base_texts, args.seed)
         else:  # a kept corpus: bring its index in step with the store (an older index format is rebuilt)
-            cache = EmbeddingCache(home / "cache" / "embeddings.sqlite3")
-            Catalogue.open(
-                Store(f"sqlite:///{home / 'hostmatch.sqlite3'}"),
-                CachingEmbedder(model, cache),
-                index_dir=home / "index",
-            )
+            parts.catalogue()
         settings = MatchSettings(pool=args.pool, host_pool=args.host_pool, mean_pool=args.mean_pool)
-        result.update(match_ratio(model, home, args.queries, settings))
+        result.update(match_ratio(parts, args.queries, settings))
         result.update(service_rss(home, model, args.backend))
     print(json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in result.items()}))
 

@@ -1,4 +1,4 @@
-"""Pages against the JSON API: `python -m scripts.bench_pages [--rounds 40] [--backend B]`. Prints one JSON object.
+"""Pages against the JSON API: `python -m scripts.bench.pages [--rounds 40] [--backend B]`. Prints one JSON object.
 
 The bundled sample is loaded into a fresh data folder with the real model (the encoder the service would
 run). Each round sends the same applicant profile twice, once as the API's `POST /v1/matches` and once as
@@ -39,7 +39,7 @@ from typing import Any
 
 from flask.testing import FlaskClient
 
-from matcher.embedding import BACKENDS, default_backend
+from matcher.encoders import BACKENDS, default_backend
 
 STATEMENT = (
     "Subduction zone earthquakes, slow slip events and tsunami early warning from seafloor geodesy. I combine "

@@ -1,0 +1,1 @@
+"""Research scripts: measure what production does not do (`python -m scripts.research.NAME`)."""
