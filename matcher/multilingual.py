@@ -61,6 +61,7 @@ import numpy as np
 
 from matcher.embedding import DEFAULT_BATCH_SIZE, Embedder, local_model_dir
 from matcher.encoders import make_embedder
+from matcher.index import HostIndex
 from matcher.languages import LANGUAGES, READ_BY_DEFAULT, reads
 from matcher.progress import Progress
 
@@ -389,7 +390,7 @@ class Multilingual:
     """
 
     embedder: Embedder
-    index: Any  # matcher.index.HostIndex (not imported here: the index module imports this one)
+    index: HostIndex
     calibration_source: Embedder | None = None  # the default encoder, to fit the calibration with
     calibration_given: Calibrations | None = None
     languages: frozenset[str] = field(default_factory=lambda: frozenset(LANGUAGES))

@@ -12,7 +12,7 @@ index is described by row i of the metadata (`matcher.index.rows`). Two structur
   The ranges are learnt once, from the documents the graph starts with (at least `ann_threshold` of
   them), widened by `RANGE_MARGIN` at both ends, and kept from then on, so a score never depends on which
   documents came later; a later component outside its range is clipped to it. `python -m
-  scripts.bench_storage` (real abstracts; ranges learnt from one half, scores measured on the other) puts
+  scripts.bench.storage` (real abstracts; ranges learnt from one half, scores measured on the other) puts
   the cost at 3.5e-4 of a cosine on average and 1e-2 at most (0.04% of components clipped, with ranges
   learnt from only ~600 texts), 99.5% of each text's ten nearest the same. bfloat16 (QT_bf16) was the
   code before: 7e-5 on average, 5e-4 at most, 99.8% the same, at twice the memory; IEEE half precision
@@ -281,7 +281,8 @@ class HostIndex:
         Document search alone misses hosts whose strength is several good documents rather than one
         excellent one, when many near-identical documents of other hosts fill the top ranks: on the
         benchmark's corpus the top-256 documents held half of the true ten best hosts (by top-3 mean), the
-        256 nearest centroids nine in ten. The engine takes both candidate sets.
+        256 nearest centroids nine in ten. A call over more hosts than it scores exactly takes both sets
+        (`matcher.batch`); a match chooses among the nearest centroids by estimated total instead.
         """
         order = self.host_order()
         _, positions = self._nearest_centroids(queries, k)
