@@ -54,7 +54,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from matcher.crashpoints import crash_point
-from matcher.embedding import Embedder
+from matcher.encoders.embedding import Embedder
 from matcher.engine import EmbeddedHosts, Engine, MatchSettings, UpsertReport
 from matcher.errors import IndexMismatch, UnknownHost
 from matcher.generation import Generation

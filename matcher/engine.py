@@ -8,10 +8,11 @@
       -> order -> evidence and shared terms for the ones shown
 
 `score_candidates` is the one step a match, a staff list (`rank_researchers`) and a call
-(`matcher.batch.score_call`) share. Everything heavy is injected: any `Embedder`, a `HostIndex`, and the
-host records. Scoring and ordering are the pure functions of `matcher.similarity` and `matcher.ranking`.
+(`matcher.calls.batch.score_call`) share. Everything heavy is injected: any `Embedder`, a `HostIndex`, and
+the host records. Scoring and ordering are the pure functions of `matcher.ranking.similarity` and
+`matcher.ranking.components`.
 
-With a multilingual side (`matcher.multilingual.Multilingual`: its encoder, every document's vector in its
+With a multilingual side (`matcher.encoders.multilingual.Multilingual`: its encoder, every document's vector in its
 space, a calibration), the pairs in which a text is in a language the default encoder does not read are
 scored there, calibrated, and every other pair exactly as without it; its candidates join the default
 ones (`Queries` carries a researcher's texts in both spaces).
@@ -30,14 +31,8 @@ from typing import Any
 
 import numpy as np
 
-from matcher.conflicts import Keys, conflict_between, host_keys, researcher_keys
-from matcher.documents import Document, QueryText, host_documents, researcher_texts
-from matcher.embedding import Embedder
-from matcher.errors import UnknownHost
-from matcher.hosts import HostRecords
-from matcher.index import HostIndex, Unread, read_manifest
-from matcher.languages import READ_BY_DEFAULT, unread_note
-from matcher.multilingual import (
+from matcher.encoders.embedding import Embedder
+from matcher.encoders.multilingual import (
     Calibrations,
     Multilingual,
     cross_language,
@@ -45,8 +40,11 @@ from matcher.multilingual import (
     read_by_default,
     same_language,
 )
+from matcher.errors import UnknownHost
+from matcher.hosts import HostRecords
+from matcher.index import HostIndex, Unread, read_manifest
 from matcher.progress import Progress
-from matcher.ranking import (
+from matcher.ranking.components import (
     NO_PLACES,
     NO_PROGRAMME,
     HostFilter,
@@ -58,8 +56,11 @@ from matcher.ranking import (
     best_pairs,
     ordered,
 )
-from matcher.similarity import DEFAULT_AGGREGATION, DEFAULT_TOP_K, Aggregation, aggregate, pad_runs
-from matcher.terms import QueryTerms, TermStats, researcher_text, terms
+from matcher.ranking.conflicts import Keys, conflict_between, host_keys, researcher_keys
+from matcher.ranking.similarity import DEFAULT_AGGREGATION, DEFAULT_TOP_K, Aggregation, aggregate, pad_runs
+from matcher.ranking.terms import QueryTerms, TermStats, researcher_text, terms
+from matcher.text.documents import Document, QueryText, host_documents, researcher_texts
+from matcher.text.languages import READ_BY_DEFAULT, unread_note
 from models.eligibility import eligible_programmes
 from models.profiles import HostLab, ResearcherProfile
 from models.results import Candidate, CandidateResult, Evidence, Exclusion, Match, MatchResult
@@ -508,7 +509,7 @@ class Engine:
     ) -> Scored:
         """Score one researcher's candidate hosts (`host_ids`, their topic `similarity`) in `order`, leaving out
         (with the reason, in one place for a match, a call and a staff list): a conflict of interest or a host
-        in `exclude` (matcher.conflicts), then a host the pair cannot join under `programme`, or under any
+        in `exclude` (matcher.ranking.conflicts), then a host the pair cannot join under `programme`, or under any
         programme (`any_programme`), then a host with no places left (`enforce_capacity`).
 
         With `top`, `order` is by similarity descending, and scoring stops once even the best other
@@ -586,7 +587,7 @@ class Engine:
 
     def pair_similarities(self, queries: Queries, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Similarities of every query text to the documents of these rows, (m, R), and which of them the
-        multilingual space scored, (m, R) bool: those crossing a language (`matcher.multilingual`), when the
+        multilingual space scored, (m, R) bool: those crossing a language (`matcher.encoders.multilingual`), when the
         text has a multilingual vector, calibrated as a pair of one language or of two; every other one is the
         default model's cosine, unchanged."""
         sims = self.index.similarities(queries.default, rows)

@@ -5,14 +5,14 @@ capacity, names), but its description and publications only when the host is add
 its conflict keys and term statistics are built, and when the index is saved. So each host is kept twice,
 both small:
 
-- what matching reads, folded into a `matcher.ranking.HostSide`;
+- what matching reads, folded into a `matcher.ranking.components.HostSide`;
 - its whole record as zlib-compressed JSON, from which `records[host_id]` rebuilds the full `HostLab`.
 
 At 10,000 labs of 20 publications this holds ~35 MB where full `HostLab` objects took 220 MB (measured
 with scripts/bench/serving.py's corpus). Two hosts are equal exactly when their JSON is, which also makes
 "has this host changed?" a byte comparison.
 
-A third, for word search (`find`): each host's folded search text (matcher.search), made when the host is
+A third, for word search (`find`): each host's folded search text (matcher.text.search), made when the host is
 set and dropped with it. On 10,000 synthetic labs of 20 publications (scripts/bench/synthetic.py, seed 1) a
 two-word search took 0.76 s unpacking every record to fold its fields, 0.6 s reading the fields from the
 packed JSON alone, and 9 ms over the held texts; holding them costs 6 MB, and folding them 25 ms of the
@@ -24,8 +24,8 @@ from __future__ import annotations
 import zlib
 from collections.abc import Iterable, Iterator, MutableMapping
 
-from matcher.ranking import HostFilter, HostSide
-from matcher.search import WordQuery, search_text
+from matcher.ranking.components import HostFilter, HostSide
+from matcher.text.search import WordQuery, search_text
 from models.profiles import HostLab
 
 
@@ -98,7 +98,7 @@ class HostRecords(MutableMapping[str, HostLab]):
         """Ids of the hosts that pass `host_filter` and contain every word of `query`, in id order.
 
         Without either, every host. No record is unpacked: the filter reads `side`, the words the held
-        search text (matcher.search.search_text).
+        search text (matcher.text.search.search_text).
         """
         return sorted(
             host_id

@@ -12,9 +12,9 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 
-from matcher.documents import researcher_texts
-from matcher.embedding import EmbeddingCache, text_key
+from matcher.encoders.embedding import EmbeddingCache, text_key
 from matcher.store import Store
+from matcher.text.documents import researcher_texts
 from models.profiles import ResearcherProfile
 
 

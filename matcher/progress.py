@@ -2,7 +2,7 @@
 
 A long step calls a `Progress` with the name of its stage and its counts, e.g. `progress("embedding", 256,
 661)`, and does not know who listens: the command line draws tqdm bars on a terminal (`TqdmProgress`),
-`hostmatch batch --status-file` writes a JSON file that a web page polls (`matcher.call_status`), and
+`hostmatch batch --status-file` writes a JSON file that a web page polls (`matcher.calls.status`), and
 `fan_out` gives one run to several listeners.
 
 The stages hostmatch reports:

@@ -10,7 +10,7 @@
 Every record is validated; the first file with errors raises InvalidInput naming the record (file and
 position, and id when it has one) and each field.
 
-A researcher's publications alone, from a BibTeX, JSON or CSV file: matcher.publications.read_publications.
+A researcher's publications alone, from a BibTeX, JSON or CSV file: matcher.text.publications.read_publications.
 """
 
 from __future__ import annotations

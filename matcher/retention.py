@@ -23,11 +23,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from matcher.documents import host_documents, researcher_texts
-from matcher.embedding import EmbeddingCache, text_key
+from matcher.encoders.embedding import EmbeddingCache, text_key
 from matcher.errors import IndexMismatch
 from matcher.index import HostIndex, read_manifest
 from matcher.store import Store
+from matcher.text.documents import host_documents, researcher_texts
 from models.profiles import HostLab
 
 AUDIT_DAYS = 365

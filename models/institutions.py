@@ -1,7 +1,7 @@
 """Japanese universities and research institutes under every name they go by, read from `institutions.toml`.
 
 An institution is data: its Japanese and English names, other current spellings, common abbreviations and
-the names it had before a renaming or a merger. The conflict check (matcher.conflicts) folds every one of
+the names it had before a renaming or a merger. The conflict check (matcher.ranking.conflicts) folds every one of
 them and treats two institutions as one place when their names lead to the same entry, so "東北大学" and
 "Tohoku University", or "Tokyo Institute of Technology" and "Institute of Science Tokyo", are recognised.
 The names are as commonly published (see the header of the data file): check them before relying on them.

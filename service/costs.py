@@ -41,7 +41,7 @@ from flask_limiter import ApplicationLimit, Limiter, RateLimitExceeded
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 import service.ratelimit_store  # noqa: F401  (registers the sqlite:// storage with `limits`)
-from matcher.embedding import CachingEmbedder, Embedder, MemoryCache, MeteredEmbedder, NoCache, VectorCache
+from matcher.encoders.embedding import CachingEmbedder, Embedder, MemoryCache, MeteredEmbedder, NoCache, VectorCache
 from matcher.errors import Overloaded
 from service.errors import error_response, page_error, wants_page
 from service.tokens import Principal

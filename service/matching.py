@@ -23,7 +23,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from matcher.catalogue import Catalogue
 from matcher.errors import UnknownResearcher
 from matcher.privacy import changed_fields, erase_researcher
-from matcher.ranking import HostFilter, Weights
+from matcher.ranking.components import HostFilter, Weights
 from models.profiles import HostLab, ResearcherProfile
 from models.results import CandidateResult, MatchResult
 from service.auth import actor

@@ -19,8 +19,8 @@ from pydantic import (
     model_validator,
 )
 
-from matcher.ranking import COMPONENT_NAMES
-from matcher.search import WordQuery
+from matcher.ranking.components import COMPONENT_NAMES
+from matcher.text.search import WordQuery
 from models.limits import (
     MAX_CHARS_PER_REQUEST,
     MAX_EXCLUDED,
@@ -47,7 +47,7 @@ FilterText = Annotated[str | None, Field(default=None, max_length=MAX_FILTER_CHA
 
 
 class HostFilterFields(_Body):
-    """Which hosts may be returned (matcher.ranking.HostFilter checks the values)."""
+    """Which hosts may be returned (matcher.ranking.components.HostFilter checks the values)."""
 
     programme: FilterText = Field(default=None, description="A programme id the host takes part in.")
     section: FilterText = Field(default=None, description="KAKENHI broad letter (J) or medium code (61).")

@@ -24,7 +24,7 @@ from typing import Literal
 import numpy as np
 
 from matcher.catalogue import Catalogue
-from matcher.embedding import CachingEmbedder, EmbeddingCache
+from matcher.encoders.embedding import CachingEmbedder, EmbeddingCache
 from matcher.progress import Progress
 from matcher.records import read_hosts, sample_path
 from matcher.store import Store

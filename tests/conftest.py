@@ -120,7 +120,7 @@ def make_researcher() -> Callable[..., ResearcherProfile]:
 @pytest.fixture(scope="session")
 def real_embedder() -> Any:
     """The packaged all-MiniLM-L6-v2, loaded once per test session."""
-    from matcher.torch_backend import SentenceTransformerEmbedder
+    from matcher.encoders.torch_backend import SentenceTransformerEmbedder
 
     embedder = SentenceTransformerEmbedder()
     embedder.encode(["warm-up"])

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from matcher.assignment import Edges, explain_unassigned, solve_flow, solve_stable
+from matcher.calls.assignment import Edges, explain_unassigned, solve_flow, solve_stable
 from matcher.errors import AssignmentInfeasible
 
 

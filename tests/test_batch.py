@@ -9,13 +9,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from matcher.batch import CallResult, CallSettings, run_call, score_call
-from matcher.documents import researcher_texts
-from matcher.embedding import CachingEmbedder, EmbeddingCache
+from matcher.calls.batch import CallResult, CallSettings, run_call, score_call
+from matcher.encoders.embedding import CachingEmbedder, EmbeddingCache
 from matcher.engine import Engine
 from matcher.errors import AssignmentInfeasible
 from matcher.index import HostIndex
-from matcher.ranking import ResearcherSide, Scorer, Weights
+from matcher.ranking.components import ResearcherSide, Scorer, Weights
+from matcher.text.documents import researcher_texts
 from models.eligibility import eligible_programmes
 from models.profiles import ResearcherProfile
 from scripts.bench.synthetic import synthetic_call
@@ -222,7 +222,7 @@ def test_above_the_exact_limit_a_search_of_every_document_gives_the_exact_scores
 ) -> None:
     """The search path, in blocks of applicants smaller than the call, finds every host when it searches every
     document: it must then give the exact path's candidates and scores."""
-    import matcher.batch
+    import matcher.calls.batch
     from matcher.engine import MatchSettings
 
     engine, applicants, _ = call
@@ -236,7 +236,7 @@ def test_above_the_exact_limit_a_search_of_every_document_gives_the_exact_scores
         {h: engine.hosts[h] for h in engine.hosts},
         settings=MatchSettings(exact_limit=0, pool=documents),
     )
-    monkeypatch.setattr(matcher.batch, "SEARCH_BLOCK", 5)
+    monkeypatch.setattr(matcher.calls.batch, "SEARCH_BLOCK", 5)
     searched = score_call(searching, chosen, settings)
     np.testing.assert_array_equal(searched.edges.applicant, exact.edges.applicant)
     np.testing.assert_array_equal(searched.edges.host, exact.edges.host)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from matcher.call_inputs import read_exclusions, read_host_preferences
+from matcher.calls.inputs import read_exclusions, read_host_preferences
 from matcher.errors import InvalidInput
 
 

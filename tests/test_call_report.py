@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from matcher.batch import CallResult, CallSettings, run_call, score_call
-from matcher.call_report import OUTPUT_FILES, build_report, summary_sentences, write_outputs
-from matcher.embedding import CachingEmbedder, EmbeddingCache
+from matcher.calls.batch import CallResult, CallSettings, run_call, score_call
+from matcher.calls.report import OUTPUT_FILES, build_report, summary_sentences, write_outputs
+from matcher.encoders.embedding import CachingEmbedder, EmbeddingCache
 from matcher.engine import Engine
 from matcher.index import HostIndex
 from models.taxonomy import broad_section_label

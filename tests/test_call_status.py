@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-import matcher.call_status
-from matcher.call_status import STAGES, StatusFile, read_status, summary_of
+import matcher.calls.status
+from matcher.calls.status import STAGES, StatusFile, read_status, summary_of
 
 START = dt.datetime(2027, 1, 5, 10, 0, tzinfo=dt.UTC)
 
@@ -32,13 +32,13 @@ class Clock:
 def writes(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
     """Every status written, in order (still written to disk as well)."""
     seen: list[dict[str, Any]] = []
-    real = matcher.call_status.atomic_write_text
+    real = matcher.calls.status.atomic_write_text
 
     def keep(path: Path, text: str) -> None:
         seen.append(json.loads(text))
         real(path, text)
 
-    monkeypatch.setattr(matcher.call_status, "atomic_write_text", keep)
+    monkeypatch.setattr(matcher.calls.status, "atomic_write_text", keep)
     return seen
 
 

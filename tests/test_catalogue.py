@@ -16,7 +16,7 @@ import pytest
 
 import matcher.catalogue as catalogue_module
 from matcher.catalogue import Catalogue
-from matcher.embedding import CachingEmbedder, EmbeddingCache
+from matcher.encoders.embedding import CachingEmbedder, EmbeddingCache
 from matcher.generation import INITIAL, Generation
 from matcher.store import Base, Store
 from models.profiles import HostLab

@@ -294,16 +294,16 @@ def small_call(folder: Path) -> tuple[Path, Path]:
 def test_batch_keeps_a_status_file_from_start_to_done(
     tmp_path: Path, fake_model: FakeEmbedder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import matcher.call_status
+    import matcher.calls.status
 
     written: list[dict[str, Any]] = []
-    real = matcher.call_status.atomic_write_text
+    real = matcher.calls.status.atomic_write_text
 
     def keep(path: Path, text: str) -> None:
         written.append(json.loads(text))
         real(path, text)
 
-    monkeypatch.setattr(matcher.call_status, "atomic_write_text", keep)
+    monkeypatch.setattr(matcher.calls.status, "atomic_write_text", keep)
     hosts, applicants = small_call(tmp_path)
     out = tmp_path / "call"
     code, stdout, stderr = run(

@@ -15,8 +15,10 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-import matcher.conflicts as conflicts
-from matcher.conflicts import (
+import matcher.ranking.conflicts as conflicts
+from matcher.engine import Engine
+from matcher.index import HostIndex
+from matcher.ranking.conflicts import (
     CO_AUTHORSHIP,
     SAME_INSTITUTION,
     conflict_between,
@@ -26,8 +28,6 @@ from matcher.conflicts import (
     name_keys,
     researcher_keys,
 )
-from matcher.engine import Engine
-from matcher.index import HostIndex
 from models.institutions import Institution, alias_index, institutions, parse_institutions
 from models.profiles import HostLab, ResearcherProfile
 from tests.conftest import FakeEmbedder

@@ -15,7 +15,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from matcher.catalogue import Catalogue
-from matcher.embedding import CachingEmbedder, EmbeddingCache, text_key
+from matcher.encoders.embedding import CachingEmbedder, EmbeddingCache, text_key
 from matcher.progress import Progress
 from matcher.store import Store
 from service import create_app

@@ -10,7 +10,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from matcher.embedding import (
+from matcher.encoders import make_embedder
+from matcher.encoders.embedding import (
     CachingEmbedder,
     EmbeddingCache,
     MemoryCache,
@@ -19,10 +20,9 @@ from matcher.embedding import (
     default_model_path,
     text_key,
 )
-from matcher.encoders import make_embedder
+from matcher.encoders.torch_backend import SentenceTransformerEmbedder
 from matcher.errors import Overloaded, TooManyTexts
 from matcher.progress import Progress
-from matcher.torch_backend import SentenceTransformerEmbedder
 from tests.conftest import FakeEmbedder
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from matcher.embedding import CachingEmbedder, EmbeddingCache
+from matcher.encoders.embedding import CachingEmbedder, EmbeddingCache
 from matcher.engine import Engine, MatchSettings
 from matcher.errors import UnknownHost
 from matcher.index import HostIndex

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from matcher.evaluation import bootstrap_interval, participant_sums, pooled
-from matcher.goldstandard import parse_samples, read_ratings
-from matcher.openreview import read_archives, read_submissions, reviewer_as_host, submission_as_researcher
+from matcher.evaluation.goldstandard import parse_samples, read_ratings
+from matcher.evaluation.metrics import bootstrap_interval, participant_sums, pooled
+from matcher.evaluation.openreview import read_archives, read_submissions, reviewer_as_host, submission_as_researcher
 
 GOLD = Path(__file__).resolve().parents[2] / "shared" / "eval" / "goldstandard"
 
@@ -115,10 +115,10 @@ def test_one_gold_standard_sample_end_to_end(tmp_path: Path) -> None:
 def test_evaluation_reports_samples_and_their_embedding(tmp_path: Path) -> None:
     """With a fake embedder: each sample is reported before it is scored and once all are done; within it, the
     texts a fresh cache must embed are counted; a missing sample stops the run before any is scored."""
-    from matcher.embedding import CachingEmbedder, EmbeddingCache
+    from matcher.encoders.embedding import CachingEmbedder, EmbeddingCache
     from matcher.engine import Engine
     from matcher.errors import InvalidInput
-    from matcher.goldstandard import evaluate
+    from matcher.evaluation.goldstandard import evaluate
     from matcher.index import HostIndex
     from tests.conftest import FakeEmbedder
     from tests.test_progress import Recorder

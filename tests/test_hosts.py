@@ -7,7 +7,7 @@ import json
 import pytest
 
 from matcher.hosts import HostRecords
-from matcher.ranking import HostSide
+from matcher.ranking.components import HostSide
 from models.profiles import HostLab
 from tests.conftest import host_record
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from matcher.documents import Document
 from matcher.errors import IndexMismatch, UnknownHost
 from matcher.index import ANN_THRESHOLD, HostIndex, faiss_index, read_manifest, snapshot
+from matcher.text.documents import Document
 
 DIM = 16
 

@@ -7,10 +7,10 @@ from collections.abc import Callable
 
 import pytest
 
-from matcher.documents import host_documents, researcher_texts
 from matcher.engine import Engine, MatchSettings
 from matcher.index import HostIndex
-from matcher.languages import READ_BY_DEFAULT, UNDETERMINED, language_of, unread_note
+from matcher.text.documents import host_documents, researcher_texts
+from matcher.text.languages import READ_BY_DEFAULT, UNDETERMINED, language_of, unread_note
 from models.profiles import HostLab, ResearcherProfile
 from tests.conftest import FakeEmbedder
 
@@ -144,7 +144,7 @@ def test_the_note_joins_an_ineligibility_note(
     labs: list[HostLab], make_researcher: Callable[..., ResearcherProfile]
 ) -> None:
     """A PhD from 2012 is too old for the postdoctoral programme; the statement is in Japanese too."""
-    from matcher.ranking import HostFilter
+    from matcher.ranking.components import HostFilter
 
     result = engine_with(labs).match(
         make_researcher(statement=JA_STATEMENT, phd=2012), host_filter=HostFilter(programme="postdoc-standard")
@@ -213,7 +213,7 @@ def test_an_index_of_the_previous_format_is_refused_with_what_to_do(labs: list[H
 
 def test_unchanged_hosts_are_not_identified_again(labs: list[HostLab], monkeypatch: pytest.MonkeyPatch) -> None:
     """Re-indexing an unchanged host costs no identification (only changed hosts' documents are made)."""
-    import matcher.documents
+    import matcher.text.documents
 
     engine = engine_with(labs)
     seen: list[str] = []
@@ -222,6 +222,6 @@ def test_unchanged_hosts_are_not_identified_again(labs: list[HostLab], monkeypat
         seen.append(text)
         return "en"
 
-    monkeypatch.setattr(matcher.documents, "language_of", identify)
+    monkeypatch.setattr(matcher.text.documents, "language_of", identify)
     report = engine.upsert_hosts(labs)
     assert (report.unchanged, seen) == (3, [])

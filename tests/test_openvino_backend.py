@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from matcher.embedding import default_model_path
-from matcher.openvino_backend import OpenVINOEmbedder, UnsupportedModel, _pool, read_layout
-from matcher.torch_backend import SentenceTransformerEmbedder
+from matcher.encoders.embedding import default_model_path
+from matcher.encoders.openvino_backend import OpenVINOEmbedder, UnsupportedModel, _pool, read_layout
+from matcher.encoders.torch_backend import SentenceTransformerEmbedder
 
 HAS_OPENVINO = all(importlib.util.find_spec(name) is not None for name in ("openvino", "tokenizers", "nncf"))
 needs_openvino = pytest.mark.skipif(not HAS_OPENVINO, reason="the openvino extra is not installed")
@@ -102,7 +102,7 @@ def test_converts_once_matches_torch_and_serves_without_torch(tmp_path: Path) ->
     mtime = model_file.stat().st_mtime_ns
     # Another process reuses the conversion, encodes in any order and batch size alike, and never imports torch.
     code = (
-        "import sys, json; from pathlib import Path; from matcher.openvino_backend import OpenVINOEmbedder\n"
+        "import sys, json; from pathlib import Path; from matcher.encoders.openvino_backend import OpenVINOEmbedder\n"
         f"e = OpenVINOEmbedder(export_dir=Path({str(tmp_path)!r}), batch_size=2)\n"
         f"v = e.encode({TEXTS[::-1]!r})\n"
         "print(json.dumps({'torch': 'torch' in sys.modules, 'vectors': v[::-1].tolist()}))\n"

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from matcher.documents import researcher_texts
-from matcher.embedding import text_key
+from matcher.encoders.embedding import text_key
 from matcher.privacy import changed_fields, erased_name
+from matcher.text.documents import researcher_texts
 from models.profiles import ResearcherProfile
 from scripts.cli import cli
 from tests.conftest import researcher_record

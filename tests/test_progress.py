@@ -12,7 +12,7 @@ from typing import TextIO
 
 import pytest
 
-from matcher.embedding import CachingEmbedder, EmbeddingCache
+from matcher.encoders.embedding import CachingEmbedder, EmbeddingCache
 from matcher.progress import TqdmProgress, fan_out, offset, show_bars, terminal_progress, terminal_size
 from tests.conftest import FakeEmbedder
 

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from matcher.errors import InvalidInput
-from matcher.publications import MAX_PUBLICATIONS, read_publications
+from matcher.text.publications import MAX_PUBLICATIONS, read_publications
 from tests.conftest import researcher_record
 
 BIB = r"""

@@ -14,10 +14,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from matcher.conflicts import CO_AUTHORSHIP, EXCLUDED, SAME_INSTITUTION, conflict_between, host_keys, researcher_keys
 from matcher.engine import Engine
 from matcher.index import HostIndex
-from matcher.ranking import (
+from matcher.ranking.components import (
     COMPONENT_NAMES,
     COMPONENTS,
     Component,
@@ -34,6 +33,14 @@ from matcher.ranking import (
     keyword_phrases,
     ordered,
     tenure_fit,
+)
+from matcher.ranking.conflicts import (
+    CO_AUTHORSHIP,
+    EXCLUDED,
+    SAME_INSTITUTION,
+    conflict_between,
+    host_keys,
+    researcher_keys,
 )
 from models.durations import months
 from models.eligibility import eligible_programmes

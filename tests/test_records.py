@@ -169,8 +169,8 @@ def test_the_bundled_sample_meets_its_brief() -> None:
 def test_every_sample_researcher_has_a_statement_in_japanese_and_a_share_of_the_sample_is_japanese() -> None:
     """statements_ja.json: one Japanese statement per sample researcher, for the cross-language evaluation; at
     least 20 labs with Japanese documents, some of them only in Japanese."""
-    from matcher.documents import host_documents
-    from matcher.languages import language_of
+    from matcher.text.documents import host_documents
+    from matcher.text.languages import language_of
 
     researchers = read_researchers(sample_path("researchers"))
     data = json.loads((sample_path("researchers").parent / "statements_ja.json").read_text(encoding="utf-8"))

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from sqlalchemy import update
 
 from matcher.catalogue import Catalogue
-from matcher.embedding import CachingEmbedder, EmbeddingCache, text_key
+from matcher.encoders.embedding import CachingEmbedder, EmbeddingCache, text_key
 from matcher.retention import prune
 from matcher.store import MatchRunRow, Store
 from models.profiles import HostLab, ResearcherProfile

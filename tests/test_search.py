@@ -8,9 +8,9 @@ from collections.abc import Callable
 import pytest
 
 from matcher.hosts import HostRecords
-from matcher.ranking import HostFilter
+from matcher.ranking.components import HostFilter
 from matcher.records import read_hosts, sample_path
-from matcher.search import MAX_QUERY_CHARS, MAX_QUERY_WORDS, WordQuery, fold
+from matcher.text.search import MAX_QUERY_CHARS, MAX_QUERY_WORDS, WordQuery, fold
 from models.profiles import HostLab
 
 MakeHost = Callable[..., HostLab]

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
 from matcher.catalogue import Catalogue
-from matcher.embedding import CachingEmbedder, EmbeddingCache
+from matcher.encoders.embedding import CachingEmbedder, EmbeddingCache
 from matcher.store import Store, TokenRow
 from service import create_app
 from service.tokens import Tokens, digest_token

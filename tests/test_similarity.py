@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from matcher.similarity import aggregate, pad_runs
+from matcher.ranking.similarity import aggregate, pad_runs
 
 
 def test_max_mean_topk_on_one_host() -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from matcher.terms import TermStats, terms
+from matcher.ranking.terms import TermStats, terms
 from models.profiles import HostLab
 from tests.conftest import host_record
 

@@ -36,10 +36,10 @@ from typing import Any
 import faiss
 import numpy as np
 
-from matcher.documents import Document
 from matcher.errors import UnknownHost
 from matcher.index import snapshot
 from matcher.index.rows import DocMeta, Rows, Unread
+from matcher.text.documents import Document
 
 ANN_THRESHOLD = 20_000  # documents; an exact scan of this many costs ~1.3 ms here, an HNSW build ~0.5 s
 HNSW_M = 16  # graph degree
@@ -282,7 +282,7 @@ class HostIndex:
         excellent one, when many near-identical documents of other hosts fill the top ranks: on the
         benchmark's corpus the top-256 documents held half of the true ten best hosts (by top-3 mean), the
         256 nearest centroids nine in ten. A call over more hosts than it scores exactly takes both sets
-        (`matcher.batch`); a match chooses among the nearest centroids by estimated total instead.
+        (`matcher.calls.batch`); a match chooses among the nearest centroids by estimated total instead.
         """
         order = self.host_order()
         _, positions = self._nearest_centroids(queries, k)

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from matcher.languages import reads
+from matcher.text.languages import reads
 
 DEAD = ""  # host id of a tombstone row
 Row = tuple[str, str, str, str]  # host id, key, title, language
@@ -29,7 +29,7 @@ class DocMeta:
     host_id: str
     key: str
     title: str
-    language: str  # ISO 639-1 (matcher.languages)
+    language: str  # ISO 639-1 (matcher.text.languages)
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,7 +5,7 @@ An index is a folder:
     manifest.json              format, model fingerprint, dim, count, the generation of the database state
                                the snapshot holds (`matcher.generation`; opaque here), each data file
                                with its SHA-256, and the multilingual side or null: its encoder's
-                               fingerprint, its calibration and its files (`matcher.multilingual`)
+                               fingerprint, its calibration and its files (`matcher.encoders.multilingual`)
     manifest.previous.json     the manifest `manifest.json` replaced, its files still on disk
     vectors-<sha>.faiss        the FAISS index
     multilingual_vectors-<sha>.faiss   the same documents' multilingual vectors, when there is that side

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from matcher.encoders import BACKENDS, make_embedder
-from matcher.openreview import read_submissions
+from matcher.evaluation.openreview import read_submissions
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -27,13 +27,13 @@ from pathlib import Path
 
 import numpy as np
 
-from matcher.batch import CallSettings, run_call, score_call
-from matcher.call_report import write_outputs
-from matcher.documents import host_documents, researcher_texts
-from matcher.embedding import Embedder, WrappedEmbedder
+from matcher.calls.batch import CallSettings, run_call, score_call
+from matcher.calls.report import write_outputs
 from matcher.encoders import BACKENDS, default_backend, make_embedder
+from matcher.encoders.embedding import Embedder, WrappedEmbedder
 from matcher.home import Home
 from matcher.progress import Progress
+from matcher.text.documents import host_documents, researcher_texts
 from matcher.wiring import Parts
 from scripts.bench.synthetic import synthetic_call
 

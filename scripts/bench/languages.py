@@ -25,7 +25,7 @@ def _rss_mb() -> float:
 
 def main(argv: list[str] | None = None) -> None:
     before = _rss_mb()
-    from matcher.languages import language_of
+    from matcher.text.languages import language_of
 
     language_of("Slow slip events near the trench")  # loads the identifier
     memory = _rss_mb() - before

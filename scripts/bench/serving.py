@@ -51,13 +51,13 @@ from pathlib import Path
 
 import numpy as np
 
-from matcher.documents import host_documents
-from matcher.embedding import Embedder, text_key
 from matcher.encoders import BACKENDS, default_backend
+from matcher.encoders.embedding import Embedder, text_key
 from matcher.engine import Engine, MatchSettings
 from matcher.home import Home
 from matcher.index import HostIndex
-from matcher.ranking import HostFilter, ResearcherSide, Scorer, Weights
+from matcher.ranking.components import HostFilter, ResearcherSide, Scorer, Weights
+from matcher.text.documents import host_documents
 from matcher.wiring import Parts, Settings
 from models.eligibility import eligible_programmes
 from models.profiles import ResearcherProfile

@@ -3,7 +3,7 @@
 OpenVINO's CPU plugin compiles and keeps kernels for each input shape it meets. This encodes one query at
 each of 148 lengths (5 to 299 words, so every token count up to the model's limit), twice, in a fresh
 process per setting: batches padded to their longest text only (`pad_multiple` 1), and to a multiple of
-`matcher.openvino_backend.PAD_MULTIPLE` tokens (the default). Prints one JSON object with, per setting, the
+`matcher.encoders.openvino_backend.PAD_MULTIPLE` tokens (the default). Prints one JSON object with, per setting, the
 resident memory the encoder gained over the 296 encodes and the mean time of an encode in each pass, and
 the smallest cosine between the two settings' vectors of the same text.
 """
@@ -19,12 +19,12 @@ from pathlib import Path
 
 import numpy as np
 
-from matcher.openvino_backend import PAD_MULTIPLE
+from matcher.encoders.openvino_backend import PAD_MULTIPLE
 
 _CHILD = """
 import json, resource, statistics, sys, time
 from pathlib import Path
-from matcher.openvino_backend import OpenVINOEmbedder
+from matcher.encoders.openvino_backend import OpenVINOEmbedder
 resident = lambda: int(open('/proc/self/statm').read().split()[1]) * resource.getpagesize() / 2**20
 model = OpenVINOEmbedder(export_dir=Path(sys.argv[1]), pad_multiple=int(sys.argv[2]))
 model.encode(["warm-up"])

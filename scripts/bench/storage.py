@@ -31,10 +31,10 @@ from typing import Any
 import faiss
 import numpy as np
 
-from matcher.documents import Document
 from matcher.encoders import BACKENDS, default_backend, make_embedder
+from matcher.evaluation.openreview import read_archives, read_submissions
 from matcher.index import RANGE_MARGIN, HostIndex
-from matcher.openreview import read_archives, read_submissions
+from matcher.text.documents import Document
 
 CODES: dict[str, Any] = {
     "fp16": faiss.ScalarQuantizer.QT_fp16,

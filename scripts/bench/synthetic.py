@@ -12,8 +12,8 @@ import re
 
 import numpy as np
 
-from matcher.japanese import has_japanese
 from matcher.records import read_hosts, sample_path
+from matcher.text.japanese import has_japanese
 from models.profiles import HostLab, ResearcherProfile
 
 _WORD = re.compile(r"[A-Za-z][A-Za-z\-]{2,}")

@@ -47,13 +47,13 @@ from scipy import sparse
 from scipy.stats import rankdata
 from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 
-from matcher.embedding import CachingEmbedder, EmbeddingCache
-from matcher.evaluation import pooled
-from matcher.goldstandard import parse_samples, read_ratings
+from matcher.encoders.embedding import CachingEmbedder, EmbeddingCache
+from matcher.encoders.torch_backend import SentenceTransformerEmbedder
+from matcher.evaluation.goldstandard import parse_samples, read_ratings
+from matcher.evaluation.metrics import pooled
+from matcher.evaluation.openreview import ArchivePaper, read_archives, read_submissions
 from matcher.home import Home
-from matcher.openreview import ArchivePaper, read_archives, read_submissions
-from matcher.similarity import aggregate
-from matcher.torch_backend import SentenceTransformerEmbedder
+from matcher.ranking.similarity import aggregate
 
 
 def _unit(x: np.ndarray) -> np.ndarray:

@@ -26,7 +26,7 @@ from flask_babel import gettext
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from werkzeug.wrappers import Response
 
-from matcher.call_inputs import read_exclusions, read_host_preferences
+from matcher.calls.inputs import read_exclusions, read_host_preferences
 from matcher.errors import FieldError, InvalidInput
 from matcher.records import check_records
 from models.profiles import ResearcherProfile

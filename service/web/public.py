@@ -18,8 +18,8 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from matcher.errors import InvalidInput
-from matcher.publications import read_publications
 from matcher.store import profile_digest
+from matcher.text.publications import read_publications
 from models.limits import MAX_PUBLICATIONS
 from models.profiles import ResearcherProfile, normalise_id
 from models.programmes import programmes

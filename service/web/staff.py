@@ -14,7 +14,7 @@ from flask import Blueprint, abort, flash, g, redirect, render_template, request
 from flask_babel import gettext
 from werkzeug.wrappers import Response
 
-from matcher.search import WordQuery, fold
+from matcher.text.search import WordQuery, fold
 from models.limits import MAX_OFFSET, MAX_TOP
 from models.profiles import ResearcherProfile, normalise_id
 from models.programmes import programmes

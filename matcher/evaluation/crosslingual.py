@@ -25,11 +25,11 @@ from typing import Any
 
 import numpy as np
 
-from matcher.documents import host_documents, researcher_texts
 from matcher.engine import Engine
-from matcher.languages import READ_BY_DEFAULT, language_of, reads
 from matcher.progress import Progress
-from matcher.ranking import ResearcherSide, Scorer, Weights
+from matcher.ranking.components import ResearcherSide, Scorer, Weights
+from matcher.text.documents import host_documents, researcher_texts
+from matcher.text.languages import READ_BY_DEFAULT, language_of, reads
 from models.eligibility import eligible_programmes
 from models.profiles import ResearcherProfile
 

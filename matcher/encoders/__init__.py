@@ -1,8 +1,8 @@
 """Which encoder runs: the backends by name, and `make_embedder`, which builds one.
 
-The backends live in modules of their own, `matcher.torch_backend` (sentence-transformers on torch) and
-`matcher.openvino_backend` (a converted model on the OpenVINO runtime, no torch); both import only the shared
-model-folder helpers of `matcher.embedding`. This module is the only one that imports either, and only the one
+The backends live in modules of their own, `matcher.encoders.torch_backend` (sentence-transformers on torch) and
+`matcher.encoders.openvino_backend` (a converted model on the OpenVINO runtime, no torch); both import only the shared
+model-folder helpers of `matcher.encoders.embedding`. This module is the only one that imports either, and only the one
 asked for, so a process running OpenVINO never imports torch.
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from matcher.embedding import DEFAULT_BATCH_SIZE, Embedder
+from matcher.encoders.embedding import DEFAULT_BATCH_SIZE, Embedder
 
 BACKENDS = ("torch", "openvino", "openvino-int8")
 Backend = Literal["torch", "openvino", "openvino-int8"]
@@ -42,12 +42,12 @@ def make_embedder(
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {', '.join(BACKENDS)}; got {backend!r}")
     if backend == "torch":
-        from matcher.torch_backend import SentenceTransformerEmbedder
+        from matcher.encoders.torch_backend import SentenceTransformerEmbedder
 
         return SentenceTransformerEmbedder(model_path, batch_size=batch_size, threads=threads)
     if export_dir is None:
         raise ValueError("the openvino backends need an export_dir to keep the converted model in")
-    from matcher.openvino_backend import OpenVINOEmbedder
+    from matcher.encoders.openvino_backend import OpenVINOEmbedder
 
     return OpenVINOEmbedder(
         model_path, export_dir=export_dir, batch_size=batch_size, threads=threads, int8=backend == "openvino-int8"

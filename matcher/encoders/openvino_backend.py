@@ -8,7 +8,7 @@ cosine 0.99998 to torch's (`python -m scripts.bench.backends`), and a worker's m
 its vectors instead of torch (~560 MB resident on its own).
 
 Conversion needs torch and transformers, so it runs once, in a child process (`python -m
-matcher.openvino_backend SOURCE TARGET [--int8]`), into a temporary folder renamed into place: a crash
+matcher.encoders.openvino_backend SOURCE TARGET [--int8]`), into a temporary folder renamed into place: a crash
 leaves nothing half-written, and two processes converting at once both end with the same complete folder.
 
 Supported models: sentence-transformers folders made of a Transformer, a Pooling (mean, CLS or max) and
@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from matcher.embedding import DEFAULT_BATCH_SIZE, local_model_dir, model_fingerprint
+from matcher.encoders.embedding import DEFAULT_BATCH_SIZE, local_model_dir, model_fingerprint
 from matcher.progress import Progress
 
 SETTINGS_FILE = "hostmatch-openvino.json"
@@ -181,7 +181,7 @@ class OpenVINOEmbedder:
         if progress is not None:
             progress("converting", 0, 1)
         self.export_dir.mkdir(parents=True, exist_ok=True)
-        command = [sys.executable, "-m", "matcher.openvino_backend", str(self.model_path), str(target)]
+        command = [sys.executable, "-m", "matcher.encoders.openvino_backend", str(self.model_path), str(target)]
         done = subprocess.run(command + (["--int8"] if self.int8 else []), capture_output=True, text=True)
         if done.returncode != 0 or not (target / SETTINGS_FILE).is_file():
             detail = (done.stderr.strip().splitlines() or ["no output"])[-1]

@@ -29,10 +29,10 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from matcher.batch import CallResult, CallSettings, shortlists
+from matcher.calls.batch import CallResult, CallSettings, shortlists
 from matcher.files import atomic_write
 from matcher.progress import Progress
-from matcher.ranking import COMPONENT_NAMES, PairScore
+from matcher.ranking.components import COMPONENT_NAMES, PairScore
 from models.profiles import HostLab
 from models.taxonomy import broad_section_label
 
@@ -55,7 +55,7 @@ def write_outputs(
     """Write the four outputs into `out` (created if needed) and return the report.
 
     Args:
-        result: the solved call (`matcher.batch.run_call`).
+        result: the solved call (`matcher.calls.batch.run_call`).
         settings: the call's settings, recorded in the report; `shortlist` sets the shortlists' length.
         out: the output folder.
         progress: told ("writing", files written, 4).

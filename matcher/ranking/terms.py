@@ -18,7 +18,7 @@ of words shown as explanation, and 64-bit hashes cost 55 MB more. A researcher's
 way, so the shared ones are an intersection of two sorted arrays, named by the researcher's own words.
 Changes are merged in one pass over the frequency arrays per batch of hosts, not per host.
 
-Japanese text has no spaces between words: its terms come from a tokenizer (`matcher.japanese`: nouns and
+Japanese text has no spaces between words: its terms come from a tokenizer (`matcher.text.japanese`: nouns and
 compound nouns, their tokens joined by a space so that a compound is handled like an English bigram, and
 shown without it). A text without kana or kanji never reaches it, so English terms, their hashes and their
 cost are what they were (one regular-expression scan for a Japanese character is added). Across languages,
@@ -35,7 +35,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from matcher.japanese import has_japanese, japanese_terms, shown
+from matcher.text.japanese import has_japanese, japanese_terms, shown
 from models.profiles import HostLab, ResearcherProfile
 
 _WORD = re.compile(r"\b[a-z][a-z0-9\-]+\b")

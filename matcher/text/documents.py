@@ -4,7 +4,7 @@ A host is several documents: its description and each publication as "title. abs
 several query texts: the research statement and each publication. Keeping the texts apart (rather than
 one long concatenation, which MiniLM would cut at 256 tokens) lets evidence say which text matched which.
 
-Every text knows its language (`language`, from `matcher.languages.language_of`, worked out when asked:
+Every text knows its language (`language`, from `matcher.text.languages.language_of`, worked out when asked:
 a host's documents when they are indexed, which keeps the tag in its row metadata, a researcher's texts
 when a match notes the ones its encoder cannot read; a call's scoring never asks).
 """
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from matcher.languages import language_of
+from matcher.text.languages import language_of
 from models.profiles import HostLab, ResearcherProfile
 
 STATEMENT_WEIGHT = 0.5
@@ -38,7 +38,7 @@ class Document:
 
     @property
     def language(self) -> str:
-        """ISO 639-1 code of the text's language (`matcher.languages.language_of`)."""
+        """ISO 639-1 code of the text's language (`matcher.text.languages.language_of`)."""
         return language_of(self.text)
 
 
@@ -53,7 +53,7 @@ class QueryText:
 
     @property
     def language(self) -> str:
-        """ISO 639-1 code of the text's language (`matcher.languages.language_of`)."""
+        """ISO 639-1 code of the text's language (`matcher.text.languages.language_of`)."""
         return language_of(self.text)
 
     @property

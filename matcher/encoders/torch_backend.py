@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from matcher.embedding import DEFAULT_BATCH_SIZE, local_model_dir, model_fingerprint
+from matcher.encoders.embedding import DEFAULT_BATCH_SIZE, local_model_dir, model_fingerprint
 from matcher.progress import Progress
 
 
@@ -20,7 +20,7 @@ class SentenceTransformerEmbedder:
 
     The model loads on first use, so building the object (and `--help`) stays cheap. `threads` sets torch's
     intra-op threads; keep workers × threads ≤ cores when serving. The faster, torch-free OpenVINO
-    backend is `matcher.openvino_backend.OpenVINOEmbedder`; `matcher.encoders.make_embedder` chooses by name.
+    backend is `matcher.encoders.openvino_backend.OpenVINOEmbedder`; `matcher.encoders.make_embedder` chooses by name.
     """
 
     def __init__(

@@ -9,7 +9,7 @@
          components as scored, keywords at most
       -> `Engine.score_candidates`, as a match: conflicts, pairs without a programme in common and full
          hosts left out, the ranking module's components for the others
-      -> shortlists, and one assignment for the call (matcher.assignment)
+      -> shortlists, and one assignment for the call (matcher.calls.assignment)
       -> a reason for everyone left without a host
 
 Each applicant is scored as soon as its block of similarities is done, so a `Progress` hears of the
@@ -26,12 +26,12 @@ from typing import Literal
 
 import numpy as np
 
-from matcher.assignment import Assignment, Edges, Unassigned, explain_unassigned, solve_flow, solve_stable
-from matcher.conflicts import institution_key, researcher_keys
-from matcher.documents import QueryText, researcher_texts
+from matcher.calls.assignment import Assignment, Edges, Unassigned, explain_unassigned, solve_flow, solve_stable
 from matcher.engine import Engine
 from matcher.progress import Progress
-from matcher.ranking import HostTerms, PairScore, ResearcherSide, Scorer, Weights, best_positions
+from matcher.ranking.components import HostTerms, PairScore, ResearcherSide, Scorer, Weights, best_positions
+from matcher.ranking.conflicts import institution_key, researcher_keys
+from matcher.text.documents import QueryText, researcher_texts
 from models.eligibility import Verdict, eligible_programmes
 from models.profiles import HostLab, ResearcherProfile
 

@@ -1,6 +1,6 @@
-"""Terms of Japanese text, for `matcher.terms`: nouns and compound nouns, cut by a real tokenizer.
+"""Terms of Japanese text, for `matcher.ranking.terms`: nouns and compound nouns, cut by a real tokenizer.
 
-Japanese does not separate words with spaces, so `matcher.terms`' English rule (words between spaces)
+Japanese does not separate words with spaces, so `matcher.ranking.terms`' English rule (words between spaces)
 finds nothing in it. Here each run of Japanese characters (kana, kanji; after NFKC, which also widens
 half-width katakana) is cut into words by MeCab through `fugashi`, with the UniDic dictionary of
 `unidic-lite`, and the words are read by their part of speech:
@@ -17,7 +17,7 @@ compound too when it is longer. Their tokens are joined by a space, so that `Ter
 as it treats English bigrams: a longer compound counts as one and shadows the shorter ones inside it. It
 shows them without the space (`shown`): 沈み込み帯, スロースリップ.
 
-Kanji-only text (no kana) may be Chinese: it is cut only when `matcher.languages.language_of` calls it
+Kanji-only text (no kana) may be Chinese: it is cut only when `matcher.text.languages.language_of` calls it
 Japanese. MeCab is loaded on the first Japanese text a process sees (`fugashi` is imported then, not
 before): 13 MB more resident memory here, its dictionary a memory-mapped file of which a process touches
 what its texts use. Cutting is the cost: ~0.2 ms per 100 characters of Japanese (the sample's ten
@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from matcher.languages import language_of
+from matcher.text.languages import language_of
 
 MAX_COMPOUND = 4
 """Longest run of tokens taken as a term besides the whole compound."""

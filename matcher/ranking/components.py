@@ -4,7 +4,7 @@ A pair's score has components (`COMPONENTS`: topic, stage, tenure, field, practi
 with its value in [0, 1], the reason a person reads, and its upper bounds. The total is the weighted mean
 of the values (`Weights`). Soft preferences only lower it. Hard constraints remove a host instead: the
 requested programme (researcher not eligible, or the host not in it), no places left (`NO_PLACES`), and
-conflicts of interest (matcher.conflicts). Order is by total descending, ties by host id.
+conflicts of interest (matcher.ranking.conflicts). Order is by total descending, ties by host id.
 """
 
 from __future__ import annotations
@@ -194,7 +194,7 @@ def calibrate_topic(similarity: Any) -> Any:
 
 
 class Topic(Component):
-    """The researcher's texts against the lab's documents (matcher.similarity), calibrated by a fixed
+    """The researcher's texts against the lab's documents (matcher.ranking.similarity), calibrated by a fixed
     logistic curve: the same for every query and every run, never normalised per query or per batch, so a
     0.8 means the same thing today and next year."""
 
@@ -367,7 +367,7 @@ COMPONENT_NAMES = tuple(c.name for c in COMPONENTS)
 
 NO_PLACES = "no places left"
 NO_PROGRAMME = "no programme in common"
-"""Why a candidate host is left out besides a conflict of interest (matcher.conflicts)."""
+"""Why a candidate host is left out besides a conflict of interest (matcher.ranking.conflicts)."""
 
 
 class Weights:

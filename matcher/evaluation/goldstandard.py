@@ -17,12 +17,12 @@ from pathlib import Path
 
 import numpy as np
 
-from matcher.documents import researcher_texts
 from matcher.engine import Engine
 from matcher.errors import FieldError, InvalidInput
-from matcher.evaluation import Rated, Sums, bootstrap_interval, pooled
-from matcher.openreview import read_archives, read_submissions, reviewer_as_host, submission_as_researcher
+from matcher.evaluation.metrics import Rated, Sums, bootstrap_interval, pooled
+from matcher.evaluation.openreview import read_archives, read_submissions, reviewer_as_host, submission_as_researcher
 from matcher.progress import Progress
+from matcher.text.documents import researcher_texts
 
 
 def read_ratings(data: Path) -> dict[str, list[tuple[str, float]]]:
