@@ -375,9 +375,12 @@ class Engine:
         if host_filter.programme:
             verdict = next(v for v in verdicts if v.programme == host_filter.programme)
             if not verdict.eligible:
-                note = f"not eligible for {verdict.programme_name}: {verdict.summary.removeprefix('not eligible: ')}"
                 return MatchResult(
-                    matches=(), candidates=0, programmes=tuple(verdicts), notes=(note, *notes), languages=languages
+                    matches=(),
+                    candidates=0,
+                    programmes=tuple(verdicts),
+                    notes=(verdict.refusal, *notes),
+                    languages=languages,
                 )
         text_weights = [t.weight for t in texts]
         scorer = Scorer(ResearcherSide.of(researcher, stage=researcher.stage(on=when), verdicts=verdicts), weights)

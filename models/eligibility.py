@@ -54,6 +54,11 @@ class Verdict(BaseModel):
         reasons = "; ".join(c.reason for c in self.failed)
         return f"not eligible: {reasons}" + (f" ({self.nearest_change})" if self.nearest_change else "")
 
+    @property
+    def refusal(self) -> str:
+        """Why this programme is closed to the researcher, as a match and a call both say it."""
+        return f"not eligible for {self.programme_name}: {self.summary.removeprefix('not eligible: ')}"
+
 
 Check = Callable[[ResearcherProfile, Programme, dt.date], RuleCheck | None]
 

@@ -254,7 +254,7 @@ def test_an_applicant_eligible_for_no_programme_is_told_why(call: Call) -> None:
     result = run_call(score_call(engine, [*applicants[:10], japanese], settings), settings)
     reason = result.unassigned[10]
     assert reason.kind == "no eligible host"
-    assert reason.detail == "eligible for no programme (postdoc-standard: nationals of JP are not eligible)"
+    assert reason.detail == "not eligible for JSPS Postdoctoral Fellowship (Standard): nationals of JP are not eligible"
     without = {
         a
         for a, applicant in enumerate(result.scores.applicants)

@@ -159,8 +159,7 @@ def _no_programme(applicant: ResearcherProfile, verdicts: Sequence[Verdict]) -> 
     """Why an applicant can use no programme, in the words of the verdicts of those it asked for (of every
     programme when it asked for none)."""
     asked = [v for v in verdicts if v.programme in applicant.programmes] or list(verdicts)
-    why = "; ".join(f"{v.programme}: {v.summary.removeprefix('not eligible: ')}" for v in asked)
-    return f"eligible for no programme ({why})"
+    return "; ".join(v.refusal for v in asked)
 
 
 def _topics(
