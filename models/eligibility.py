@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict
 from models.durations import format_days
 from models.profiles import ResearcherProfile
 from models.programmes import Programme, programmes
+from models.routes import OpenRoute, open_routes
 from models.stages import years_since_phd
 
 
@@ -42,6 +43,7 @@ class Verdict(BaseModel):
     eligible: bool
     checks: tuple[RuleCheck, ...]
     nearest_change: str | None = None
+    routes: tuple[OpenRoute, ...] = ()  # through whom to apply, when eligible or still to check
 
     @property
     def failed(self) -> list[RuleCheck]:
@@ -210,6 +212,7 @@ def eligibility(researcher: ResearcherProfile, programme: Programme | str, *, on
         eligible=not failed,
         checks=tuple(checks),
         nearest_change=_nearest_change(researcher, programme, failed, when),
+        routes=() if failed else open_routes(researcher, programme.id),
     )
 
 

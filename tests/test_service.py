@@ -117,6 +117,14 @@ def test_anyone_can_match_their_own_profile(service: Service) -> None:
     assert first["evidence"] and "postdoc-standard" in first["eligible_programmes"]
 
 
+def test_the_eligibility_answer_names_the_routes_and_the_rule_behind_each(service: Service) -> None:
+    researcher = researcher_record(statement=QUAKE, fields={"sections": ["3"]})
+    body = service.call("POST", "/v1/matches", json={"researcher": researcher, "top": 1}).get_json()
+    standard = next(v for v in body["programmes"] if v["programme"] == "postdoc-standard")
+    assert [r["id"] for r in standard["routes"]] == ["standard-host", "standard-british-academy"]
+    assert standard["routes"][1]["because"][0] == "works in GB"
+
+
 JA_QUAKE = "建物の免震と地震動の研究を行いたいと考えています。"  # QUAKE's statement, in Japanese
 
 

@@ -208,6 +208,13 @@ def test_the_shortlist_downloads_the_ticked_labs(site: Service) -> None:
     assert len(list(csv.DictReader(io.StringIO(everything.get_data(as_text=True))))) == 2
 
 
+def test_an_eligible_programme_says_through_whom_to_apply(site: Service) -> None:
+    page = text_of(submit(site, sections="17"))
+    assert "How to apply:" in page
+    assert "Nomination by the Royal Society (The Royal Society): works in GB" in page
+    assert "Open recruitment: the host applies" in page and "British Academy" not in page
+
+
 def test_the_answers_note_is_shown_above_the_labs(site: Service) -> None:
     response = submit(site, phd_year="2012", programmes=["postdoc-standard"])
     first = _results_form(response, programme="postdoc-standard")
