@@ -43,10 +43,6 @@ class InvalidInput(MatcherError):
         where = f"{record}: " if record else ""
         super().__init__(where + "; ".join(str(e) for e in self.errors))
 
-    @classmethod
-    def from_pydantic(cls, exc: ValidationError, *, record: str | None = None, prefix: str = "") -> InvalidInput:
-        return cls(field_errors(exc, prefix=prefix), record=record)
-
 
 class TooManyTexts(InvalidInput):
     """A request needs more texts embedded (those not in a cache) than one request may embed."""

@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from matcher.engine import Engine
 from matcher.errors import FieldError, InvalidInput
-from matcher.evaluation.metrics import Rated, Sums, bootstrap_interval, pooled
+from matcher.evaluation.metrics import Rated, bootstrap_interval, pooled
 from matcher.evaluation.openreview import read_archives, read_submissions, reviewer_as_host, submission_as_researcher
 from matcher.progress import Progress
 from matcher.text.documents import researcher_texts
@@ -53,13 +52,6 @@ def parse_samples(text: str) -> list[int]:
     if not numbers or min(numbers) < 1:
         raise ValueError(f"samples: {text!r} names no sample")
     return sorted(set(numbers))
-
-
-@dataclass(frozen=True)
-class SampleResult:
-    sample: int
-    sums: Sums
-    per_participant: dict[str, Rated]
 
 
 def score_sample(
