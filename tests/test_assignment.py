@@ -13,6 +13,12 @@ from matcher.calls.assignment import Edges, explain_unassigned, solve_flow, solv
 from matcher.errors import AssignmentInfeasible
 
 
+def edges_of(pairs: list[tuple[int, int, float]]) -> Edges:
+    """Edges from (applicant, host, score) triples."""
+    array = np.array(pairs, dtype=np.float64).reshape(-1, 3)
+    return Edges(array[:, 0].astype(np.int64), array[:, 1].astype(np.int64), array[:, 2])
+
+
 @st.composite
 def instances(draw: st.DrawFn, max_applicants: int = 5, max_hosts: int = 3) -> tuple[int, np.ndarray, Edges]:
     n_applicants = draw(st.integers(1, max_applicants))
@@ -21,7 +27,7 @@ def instances(draw: st.DrawFn, max_applicants: int = 5, max_hosts: int = 3) -> t
     pairs = [(a, h) for a in range(n_applicants) for h in range(n_hosts)]
     allowed = draw(st.lists(st.sampled_from(pairs), unique=True, max_size=len(pairs)))
     scores = draw(st.lists(st.integers(1, 20), min_size=len(allowed), max_size=len(allowed)))
-    edges = Edges.from_pairs([(a, h, s / 20) for (a, h), s in zip(allowed, scores, strict=True)])
+    edges = edges_of([(a, h, s / 20) for (a, h), s in zip(allowed, scores, strict=True)])
     return n_applicants, capacities, edges
 
 
@@ -63,7 +69,7 @@ def test_flow_with_two_hosts_per_applicant_finds_the_optimum(instance: tuple[int
 def test_a_hand_built_case_where_greedy_is_wrong() -> None:
     """Applicant 0 fits both hosts (0.9, 0.8); applicant 1 fits only host 0 (0.85). Greedy gives 0 to host 0
     (total 0.9); the optimum sends 0 to host 1 and 1 to host 0 (total 1.65)."""
-    edges = Edges.from_pairs([(0, 0, 0.9), (0, 1, 0.8), (1, 0, 0.85)])
+    edges = edges_of([(0, 0, 0.9), (0, 1, 0.8), (1, 0, 0.85)])
     result = solve_flow(2, np.array([1, 1]), edges)
     assert sorted(result.pairs(edges)) == [(0, 1), (1, 0)]
     assert result.total == pytest.approx(1.65)
@@ -100,7 +106,7 @@ def test_stable_matching_has_no_blocking_pair(instance: tuple[int, np.ndarray, E
 
 def test_stable_matching_respects_host_preferences() -> None:
     """Both applicants want the one-place host; the host ranks applicant 1 first, so 1 gets it."""
-    edges = Edges.from_pairs([(0, 0, 0.9), (1, 0, 0.5), (0, 1, 0.3)])
+    edges = edges_of([(0, 0, 0.9), (1, 0, 0.5), (0, 1, 0.3)])
     by_score = solve_stable(2, np.array([1, 1]), edges)
     assert sorted(by_score.pairs(edges)) == [(0, 0)]  # applicant 1 has only host 0 and loses it
     by_host = solve_stable(2, np.array([1, 1]), edges, host_rank=np.array([2.0, 1.0, 1.0]))
@@ -108,7 +114,7 @@ def test_stable_matching_respects_host_preferences() -> None:
 
 
 def test_min_load_is_met_when_possible_and_reported_when_not() -> None:
-    edges = Edges.from_pairs([(0, 0, 0.9), (1, 0, 0.8), (1, 1, 0.1), (2, 0, 0.7)])
+    edges = edges_of([(0, 0, 0.9), (1, 0, 0.8), (1, 1, 0.1), (2, 0, 0.7)])
     plain = solve_flow(3, np.array([3, 1]), edges)
     assert 1 not in edges.host[plain.chosen]  # host 1 is worse for everyone
     forced = solve_flow(3, np.array([3, 1]), edges, min_load=np.array([0, 1]))
@@ -120,7 +126,7 @@ def test_min_load_is_met_when_possible_and_reported_when_not() -> None:
 
 
 def test_the_institution_cap_limits_one_institution() -> None:
-    edges = Edges.from_pairs([(a, h, 0.9 if h < 2 else 0.5) for a in range(4) for h in range(3)])
+    edges = edges_of([(a, h, 0.9 if h < 2 else 0.5) for a in range(4) for h in range(3)])
     groups = np.array([0, 0, 1])  # hosts 0 and 1 share an institution
     result = solve_flow(4, np.array([2, 2, 2]), edges, host_group=groups, group_cap=2)
     per_group = np.bincount(groups[edges.host[result.chosen]], minlength=2)
@@ -129,18 +135,18 @@ def test_the_institution_cap_limits_one_institution() -> None:
 
 def test_bad_problems_are_refused() -> None:
     with pytest.raises(ValueError, match="twice"):
-        solve_flow(1, np.array([1]), Edges.from_pairs([(0, 0, 0.5), (0, 0, 0.6)]))
+        solve_flow(1, np.array([1]), edges_of([(0, 0, 0.5), (0, 0, 0.6)]))
     with pytest.raises(ValueError, match="outside"):
-        solve_flow(1, np.array([1]), Edges.from_pairs([(0, 3, 0.5)]))
+        solve_flow(1, np.array([1]), edges_of([(0, 3, 0.5)]))
     with pytest.raises(ValueError, match="in \\[0, 1\\]"):
-        Edges.from_pairs([(0, 0, 1.5)])
+        edges_of([(0, 0, 1.5)])
 
 
 def test_every_unassigned_applicant_gets_the_binding_reason() -> None:
     """Applicant 0 has no eligible host; 1's only host scores below the minimum; 2 and 3 want the same
     one-place host and 3 loses; the reasons say so and name who filled the host."""
-    eligible = Edges.from_pairs([(1, 0, 0.2), (2, 1, 0.9), (3, 1, 0.6)])
-    kept = Edges.from_pairs([(2, 1, 0.9), (3, 1, 0.6)])
+    eligible = edges_of([(1, 0, 0.2), (2, 1, 0.9), (3, 1, 0.6)])
+    kept = edges_of([(2, 1, 0.9), (3, 1, 0.6)])
     result = solve_flow(4, np.array([1, 1]), kept)
     reasons = explain_unassigned(4, np.array([1, 1]), eligible, kept, result, min_score=0.5)
     assert set(reasons) == {0, 1, 3}

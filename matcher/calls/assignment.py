@@ -52,11 +52,6 @@ class Edges:
     def __len__(self) -> int:
         return len(self.applicant)
 
-    @classmethod
-    def from_pairs(cls, pairs: Sequence[tuple[int, int, float]]) -> Edges:
-        array = np.array(pairs, dtype=np.float64).reshape(-1, 3)
-        return cls(array[:, 0].astype(np.int64), array[:, 1].astype(np.int64), array[:, 2])
-
 
 @dataclass(frozen=True)
 class Assignment:
