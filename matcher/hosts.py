@@ -83,8 +83,9 @@ class HostRecords(MutableMapping[str, HostLab]):
         return self._sides[host_id]
 
     def unchanged(self, host: HostLab) -> bool:
-        """Whether `host` is already held exactly as it is."""
-        return self._packed.get(host.id) == _packed(host)
+        """Whether `host` is already held exactly as it is (a host not held is not packed to say so)."""
+        held = self._packed.get(host.id)
+        return held is not None and held == _packed(host)
 
     def copy(self) -> HostRecords:
         """A snapshot sharing the (immutable) stored parts."""
